@@ -1,0 +1,84 @@
+// The `swarmcdn` command: wiring only. Each command lives in commands/.
+
+import { Command, Option } from 'commander'
+import { CliError } from './cli-error.ts'
+import { keygen } from './commands/keygen.ts'
+import { BUILD_DEFAULTS, buildResultJson, buildSite, buildSummary } from './commands/build.ts'
+import { verifySite } from './commands/verify.ts'
+import { loadPublicKey } from './keys.ts'
+import { formatBytes } from './progress.ts'
+import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePositiveNumber, parseTrackerUrl } from './option-parsers.ts'
+
+const program = new Command()
+  .name('swarmcdn')
+  .description('Peer-to-peer CDN offload for websites: build, sign, verify and serve a site for swarmcdn.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+
+program
+  .command('keygen')
+  .description('Create an Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public key. Keep the key out of the deployed site.')
+  .requiredOption('--out <file>', 'where to write the private key (refuses to overwrite)')
+  .action(async (opts: { out: string }) => {
+    const { publicKey } = await keygen(opts.out)
+    process.stderr.write(`wrote private key ${opts.out} (keep it secret, never deploy it)\n`)
+    process.stdout.write(`${publicKey}\n`)
+  })
+
+program
+  .command('build')
+  .description('Hash the site\'s large assets into standard torrents, write the manifest and sign it.')
+  .argument('<site-dir>', 'folder holding the built site')
+  .requiredOption('--key <file>', 'Ed25519 private key (from swarmcdn keygen)')
+  .option('--base-url <url>', 'URL the site is deployed at (torrent url-list, scope)', parseBaseUrl, BUILD_DEFAULTS.baseUrl)
+  .option('--tracker <url>', `WebSocket tracker, repeatable; a path means the site's own origin (default: ${BUILD_DEFAULTS.trackers[0]})`, collect(parseTrackerUrl))
+  .option('--mirror <url>', 'HTTP mirror base URL tried after the origin, repeatable', collect(parseHttpUrl))
+  .option('--min-size <bytes>', 'smallest file served over P2P', parseByteSize, BUILD_DEFAULTS.minSizeBytes)
+  .option('--piece-length <bytes>', 'piece length, a power of two (default: automatic, ~1000 pieces, 64KiB–4MiB)', parsePieceLength)
+  .option('--expires-in-days <days>', 'manifest lifetime', parsePositiveNumber, BUILD_DEFAULTS.expiresInDays)
+  .option('--kill-switch', 'sign a manifest that makes every visitor\'s service worker step aside and unregister', false)
+  .option('--json', 'print one JSON object on stdout and nothing else', false)
+  .action(async (siteDir: string, opts: {
+    key: string; baseUrl: string; tracker?: string[]; mirror?: string[]; minSize: number
+    pieceLength?: number; expiresInDays: number; killSwitch: boolean; json: boolean
+  }) => {
+    const result = await buildSite({
+      siteDir,
+      keyFile: opts.key,
+      baseUrl: opts.baseUrl,
+      trackers: opts.tracker ?? [...BUILD_DEFAULTS.trackers],
+      mirrors: opts.mirror ?? [],
+      minSizeBytes: opts.minSize,
+      pieceLength: opts.pieceLength,
+      expiresInDays: opts.expiresInDays,
+      killSwitch: opts.killSwitch,
+      json: opts.json,
+    })
+    process.stdout.write(opts.json ? JSON.stringify(buildResultJson(result)) + '\n' : buildSummary(result) + '\n')
+  })
+
+program
+  .command('verify')
+  .description('Check the manifest signature, its sequence and expiry, and every asset\'s bytes against its piece hashes.')
+  .argument('<site-dir>', 'folder holding the built site')
+  .requiredOption('--pub <key-or-file>', 'public key (base64, as printed by keygen) or a file holding it or a PEM')
+  .action(async (siteDir: string, opts: { pub: string }) => {
+    const { manifest, verifiedBytes } = await verifySite(siteDir, loadPublicKey(opts.pub))
+    process.stdout.write(`ok: signature valid, sequence ${manifest.sequence}, expires ${manifest.expiresAt}, ${manifest.assets.length} assets (${formatBytes(verifiedBytes)}) match their pieces\n`)
+  })
+
+// Later commands (serve, seed, tracker) register here.
+export { program, Option }
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CliError) {
+    process.stderr.write(`swarmcdn: ${error.message}\n`)
+    process.exitCode = error.exitCode
+  } else {
+    const message = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`swarmcdn: unexpected error: ${message}${process.env.SWARMCDN_DEBUG ? `\n${(error as Error)?.stack}` : ' (set SWARMCDN_DEBUG=1 for details)'}\n`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,52 @@
+// Standard BitTorrent v1 single-file torrents (BEP 3) with a BEP 19 url-list.
+// Only { length, name, piece length, pieces } go into `info`, so the same bytes
+// under the same name give the same infohash on every run and machine.
+
+import bencode from 'bencode'
+import { createHash } from 'node:crypto'
+
+export interface TorrentInfo {
+  name: string
+  length: number
+  pieceLength: number
+  pieces: Uint8Array
+}
+
+export function encodeInfo(info: TorrentInfo): Uint8Array {
+  return bencode.encode({
+    length: info.length,
+    name: Buffer.from(info.name, 'utf8'),
+    'piece length': info.pieceLength,
+    pieces: Buffer.from(info.pieces),
+  })
+}
+
+export function infoHashOf(info: TorrentInfo): string {
+  return createHash('sha1').update(encodeInfo(info)).digest('hex')
+}
+
+export interface TorrentFileOptions {
+  /** Absolute ws:// or wss:// tracker URLs. */
+  trackers: string[]
+  /** The asset's own absolute URL (webseed). */
+  webSeedUrl: string
+}
+
+export function encodeTorrentFile(info: TorrentInfo, options: TorrentFileOptions): Uint8Array {
+  // No 'creation date': the file stays byte-identical across builds too.
+  const torrent: Record<string, unknown> = {
+    'created by': 'swarmcdn',
+    info: {
+      length: info.length,
+      name: Buffer.from(info.name, 'utf8'),
+      'piece length': info.pieceLength,
+      pieces: Buffer.from(info.pieces),
+    },
+    'url-list': [options.webSeedUrl],
+  }
+  if (options.trackers.length > 0) {
+    torrent.announce = options.trackers[0]
+    torrent['announce-list'] = options.trackers.map((tracker) => [tracker])
+  }
+  return bencode.encode(torrent)
+}
