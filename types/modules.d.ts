@@ -7,3 +7,13 @@ declare module 'bencode' {
   }
   export default bencode
 }
+
+declare module 'create-torrent' {
+  function createTorrent(input: string | Buffer, opts: Record<string, unknown>, cb: (err: Error | null, torrent: Buffer) => void): void
+  export default createTorrent
+}
+
+declare module 'parse-torrent' {
+  function parseTorrent(input: Buffer | string): Promise<Record<string, any>>
+  export default parseTorrent
+}
