@@ -17,3 +17,26 @@ declare module 'parse-torrent' {
   function parseTorrent(input: Buffer | string): Promise<Record<string, any>>
   export default parseTorrent
 }
+
+declare module 'bittorrent-tracker/server' {
+  import { EventEmitter } from 'node:events'
+  export default class Server extends EventEmitter {
+    constructor(opts?: Record<string, unknown>)
+    ws: any
+    torrents: Record<string, { complete: number; incomplete: number; peers: { length: number; keys: string[] } }>
+    onWebSocketConnection(socket: any, opts?: Record<string, unknown>): void
+    close(cb?: () => void): void
+  }
+}
+
+declare module 'webtorrent' {
+  import { EventEmitter } from 'node:events'
+  export default class WebTorrent extends EventEmitter {
+    constructor(opts?: Record<string, unknown>)
+    torrents: any[]
+    add(torrent: unknown, opts?: Record<string, unknown>, onTorrent?: (torrent: any) => void): any
+    destroy(cb?: (err?: Error) => void): void
+    uploadSpeed: number
+    downloadSpeed: number
+  }
+}

@@ -7,7 +7,11 @@ import { BUILD_DEFAULTS, buildResultJson, buildSite, buildSummary } from './comm
 import { verifySite } from './commands/verify.ts'
 import { loadPublicKey } from './keys.ts'
 import { formatBytes } from './progress.ts'
-import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePositiveNumber, parseTrackerUrl } from './option-parsers.ts'
+import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveNumber, parseTrackerUrl } from './option-parsers.ts'
+import { absoluteTrackerUrl } from './commands/build.ts'
+import { trackerCommand } from './commands/tracker.ts'
+import { seedCommand } from './commands/seed.ts'
+import { serveCommand } from './commands/serve.ts'
 
 const program = new Command()
   .name('swarmcdn')
@@ -67,8 +71,49 @@ program
     process.stdout.write(`ok: signature valid, sequence ${manifest.sequence}, expires ${manifest.expiresAt}, ${manifest.assets.length} assets (${formatBytes(verifiedBytes)}) match their pieces\n`)
   })
 
-// Later commands (serve, seed, tracker) register here.
-export { program, Option }
+const log = (line: string) => process.stderr.write(line + '\n')
+const iceServerOption = () => new Option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable (default: none, right for one machine or a LAN)').argParser(collect((text: string) => text))
+const uploadOption = () => new Option('--max-upload-bytes-per-sec <bytes>', 'upload cap (default: none)').argParser(parseByteSize)
+
+program
+  .command('tracker')
+  .description('Run a WebSocket BitTorrent tracker. With manifests, admit only their infohashes. Stats as JSON at /stats.')
+  .option('--port <n>', 'port', parsePort, 8000)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--manifest <file>', 'admit only the infohashes of this manifest, repeatable', collect((text: string) => text))
+  .option('--max-offers <n>', 'WebRTC offers relayed per announce', parsePositiveNumber, 10)
+  .action(async (opts: { port: number; host: string; manifest?: string[]; maxOffers: number }) => {
+    await trackerCommand({ port: opts.port, host: opts.host, manifests: opts.manifest ?? [], maxOffersPerAnnounce: Math.floor(opts.maxOffers), log })
+  })
+
+program
+  .command('seed')
+  .description('Check the site\'s files against its manifest, then seed every asset to browsers over WebRTC.')
+  .argument('<site-dir>', 'folder holding the built site')
+  .option('--tracker <url>', 'tracker to announce to, repeatable (default: the manifest\'s, paths resolved against --base-url)', collect(parseTrackerUrl))
+  .option('--base-url <url>', 'where the site is served, for same-origin tracker paths', parseBaseUrl, 'http://localhost:8080/')
+  .option('--pub <key-or-file>', 'public key to check the manifest signature (default: the one in swarmcdn-sw.js)')
+  .addOption(iceServerOption())
+  .addOption(uploadOption())
+  .action(async (siteDir: string, opts: { tracker?: string[]; baseUrl: string; pub?: string; iceServer?: string[]; maxUploadBytesPerSec?: number }) => {
+    const trackers = opts.tracker?.map((t) => absoluteTrackerUrl(t, opts.baseUrl))
+    await seedCommand({ siteDir, trackers, baseUrl: opts.baseUrl, pub: opts.pub, iceServers: opts.iceServer ?? [], maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, log })
+  })
+
+program
+  .command('serve')
+  .description('Serve the site (Range, ETag, SW headers, byte counts) with a tracker and a seeder on the same port.')
+  .argument('<site-dir>', 'folder holding the built site')
+  .option('--port <n>', 'port', parsePort, 8080)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--no-tracker', 'do not host the tracker at /__swarmcdn/tracker')
+  .option('--no-seed', 'do not seed from this process')
+  .option('--pub <key-or-file>', 'public key to check the manifest signature (default: the one in swarmcdn-sw.js)')
+  .addOption(iceServerOption())
+  .addOption(uploadOption())
+  .action(async (siteDir: string, opts: { port: number; host: string; tracker: boolean; seed: boolean; pub?: string; iceServer?: string[]; maxUploadBytesPerSec?: number }) => {
+    await serveCommand({ siteDir, port: opts.port, host: opts.host, tracker: opts.tracker, seed: opts.seed, pub: opts.pub, iceServers: opts.iceServer ?? [], maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, log })
+  })
 
 try {
   await program.parseAsync(process.argv)

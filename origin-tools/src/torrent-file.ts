@@ -28,8 +28,8 @@ export function infoHashOf(info: TorrentInfo): string {
 export interface TorrentFileOptions {
   /** Absolute ws:// or wss:// tracker URLs. */
   trackers: string[]
-  /** The asset's own absolute URL (webseed). */
-  webSeedUrl: string
+  /** The asset's own absolute URL (BEP 19 webseed); omitted for the seeder, which has the file. */
+  webSeedUrl?: string
 }
 
 export function encodeTorrentFile(info: TorrentInfo, options: TorrentFileOptions): Uint8Array {
@@ -42,8 +42,8 @@ export function encodeTorrentFile(info: TorrentInfo, options: TorrentFileOptions
       'piece length': info.pieceLength,
       pieces: Buffer.from(info.pieces),
     },
-    'url-list': [options.webSeedUrl],
   }
+  if (options.webSeedUrl) torrent['url-list'] = [options.webSeedUrl]
   if (options.trackers.length > 0) {
     torrent.announce = options.trackers[0]
     torrent['announce-list'] = options.trackers.map((tracker) => [tracker])

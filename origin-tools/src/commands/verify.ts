@@ -21,8 +21,11 @@ function failed(message: string): CliError {
   return new CliError('verify-failed', `verify failed: ${message}`)
 }
 
-/** Reads and checks the signed manifest of a site; throws CliError naming the first failure. */
-export async function loadVerifiedManifest(siteDir: string, publicKey: KeyObject, nowMs = Date.now()): Promise<Manifest> {
+/**
+ * Reads and checks the signed manifest of a site; throws CliError naming the first failure.
+ * With publicKey null the signature is not checked (the caller says so to the user); all else is.
+ */
+export async function loadVerifiedManifest(siteDir: string, publicKey: KeyObject | null, nowMs = Date.now()): Promise<Manifest> {
   await assertSiteDirectory(siteDir)
   const manifestFile = join(siteDir, MANIFEST_FILE)
   let text: string
@@ -34,7 +37,7 @@ export async function loadVerifiedManifest(siteDir: string, publicKey: KeyObject
   try {
     return await verifySignedManifest(text, {
       nowMs,
-      verifySignature: async (message, signature) => verifyBytes(publicKey, message, signature),
+      verifySignature: async (message, signature) => (publicKey ? verifyBytes(publicKey, message, signature) : true),
     })
   } catch (error) {
     if (error instanceof ManifestError) throw failed(`${error.code}: ${error.message}`)
@@ -42,15 +45,21 @@ export async function loadVerifiedManifest(siteDir: string, publicKey: KeyObject
   }
 }
 
-export async function verifySite(siteDir: string, publicKey: KeyObject, nowMs = Date.now()): Promise<VerifyResult> {
+export async function verifySite(siteDir: string, publicKey: KeyObject | null, nowMs = Date.now(), onBytes?: (bytes: number) => void): Promise<VerifyResult> {
   const manifest = await loadVerifiedManifest(siteDir, publicKey, nowMs)
+  const verifiedBytes = await verifyAssetFiles(siteDir, manifest, onBytes)
+  return { manifest, verifiedBytes }
+}
+
+/** Hashes every asset file on disk against the manifest; throws naming the first mismatch. */
+export async function verifyAssetFiles(siteDir: string, manifest: Manifest, onBytes?: (bytes: number) => void): Promise<number> {
   let verifiedBytes = 0
   for (const asset of manifest.assets) {
     const file = siteFileForPath(siteDir, manifest.scope, asset.path)
     const info = await stat(file).catch(() => null)
     if (!info?.isFile()) throw failed(`${asset.path}: file missing (${file})`)
     if (info.size !== asset.length) throw failed(`${asset.path}: size is ${info.size}, manifest says ${asset.length}`)
-    const { pieces } = await hashFilePieces(file, asset.pieceLength)
+    const { pieces } = await hashFilePieces(file, asset.pieceLength, onBytes)
     const expected = Buffer.from(asset.pieces, 'base64')
     for (let offset = 0; offset < expected.length; offset += SHA1_LENGTH) {
       if (!pieces.subarray(offset, offset + SHA1_LENGTH).equals(expected.subarray(offset, offset + SHA1_LENGTH))) {
@@ -61,7 +70,7 @@ export async function verifySite(siteDir: string, publicKey: KeyObject, nowMs = 
     if (infoHash !== asset.infoHash) throw failed(`${asset.path}: infoHash ${asset.infoHash} does not match its pieces (${infoHash})`)
     verifiedBytes += asset.length
   }
-  return { manifest, verifiedBytes }
+  return verifiedBytes
 }
 
 /** Disk path of an asset URL path under the site folder. */

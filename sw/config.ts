@@ -1,0 +1,46 @@
+// Service worker tuning knobs. Each component takes only the fields it needs (Pick<SwConfig, …>).
+
+import { MANIFEST_FILE } from '../core/manifest-format.ts'
+
+export interface SwConfig {
+  /** Signed manifest URL, resolved against the SW registration scope. Default `swarmcdn/manifest.json` (core MANIFEST_FILE). */
+  manifestUrl: string
+  /**
+   * Minimum age before the manifest is fetched again. Default 5 min. The refresh is triggered lazily
+   * by fetch events, never by a timer: timers would keep the SW alive for nothing.
+   */
+  manifestRefreshIntervalMs: number
+  /** Bytes of pieces kept in IndexedDB before least-recently-used eviction. Default 512 MiB. */
+  storeBudgetBytes: number
+  /**
+   * Peer deadline per piece: the peer source must deliver its next piece within this time, else the
+   * pieces still missing go to the webseed. Default 2000 ms.
+   */
+  pieceDeadlineMs: number
+  /** Bytes fetched ahead of the reader of one response. Default 8 MiB (at least one piece). */
+  readAheadBytes: number
+  /** Parallel HTTP Range requests to webseeds, across all responses. Default 4. */
+  webseedConcurrency: number
+  /** Upper bound on the bytes asked in one Range request (at least one piece). Default 4 MiB. */
+  webseedMaxRunBytes: number
+  /** Retries per webseed URL after the first attempt, on network errors and 5xx. Default 3. */
+  webseedRetries: number
+  /** First retry delay; doubles each retry, with jitter in [50%, 100%]. Default 250 ms. */
+  webseedRetryBaseMs: number
+}
+
+export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
+  manifestUrl: MANIFEST_FILE,
+  manifestRefreshIntervalMs: 5 * 60_000,
+  storeBudgetBytes: 512 * 1024 * 1024,
+  pieceDeadlineMs: 2000,
+  readAheadBytes: 8 * 1024 * 1024,
+  webseedConcurrency: 4,
+  webseedMaxRunBytes: 4 * 1024 * 1024,
+  webseedRetries: 3,
+  webseedRetryBaseMs: 250,
+})
+
+export function resolveSwConfig(overrides: Partial<SwConfig> = {}): SwConfig {
+  return { ...SW_CONFIG_DEFAULTS, ...overrides }
+}

@@ -1,0 +1,95 @@
+// The pipeline for one fetch event, top to bottom:
+//   route (is it a manifest asset?) → plan (which bytes) → pieces (store, peers, webseed) → respond.
+// Every failure before the response lands in one place: a plain network fetch of the original
+// request, so the site never breaks because of swarmcdn.
+
+import type { Manifest } from '../core/manifest-format.ts'
+import type { AssetFetcher } from './asset-fetcher.ts'
+import { assetEtag, createAssetResponse, type AssetResponse } from './asset-response.ts'
+import { couldBeAsset, routeRequest, type AssetRoute } from './asset-router.ts'
+import type { AssetStats } from './asset-stats.ts'
+import { toSwError, type SwError } from './errors.ts'
+import { planRange, unsatisfiableResponse } from './range-response.ts'
+
+export interface HandledRequest {
+  /** For event.respondWith: never rejects (falls back to the network). */
+  response: Promise<Response>
+  /** For event.waitUntil: body streaming and store writes. Never rejects. */
+  done: Promise<void>
+}
+
+export interface AssetRequestHandlerDeps {
+  manifest: {
+    current(): Manifest | null
+    isLoaded(): boolean
+    load(): Promise<unknown>
+  }
+  fetcher: AssetFetcher
+  stats: AssetStats
+  /** The network, for the fallback. */
+  fetch: (request: Request) => Promise<Response>
+  /** The SW's origin (self.location.origin). */
+  origin: string
+  /** Told why a request fell back to the network. */
+  onFallback?: (request: Request, error: SwError) => void
+}
+
+export type AssetRequestHandler = (request: Request, clientId?: string) => HandledRequest | null
+
+export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetRequestHandler {
+  /** Plan → pieces → respond. Throws on any failure before the response exists. */
+  async function serve(route: AssetRoute, request: Request, clientId: string | undefined): Promise<AssetResponse> {
+    const { asset, method } = route
+    const etag = assetEtag(asset)
+    const plan = planRange(request.headers.get('range'), asset.length, request.headers.get('if-range'), etag)
+    if (plan.kind === 'unsatisfiable') return { response: unsatisfiableResponse(asset.length, etag), done: Promise.resolve() }
+    const partial = plan.kind === 'partial'
+    const tally = deps.stats.beginRequest(asset, { status: partial ? 206 : 200, start: plan.start, end: plan.end })
+    return createAssetResponse({
+      asset,
+      method,
+      start: plan.start,
+      end: plan.end,
+      partial,
+      tally,
+      openPieces: (first, last) => deps.fetcher.open(asset, first, last, { clientId }),
+    })
+  }
+
+  /** The one place where failures become the fallback. */
+  function respond(request: Request, clientId: string | undefined, route: () => AssetRoute | null | Promise<AssetRoute | null>): HandledRequest {
+    let markDone!: (work: Promise<unknown>) => void
+    const done = new Promise<void>((resolve) => (markDone = (work) => void work.then(() => resolve(), () => resolve())))
+    const response = (async () => {
+      try {
+        const found = await route()
+        if (!found) {
+          markDone(Promise.resolve())
+          return deps.fetch(request)
+        }
+        const served = await serve(found, request, clientId)
+        markDone(served.done)
+        return served.response
+      } catch (error) {
+        markDone(Promise.resolve())
+        deps.onFallback?.(request, toSwError(error))
+        return deps.fetch(request)
+      }
+    })()
+    return { response, done }
+  }
+
+  return (request, clientId) => {
+    if (deps.manifest.isLoaded()) {
+      const route = routeRequest(deps.manifest.current(), request, deps.origin)
+      return route ? respond(request, clientId, () => route) : null
+    }
+    // Cold SW start: hold same-origin sub-resource requests until the stored manifest is restored
+    // (milliseconds), rather than sending asset requests past the SW.
+    if (!couldBeAsset(request, deps.origin)) return null
+    return respond(request, clientId, async () => {
+      await deps.manifest.load()
+      return routeRequest(deps.manifest.current(), request, deps.origin)
+    })
+  }
+}

@@ -1,0 +1,35 @@
+// Message protocol between pages (the loader) and the service worker.
+//
+// page → SW (navigator.serviceWorker.controller.postMessage(msg, [port])):
+//   { type: 'swarmcdn:get-stats' }       + optional MessagePort: reply { type: 'swarmcdn:stats', … } on the port
+//                                          (or to the sending client when no port is given)
+//   { type: 'swarmcdn:register-agent' }  + MessagePort (required): the page's peer agent; the SW keeps it per
+//                                          clientId (agent-registry.ts), replies { type: 'swarmcdn:agent-registered' }
+// SW → page:
+//   { type: 'swarmcdn:killed' }          to every open client when a signed kill switch is accepted
+
+import type { StatsSnapshot } from './asset-stats.ts'
+import type { TrustStatus } from './manifest-trust.ts'
+
+export const MSG_GET_STATS = 'swarmcdn:get-stats'
+export const MSG_STATS = 'swarmcdn:stats'
+export const MSG_REGISTER_AGENT = 'swarmcdn:register-agent'
+export const MSG_AGENT_REGISTERED = 'swarmcdn:agent-registered'
+export const MSG_KILLED = 'swarmcdn:killed'
+
+export type PageToSwMessage = { type: typeof MSG_GET_STATS } | { type: typeof MSG_REGISTER_AGENT }
+
+export interface StatsReply {
+  type: typeof MSG_STATS
+  stats: StatsSnapshot
+  manifest: { status: TrustStatus; sequence: number | null }
+}
+
+export type SwToPageMessage = StatsReply | { type: typeof MSG_AGENT_REGISTERED } | { type: typeof MSG_KILLED }
+
+export function parsePageMessage(data: unknown): PageToSwMessage | null {
+  if (typeof data !== 'object' || data === null) return null
+  const type = (data as { type?: unknown }).type
+  if (type === MSG_GET_STATS || type === MSG_REGISTER_AGENT) return { type }
+  return null
+}

@@ -1,0 +1,53 @@
+// PieceStore in memory: same budget and LRU semantics as the IndexedDB store. For tests, and a
+// fallback where IndexedDB is unavailable (e.g. some private modes).
+
+import { pieceKey, type PieceStore } from './piece-store.ts'
+
+export interface MemoryPieceStoreOptions {
+  budgetBytes: number
+}
+
+export function createMemoryPieceStore(options: MemoryPieceStoreOptions): PieceStore {
+  // A Map iterates in insertion order: re-inserting on use makes the first entry the least recently used.
+  const entries = new Map<string, { infoHash: string; bytes: Uint8Array }>()
+  let usage = 0
+
+  function remove(key: string): void {
+    const entry = entries.get(key)
+    if (!entry) return
+    entries.delete(key)
+    usage -= entry.bytes.length
+  }
+
+  return {
+    async get(infoHash, index) {
+      const key = pieceKey(infoHash, index)
+      const entry = entries.get(key)
+      if (!entry) return undefined
+      entries.delete(key)
+      entries.set(key, entry)
+      return entry.bytes
+    },
+    async put(infoHash, index, bytes) {
+      if (bytes.length > options.budgetBytes) return false
+      const key = pieceKey(infoHash, index)
+      remove(key)
+      for (const oldest of entries.keys()) {
+        if (usage + bytes.length <= options.budgetBytes) break
+        remove(oldest)
+      }
+      entries.set(key, { infoHash, bytes: bytes.slice() }) // a copy: the caller's buffer may be reused
+      usage += bytes.length
+      return true
+    },
+    async has(infoHash, index) {
+      return entries.has(pieceKey(infoHash, index))
+    },
+    async deleteAsset(infoHash) {
+      for (const [key, entry] of [...entries]) if (entry.infoHash === infoHash) remove(key)
+    },
+    async usageBytes() {
+      return usage
+    },
+  }
+}

@@ -1,0 +1,103 @@
+// Service worker entry: wiring only. The pipeline lives in handle-asset-request.ts, trust decisions in
+// manifest-trust.ts. The build prefixes the bundle with
+//   self.__SWARMCDN__ = { publicKey: "<base64 raw 32-byte Ed25519 key>" };
+// Without a valid key the SW routes nothing (every request goes to the network as if it were absent).
+
+import { createAgentRegistry } from './agent-registry.ts'
+import { createAssetFetcher, type SourceTier } from './asset-fetcher.ts'
+import { createAssetStats } from './asset-stats.ts'
+import { readBootConfig } from './boot-config.ts'
+import { resolveSwConfig } from './config.ts'
+import { createAssetRequestHandler } from './handle-asset-request.ts'
+import { createIdbKeyValueStore } from './key-value-idb.ts'
+import { createManifestTrust, createEd25519Verifier, type TrustState } from './manifest-trust.ts'
+import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_KILLED, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
+import { createIdbPieceStore } from './piece-store-idb.ts'
+import { createWebseedSource } from './webseed-source.ts'
+
+declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
+
+const config = resolveSwConfig()
+const boot = readBootConfig(self.__SWARMCDN__)
+const network = (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)
+
+const trust = createManifestTrust({
+  fetch: network,
+  manifestUrl: new URL(config.manifestUrl, self.registration.scope).href,
+  // No key: every signature fails, so no manifest is ever trusted.
+  verifySignature: boot ? createEd25519Verifier(boot.publicKey) : async () => false,
+  kv: createIdbKeyValueStore(),
+  now: Date.now,
+  refreshIntervalMs: config.manifestRefreshIntervalMs,
+})
+const store = createIdbPieceStore({ budgetBytes: config.storeBudgetBytes })
+const stats = createAssetStats()
+/** Page agents; the peer source (next to come) reads it. */
+export const agents = createAgentRegistry()
+const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config })
+// The peer source goes first here, with { deadlineMs: config.pieceDeadlineMs }, once it exists.
+const sources: SourceTier[] = [{ source: webseed }]
+const fetcher = createAssetFetcher({
+  store,
+  sources: () => sources,
+  config,
+  onPieceRejected: (asset, _index, source) => {
+    if (source !== 'store') stats.pieceRejected(asset, source)
+  },
+})
+const handle = createAssetRequestHandler({
+  manifest: trust,
+  fetcher,
+  stats,
+  fetch: (request) => fetch(request),
+  origin: self.location.origin,
+  onFallback: (request, error) => console.warn(`[swarmcdn] ${error.code}: ${request.url} from the network`, error.message),
+})
+
+/** Kill switch side effects: step aside for good and tell the pages. */
+let killHandled = false
+async function actOn(state: TrustState): Promise<void> {
+  if (state.status !== 'killed' || killHandled) return
+  killHandled = true
+  await self.registration.unregister().catch(() => false)
+  for (const client of await self.clients.matchAll({ includeUncontrolled: true })) client.postMessage({ type: MSG_KILLED })
+}
+
+self.addEventListener('install', (event) => {
+  void self.skipWaiting()
+  event.waitUntil(trust.load().then(actOn))
+})
+
+self.addEventListener('activate', (event) => {
+  // Claim at once so the first visit's page is controlled as soon as the SW activates.
+  event.waitUntil(self.clients.claim())
+})
+
+self.addEventListener('fetch', (event) => {
+  const refresh = trust.refreshIfStale()
+  if (refresh) event.waitUntil(refresh.then((outcome) => actOn(outcome.state)))
+  const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
+  if (!handled) return
+  event.respondWith(handled.response)
+  event.waitUntil(handled.done)
+})
+
+self.addEventListener('message', (event) => {
+  const message = parsePageMessage(event.data)
+  if (!message) return
+  const port = event.ports[0]
+  const client = event.source instanceof Client ? event.source : null
+  if (message.type === MSG_GET_STATS) {
+    const state = trust.state()
+    const reply: StatsReply = {
+      type: MSG_STATS,
+      stats: stats.snapshot(),
+      manifest: { status: state.status, sequence: state.status === 'none' ? null : state.manifest.sequence },
+    }
+    if (port) port.postMessage(reply)
+    else client?.postMessage(reply)
+  } else if (message.type === MSG_REGISTER_AGENT && port && client) {
+    agents.register(client.id, port)
+    port.postMessage({ type: MSG_AGENT_REGISTERED })
+  }
+})

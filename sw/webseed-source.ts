@@ -1,0 +1,246 @@
+// The HTTP source: Range requests to the origin, then to each manifest mirror in order.
+// Adjacent pieces are grouped into one request (bounded by webseedMaxRunBytes); pieces are yielded as
+// soon as their bytes have arrived, not when the whole run has. Network errors and 5xx are retried
+// with exponential backoff; a retry asks only for the pieces of the run not yet delivered.
+
+import type { Manifest, ManifestAsset } from '../core/manifest-format.ts'
+import { pieceSize } from '../core/piece-math.ts'
+import { createAsyncQueue } from './async-queue.ts'
+import type { SwConfig } from './config.ts'
+import { SwError, isAbortError, toSwError } from './errors.ts'
+import type { PieceDelivery, PieceRequestOptions, PieceSource } from './piece-source.ts'
+
+export type WebseedConfig = Pick<SwConfig, 'webseedConcurrency' | 'webseedMaxRunBytes' | 'webseedRetries' | 'webseedRetryBaseMs'>
+
+export interface WebseedSourceOptions {
+  fetch: (url: string, init: RequestInit) => Promise<Response>
+  /** The SW's origin; assets are fetched from it first. */
+  origin: string
+  /** Scope and mirrors of the current manifest (null: origin only). */
+  manifest: () => Pick<Manifest, 'scope' | 'mirrors'> | null
+  config: WebseedConfig
+  /** Default: setTimeout, cut short by the signal. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>
+  /** Jitter source in [0, 1); default Math.random. */
+  random?: () => number
+}
+
+/** Inclusive run of adjacent piece indexes fetched by one Range request. */
+export interface PieceRun {
+  first: number
+  last: number
+}
+
+/** Groups indexes into runs of adjacent pieces, each at most maxRunBytes (but at least one piece). */
+export function groupRuns(asset: ManifestAsset, indexes: readonly number[], maxRunBytes: number): PieceRun[] {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b)
+  const runs: PieceRun[] = []
+  let run: PieceRun | undefined
+  let runBytes = 0
+  for (const index of sorted) {
+    const size = pieceSize(index, asset.length, asset.pieceLength)
+    if (run && index === run.last + 1 && runBytes + size <= maxRunBytes) {
+      run.last = index
+      runBytes += size
+    } else {
+      run = { first: index, last: index }
+      runs.push(run)
+      runBytes = size
+    }
+  }
+  return runs
+}
+
+/**
+ * URLs to try for an asset: the origin, then each mirror. A mirror base URL mirrors the manifest
+ * scope: asset path `/scope/img/a.jpg` on mirror `https://m.example/site/` is `https://m.example/site/img/a.jpg`.
+ */
+export function webseedUrls(asset: ManifestAsset, origin: string, manifest: Pick<Manifest, 'scope' | 'mirrors'> | null): string[] {
+  const urls = [new URL(asset.path, origin).href]
+  if (!manifest) return urls
+  const relative = asset.path.startsWith(manifest.scope) ? asset.path.slice(manifest.scope.length) : asset.path.replace(/^\/+/, '')
+  for (const mirror of manifest.mirrors) {
+    try {
+      urls.push(new URL(relative, mirror.endsWith('/') ? mirror : `${mirror}/`).href)
+    } catch {
+      // validateManifest already checked mirrors; skip anything odd.
+    }
+  }
+  return urls
+}
+
+/** Parses `bytes a-b/total`. */
+export function parseContentRange(header: string | null): { start: number; end: number; total: number | null } | null {
+  const match = header ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim()) : null
+  if (!match) return null
+  const start = Number(match[1])
+  const end = Number(match[2])
+  if (end < start) return null
+  return { start, end, total: match[3] === '*' ? null : Number(match[3]) }
+}
+
+function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+  })
+}
+
+/** A counting semaphore: bounds parallel Range requests across every response. */
+function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0
+  const waiting: Array<() => void> = []
+  return async (task) => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
+    else active++
+    try {
+      return await task()
+    } finally {
+      const nextTask = waiting.shift()
+      if (nextTask) nextTask()
+      else active--
+    }
+  }
+}
+
+export function createWebseedSource(options: WebseedSourceOptions): PieceSource {
+  const { config } = options
+  const sleep = options.sleep ?? defaultSleep
+  const random = options.random ?? Math.random
+  const limit = createLimiter(Math.max(1, config.webseedConcurrency))
+
+  /**
+   * One Range request for pieces [from, run.last]; emits each complete piece. Returns the index after
+   * the last piece emitted. Throws SwError (with the progress made in `progress.next`).
+   */
+  async function requestRange(asset: ManifestAsset, url: string, from: number, last: number, emit: (piece: PieceDelivery) => void, progress: { next: number }, signal: AbortSignal): Promise<void> {
+    const { pieceLength, length } = asset
+    const start = from * pieceLength
+    const end = Math.min((last + 1) * pieceLength, length) - 1
+    let response: Response
+    try {
+      response = await options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal, credentials: 'same-origin' })
+    } catch (error) {
+      if (isAbortError(error) || signal.aborted) throw toSwError(error)
+      throw new SwError('webseed-network', `${url}: ${String(error)}`, { retriable: true, cause: error })
+    }
+    let bodyOffset: number
+    if (response.status === 206) {
+      const range = parseContentRange(response.headers.get('content-range'))
+      if (!range || range.start !== start || range.end > end || (range.total !== null && range.total !== length)) {
+        await cancelBody(response)
+        throw new SwError('webseed-bad-response', `${url}: Content-Range ${response.headers.get('content-range')} does not answer bytes=${start}-${end}/${length}`)
+      }
+      bodyOffset = start
+    } else if (response.status === 200) {
+      // A server that ignores Range: fine if it is the whole file; we slice what we need.
+      const declared = response.headers.get('content-length')
+      if (declared !== null && Number(declared) !== length) {
+        await cancelBody(response)
+        throw new SwError('webseed-bad-response', `${url}: 200 with ${declared} bytes, expected ${length}`)
+      }
+      bodyOffset = 0
+    } else {
+      await cancelBody(response)
+      const retriable = response.status >= 500 || response.status === 429 || response.status === 408
+      throw new SwError('webseed-http-status', `${url}: HTTP ${response.status}`, { retriable })
+    }
+    if (!response.body) throw new SwError('webseed-bad-response', `${url}: no body`)
+
+    // Assemble pieces from the body stream; emit each as soon as it is complete.
+    const reader = response.body.getReader()
+    let position = bodyOffset // absolute byte offset of the next body byte
+    let piece = new Uint8Array(pieceSize(progress.next, length, pieceLength))
+    let filled = 0
+    try {
+      while (progress.next <= last) {
+        let chunk: ReadableStreamReadResult<Uint8Array>
+        try {
+          chunk = await reader.read()
+        } catch (error) {
+          throw new SwError('webseed-network', `${url}: body failed: ${String(error)}`, { retriable: true, cause: error })
+        }
+        if (chunk.done) break
+        let bytes = chunk.value
+        const pieceStart = progress.next * pieceLength
+        if (position < pieceStart + filled) {
+          // Skip body bytes before what we need (only with a 200 whole-file body).
+          const skip = Math.min(bytes.length, pieceStart + filled - position)
+          position += skip
+          bytes = bytes.subarray(skip)
+        }
+        while (bytes.length > 0 && progress.next <= last) {
+          const take = Math.min(bytes.length, piece.length - filled)
+          piece.set(bytes.subarray(0, take), filled)
+          filled += take
+          position += take
+          bytes = bytes.subarray(take)
+          if (filled === piece.length) {
+            emit({ index: progress.next, bytes: piece })
+            progress.next++
+            if (progress.next <= last) piece = new Uint8Array(pieceSize(progress.next, length, pieceLength))
+            filled = 0
+          }
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => undefined) // stops a 200 whole-file body once we have what we need
+    }
+    if (progress.next <= last) throw new SwError('webseed-network', `${url}: body ended early at byte ${position}`, { retriable: true })
+  }
+
+  /** Delivers every piece of a run, or throws the last error after all URLs and retries. */
+  async function fetchRun(asset: ManifestAsset, run: PieceRun, urls: string[], emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void> {
+    const progress = { next: run.first }
+    let lastError: SwError = new SwError('no-source', 'no webseed URL')
+    for (const url of urls) {
+      let failures = 0
+      while (progress.next <= run.last) {
+        if (signal.aborted) throw new SwError('aborted', 'aborted')
+        const before = progress.next
+        try {
+          await limit(() => requestRange(asset, url, progress.next, run.last, emit, progress, signal))
+          return
+        } catch (error) {
+          lastError = toSwError(error)
+          if (lastError.code === 'aborted' || signal.aborted) throw lastError
+          if (!lastError.retriable) break // 4xx or a wrong answer: this URL will not do better
+          failures = progress.next > before ? 1 : failures + 1 // progress resets the count
+          if (failures > config.webseedRetries) break
+          await sleep(config.webseedRetryBaseMs * 2 ** (failures - 1) * (0.5 + 0.5 * random()), signal)
+        }
+      }
+    }
+    throw lastError
+  }
+
+  return {
+    name: 'http',
+    fetchPieces(asset: ManifestAsset, indexes: readonly number[], requestOptions: PieceRequestOptions): AsyncIterable<PieceDelivery> {
+      const controller = new AbortController()
+      const onAbort = () => controller.abort()
+      requestOptions.signal.addEventListener('abort', onAbort, { once: true })
+      if (requestOptions.signal.aborted) controller.abort()
+      const queue = createAsyncQueue<PieceDelivery>(() => controller.abort())
+      const urls = webseedUrls(asset, options.origin, options.manifest())
+      const runs = groupRuns(asset, indexes, Math.max(asset.pieceLength, config.webseedMaxRunBytes))
+      void Promise.allSettled(runs.map((run) => fetchRun(asset, run, urls, (piece) => queue.push(piece), controller.signal))).then((results) => {
+        requestOptions.signal.removeEventListener('abort', onAbort)
+        const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+        // Runs that succeeded are kept; the caller gives the failed runs' pieces to the next source.
+        queue.end(failed ? failed.reason : undefined)
+      })
+      return queue
+    },
+  }
+}
+
+async function cancelBody(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => undefined)
+}
