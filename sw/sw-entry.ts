@@ -33,7 +33,7 @@ const trust = createManifestTrust({
 const store = createIdbPieceStore({ budgetBytes: config.storeBudgetBytes })
 const stats = createAssetStats()
 /** Page agents; the peer source (next to come) reads it. */
-export const agents = createAgentRegistry()
+const agents = createAgentRegistry()
 const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config })
 // The peer source goes first here, with { deadlineMs: config.pieceDeadlineMs }, once it exists.
 const sources: SourceTier[] = [{ source: webseed }]
@@ -59,8 +59,12 @@ let killHandled = false
 async function actOn(state: TrustState): Promise<void> {
   if (state.status !== 'killed' || killHandled) return
   killHandled = true
-  await self.registration.unregister().catch(() => false)
-  for (const client of await self.clients.matchAll({ includeUncontrolled: true })) client.postMessage({ type: MSG_KILLED })
+  try {
+    await self.registration.unregister()
+    for (const client of await self.clients.matchAll({ includeUncontrolled: true })) client.postMessage({ type: MSG_KILLED })
+  } catch {
+    // Routing already stopped (trust.current() is null); the rest is best-effort.
+  }
 }
 
 self.addEventListener('install', (event) => {

@@ -1,0 +1,205 @@
+// Shared fixtures for the service worker unit tests: real bytes, real SHA-1 piece hashes, real
+// Ed25519 signatures, and a fake origin that answers Range requests with real 206 slices.
+
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { MANIFEST_FORMAT, encodeEnvelope, type Manifest, type ManifestAsset } from '../core/manifest-format.ts'
+import { pieceCount } from '../core/piece-math.ts'
+import type { PieceDelivery, PieceRequestOptions, PieceSource } from '../sw/piece-source.ts'
+import type { PieceVerdict } from '../sw/piece-verifier.ts'
+
+export const ORIGIN = 'https://site.example'
+export const PIECE = 16 * 1024
+
+/** Deterministic pseudo-random bytes, so a misplaced slice cannot look right by accident. */
+export function makeBytes(length: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(length)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    bytes[i] = x & 0xff
+  }
+  return bytes
+}
+
+export function makeAsset(bytes: Uint8Array, options: { path?: string; pieceLength?: number; type?: string } = {}): ManifestAsset {
+  const pieceLength = options.pieceLength ?? PIECE
+  const hashes: Buffer[] = []
+  for (let i = 0; i < pieceCount(bytes.length, pieceLength); i++) {
+    hashes.push(createHash('sha1').update(bytes.subarray(i * pieceLength, (i + 1) * pieceLength)).digest())
+  }
+  const path = options.path ?? '/media/video.mp4'
+  return {
+    path,
+    length: bytes.length,
+    type: options.type ?? 'video/mp4',
+    pieceLength,
+    pieces: Buffer.concat(hashes).toString('base64'),
+    infoHash: createHash('sha1').update(path).update(bytes).digest('hex'),
+  }
+}
+
+export function pieceOf(bytes: Uint8Array, asset: ManifestAsset, index: number): Uint8Array {
+  return bytes.slice(index * asset.pieceLength, Math.min((index + 1) * asset.pieceLength, asset.length))
+}
+
+export interface TestKeys {
+  privateKey: KeyObject
+  publicKeyRaw: Uint8Array
+  publicKeyBase64: string
+}
+
+export function makeKeys(): TestKeys {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const jwk = publicKey.export({ format: 'jwk' })
+  const publicKeyRaw = new Uint8Array(Buffer.from(jwk.x as string, 'base64url'))
+  return { privateKey, publicKeyRaw, publicKeyBase64: Buffer.from(publicKeyRaw).toString('base64') }
+}
+
+export function makeManifest(overrides: Partial<Manifest> = {}, nowMs = Date.now()): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    scope: '/',
+    sequence: 10,
+    issuedAt: new Date(nowMs - 60_000).toISOString(),
+    expiresAt: new Date(nowMs + 86_400_000).toISOString(),
+    trackers: ['/__swarmcdn/tracker'],
+    mirrors: [],
+    killSwitch: false,
+    assets: [],
+    ...overrides,
+  }
+}
+
+export function signManifest(manifest: Manifest, keys: TestKeys): string {
+  const text = JSON.stringify(manifest)
+  const signature = sign(null, Buffer.from(text, 'utf8'), keys.privateKey).toString('base64')
+  return encodeEnvelope(text, signature)
+}
+
+export interface FetchCall {
+  url: string
+  range: string | null
+  /** Parsed `bytes=a-b`. */
+  start: number
+  end: number
+}
+
+/** What the fake origin does with one call: answer normally, or a fault. */
+export type Fault =
+  | { kind: 'network-error' }
+  | { kind: 'status'; status: number }
+  | { kind: 'corrupt'; at: number } // flips the byte at absolute offset `at` if inside the answer
+  | { kind: 'cut'; afterBytes: number } // body errors after this many bytes
+  | { kind: 'ignore-range' } // 200 with the whole file
+  | { kind: 'wrong-content-range' }
+
+export interface FakeOrigin {
+  fetch: (url: string, init?: RequestInit) => Promise<Response>
+  calls: FetchCall[]
+  /** Decides a fault per call (1-based call number); undefined → normal 206. */
+  fault?: (call: FetchCall, n: number) => Fault | undefined
+}
+
+/** Serves `files` (absolute URL → bytes) with real Range semantics, in 5,000-byte body chunks. */
+export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: FakeOrigin['fault']): FakeOrigin {
+  const origin: FakeOrigin = {
+    calls: [],
+    fault,
+    async fetch(url, init) {
+      const range = new Headers(init?.headers).get('range')
+      const file = files[url]
+      const match = range ? /^bytes=(\d+)-(\d+)$/.exec(range) : null
+      const start = match ? Number(match[1]) : 0
+      const end = match ? Number(match[2]) : (file?.length ?? 1) - 1
+      const call: FetchCall = { url, range, start, end }
+      origin.calls.push(call)
+      const f = origin.fault?.(call, origin.calls.length)
+      if (f?.kind === 'network-error') throw new TypeError('Failed to fetch')
+      if (f?.kind === 'status') return new Response('nope', { status: f.status })
+      if (!file) return new Response('not found', { status: 404 })
+      if (f?.kind === 'ignore-range') return new Response(chunked(file.slice(), undefined), { status: 200, headers: { 'Content-Length': String(file.length) } })
+      const last = Math.min(end, file.length - 1)
+      const body = file.slice(start, last + 1)
+      if (f?.kind === 'corrupt' && f.at >= start && f.at <= last) body[f.at - start] ^= 0xff
+      const contentRange = f?.kind === 'wrong-content-range' ? `bytes ${start + 1}-${last}/${file.length}` : `bytes ${start}-${last}/${file.length}`
+      return new Response(chunked(body, f?.kind === 'cut' ? f.afterBytes : undefined), {
+        status: 206,
+        headers: { 'Content-Range': contentRange, 'Content-Length': String(body.length) },
+      })
+    },
+  }
+  return origin
+}
+
+function chunked(bytes: Uint8Array, cutAfter: number | undefined): ReadableStream<Uint8Array> {
+  let offset = 0
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (cutAfter !== undefined && offset >= cutAfter) return controller.error(new TypeError('network error mid-body'))
+      if (offset >= bytes.length) return controller.close()
+      const size = Math.min(5000, bytes.length - offset, cutAfter !== undefined ? cutAfter - offset : Infinity)
+      controller.enqueue(bytes.slice(offset, offset + size))
+      offset += size
+    },
+  })
+}
+
+export interface FakePeerSource extends PieceSource {
+  asked: number[][]
+  verdicts: Array<{ index: number; verdict: PieceVerdict }>
+}
+
+/**
+ * A scripted peer source: delivers `have` pieces (each after delayMs), optionally corrupted, and then
+ * either ends, hangs until aborted, or throws.
+ */
+export function createFakePeerSource(
+  bytes: Uint8Array,
+  options: { have: number[]; delayMs?: number; corrupt?: number[]; after?: 'end' | 'hang' | 'throw'; available?: boolean },
+): FakePeerSource {
+  const source: FakePeerSource = {
+    name: 'peers',
+    asked: [],
+    verdicts: [],
+    isAvailable: () => options.available ?? true,
+    onPieceVerdict(_asset, index, verdict) {
+      source.verdicts.push({ index, verdict })
+    },
+    async *fetchPieces(asset, indexes, request: PieceRequestOptions): AsyncGenerator<PieceDelivery> {
+      source.asked.push([...indexes])
+      for (const index of indexes) {
+        if (!options.have.includes(index)) continue
+        if (options.delayMs) await delay(options.delayMs, request.signal)
+        if (request.signal.aborted) return
+        const piece = pieceOf(bytes, asset, index)
+        if (options.corrupt?.includes(index)) piece[0] ^= 0xff
+        yield { index, bytes: piece }
+      }
+      if (options.after === 'throw') throw new Error('peer agent went away')
+      if (options.after === 'hang') await delay(60_000, request.signal)
+    },
+  }
+  return source
+}
+
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.length
+  }
+  return out
+}
