@@ -141,15 +141,20 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
     }
 
     try {
-      const missing: number[] = []
-      await Promise.all(
+      const found = await Promise.all(
         [...mine.keys()].map(async (index) => {
           const bytes = await deps.store.get(asset.infoHash, index).catch(() => undefined)
           // Re-verified: nothing reaches a response unverified, whoever wrote the store.
-          if (bytes && (await verify(asset, index, bytes)).ok) deliver(index, bytes, 'store')
-          else missing.push(index)
+          return { index, bytes: bytes && (await verify(asset, index, bytes)).ok ? bytes : undefined }
         }),
       )
+      // Hits are delivered once the whole batch is looked up, and sources are assigned to the misses
+      // synchronously after, so a reader woken by the first piece sees the full plan.
+      const missing: number[] = []
+      for (const { index, bytes } of found) {
+        if (bytes) deliver(index, bytes, 'store')
+        else missing.push(index)
+      }
       missing.sort((a, b) => a - b)
       await fetchFromSources(asset, missing, deliver, mine, options)
     } catch (error) {
@@ -178,9 +183,13 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
       if (tier.source.isAvailable && !tier.source.isAvailable()) continue
       for (const index of remaining) slots.get(index)!.source = tier.source.name
       try {
-        await fetchFromSource(asset, tier, remaining, deliver, options)
-        if (remaining.size > 0 && tier.deadlineMs !== undefined) {
-          lastError = new SwError('source-timeout', `${tier.source.name}: ${remaining.size} pieces missed the deadline`)
+        const rejection = await fetchFromSource(asset, tier, remaining, deliver, options)
+        if (remaining.size > 0) {
+          lastError =
+            rejection ??
+            (tier.deadlineMs !== undefined
+              ? new SwError('source-timeout', `${tier.source.name}: ${remaining.size} pieces missed the deadline`)
+              : new SwError('no-source', `${tier.source.name} did not deliver ${remaining.size} pieces`))
         }
       } catch (error) {
         lastError = toSwError(error) // a source failing mid-way: the rest go to the next source
@@ -195,15 +204,19 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
     }
   }
 
-  /** Consumes one source until it ends, fails, misses its deadline or has delivered everything. */
+  /**
+   * Consumes one source until it ends, fails (throws), misses its deadline or has delivered everything.
+   * Returns the error of the last piece it sent that failed verification, if any.
+   */
   async function fetchFromSource(
     asset: ManifestAsset,
     tier: SourceTier,
     remaining: Set<number>,
     deliver: (index: number, bytes: Uint8Array, source: SourceName) => void,
     options: OpenOptions,
-  ): Promise<void> {
+  ): Promise<SwError | undefined> {
     const { source, deadlineMs } = tier
+    let rejection: SwError | undefined
     const controller = new AbortController()
     let cancelTimer: (() => void) | undefined
     let onDeadline: (value: typeof DEADLINE) => void = () => undefined
@@ -229,12 +242,14 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
         source.onPieceVerdict?.(asset, index, verdict)
         if (!verdict.ok) {
           deps.onPieceRejected?.(asset, index, source.name, verdict)
+          rejection = new SwError(verdict.code, `${source.name} sent a bad piece ${index} of ${asset.path}`)
           continue // never stored, never served; stays missing for the next source
         }
         remaining.delete(index)
         deliver(index, bytes, source.name)
         armDeadline()
       }
+      return rejection
     } finally {
       cancelTimer?.()
       controller.abort()

@@ -123,6 +123,7 @@ export function createWebseedSource(options: WebseedSourceOptions): PieceSource 
     const { pieceLength, length } = asset
     const start = from * pieceLength
     const end = Math.min((last + 1) * pieceLength, length) - 1
+    if (signal.aborted) throw new SwError('aborted', 'aborted')
     let response: Response
     try {
       response = await options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal, credentials: 'same-origin' })
@@ -224,10 +225,13 @@ export function createWebseedSource(options: WebseedSourceOptions): PieceSource 
     name: 'http',
     fetchPieces(asset: ManifestAsset, indexes: readonly number[], requestOptions: PieceRequestOptions): AsyncIterable<PieceDelivery> {
       const controller = new AbortController()
-      const onAbort = () => controller.abort()
-      requestOptions.signal.addEventListener('abort', onAbort, { once: true })
-      if (requestOptions.signal.aborted) controller.abort()
       const queue = createAsyncQueue<PieceDelivery>(() => controller.abort())
+      const onAbort = () => {
+        controller.abort()
+        queue.end() // the caller stopped listening: end now, not when the runs notice
+      }
+      requestOptions.signal.addEventListener('abort', onAbort, { once: true })
+      if (requestOptions.signal.aborted) onAbort()
       const urls = webseedUrls(asset, options.origin, options.manifest())
       const runs = groupRuns(asset, indexes, Math.max(asset.pieceLength, config.webseedMaxRunBytes))
       void Promise.allSettled(runs.map((run) => fetchRun(asset, run, urls, (piece) => queue.push(piece), controller.signal))).then((results) => {

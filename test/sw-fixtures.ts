@@ -113,6 +113,7 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
       const match = range ? /^bytes=(\d+)-(\d+)$/.exec(range) : null
       const start = match ? Number(match[1]) : 0
       const end = match ? Number(match[2]) : (file?.length ?? 1) - 1
+      if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError')
       const call: FetchCall = { url, range, start, end }
       origin.calls.push(call)
       const f = origin.fault?.(call, origin.calls.length)

@@ -14,7 +14,7 @@ export interface SiteFile {
 }
 
 /** Top-level names swarmcdn writes itself; they are never assets. */
-const GENERATED_ROOT_ENTRIES = new Set(['swarmcdn', LOADER_FILE, SERVICE_WORKER_FILE])
+const GENERATED_ROOT_ENTRIES = new Set(['swarmcdn', LOADER_FILE, SERVICE_WORKER_FILE, 'swarmcdn-agent.js'])
 
 export async function assertSiteDirectory(siteDir: string): Promise<void> {
   let info

@@ -10,6 +10,7 @@ import { loadPrivateKey, publicKeyBase64, signBytes } from '../keys.ts'
 import { writeFileAtomic } from '../atomic-write.ts'
 import { createByteProgress, formatBytes } from '../progress.ts'
 import { createPublicKey } from 'node:crypto'
+import { emitClientFiles } from '../client-bundles.ts'
 import { autoPieceLength } from '../../../core/piece-math.ts'
 import {
   MANIFEST_FILE,
@@ -122,15 +123,16 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
   }
   const manifestText = JSON.stringify(manifest)
   const signature = signBytes(privateKey, Buffer.from(manifestText, 'utf8')).toString('base64')
+  const publicKey = publicKeyBase64(createPublicKey(privateKey))
+  await emitClientFiles(options.siteDir, publicKey)
   // The manifest is written last and in one rename: readers see the old one or the new one, whole.
-  // Emitting swarmcdn.js and swarmcdn-sw.js (with the public key baked in) belongs here too, before this write.
   await writeFileAtomic(manifestFile, encodeEnvelope(manifestText, signature))
   await pruneStaleTorrents(join(options.siteDir, TORRENTS_DIR), new Set(assets.map((a) => `${a.manifestAsset.infoHash}.torrent`)))
 
   return {
     manifestFile,
     signature,
-    publicKey: publicKeyBase64(createPublicKey(privateKey)),
+    publicKey,
     manifest,
     assets,
     filesSeen: files.length,

@@ -1,0 +1,82 @@
+// Bundles the browser side with esbuild and emits it into a built site.
+// swarmcdn-sw.js gets the site's public key baked in as its first line.
+
+import { build, type BuildOptions } from 'esbuild'
+import { existsSync } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { writeFileAtomic } from './atomic-write.ts'
+import { LOADER_FILE, SERVICE_WORKER_FILE } from '../../core/manifest-format.ts'
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const DIST_DIR = join(REPO_ROOT, 'dist')
+export const AGENT_FILE = 'swarmcdn-agent.js'
+
+export interface ClientBundle {
+  /** File name in dist/ and in the site. */
+  file: string
+  entry: string
+  format: 'iife' | 'esm'
+  /** Minified size budget in bytes: the build fails above it. */
+  budgetBytes: number
+  /** Why the budget is what it is. */
+  budgetReason: string
+}
+
+export const CLIENT_BUNDLES: ClientBundle[] = [
+  { file: SERVICE_WORKER_FILE, entry: 'sw/sw-entry.ts', format: 'iife', budgetBytes: 48 * 1024, budgetReason: 'parsed on every SW start' },
+  { file: LOADER_FILE, entry: 'loader/swarmcdn.ts', format: 'iife', budgetBytes: 8 * 1024, budgetReason: 'on every page of the site' },
+  { file: AGENT_FILE, entry: 'loader/agent/agent-entry.ts', format: 'esm', budgetBytes: 320 * 1024, budgetReason: 'lazy chunk; WebTorrent is ~220 KB of it' },
+]
+
+export interface BundleReport {
+  file: string
+  bytes: number
+  budgetBytes: number
+}
+
+/** Builds every bundle whose entry exists into dist/; throws when one is over its budget. */
+export async function bundleClients(options: { minify?: boolean } = {}): Promise<BundleReport[]> {
+  const reports: BundleReport[] = []
+  for (const bundle of CLIENT_BUNDLES) {
+    const entry = join(REPO_ROOT, bundle.entry)
+    if (!existsSync(entry)) continue
+    const outfile = join(DIST_DIR, bundle.file)
+    const esbuildOptions: BuildOptions = {
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      format: bundle.format,
+      platform: 'browser',
+      target: ['chrome110', 'firefox115', 'safari16'],
+      minify: options.minify ?? true,
+      sourcemap: false,
+      legalComments: 'none',
+      logLevel: 'silent',
+      define: { 'process.env.NODE_ENV': '"production"' },
+    }
+    await build(esbuildOptions)
+    const bytes = (await stat(outfile)).size
+    if (bytes > bundle.budgetBytes) {
+      throw new Error(`${bundle.file} is ${bytes} bytes, over its budget of ${bundle.budgetBytes} (${bundle.budgetReason})`)
+    }
+    reports.push({ file: bundle.file, bytes, budgetBytes: bundle.budgetBytes })
+  }
+  return reports
+}
+
+/** Copies the bundles into the site; builds them first if dist/ lacks any. */
+export async function emitClientFiles(siteDir: string, publicKeyBase64: string): Promise<string[]> {
+  const present = CLIENT_BUNDLES.filter((bundle) => existsSync(join(REPO_ROOT, bundle.entry)))
+  if (present.some((bundle) => !existsSync(join(DIST_DIR, bundle.file)))) await bundleClients()
+  const written: string[] = []
+  for (const bundle of present) {
+    let code = await readFile(join(DIST_DIR, bundle.file), 'utf8')
+    if (bundle.file === SERVICE_WORKER_FILE) code = `self.__SWARMCDN__=${JSON.stringify({ publicKey: publicKeyBase64 })};\n${code}`
+    const target = join(siteDir, bundle.file)
+    await writeFileAtomic(target, code)
+    written.push(target)
+  }
+  return written
+}

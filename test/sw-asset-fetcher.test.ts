@@ -1,0 +1,214 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { ManifestAsset } from '../core/manifest-format.ts'
+import { createAssetFetcher, type DeliveredPiece, type PieceCursor, type SourceTier } from '../sw/asset-fetcher.ts'
+import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
+import type { PieceStore } from '../sw/piece-store.ts'
+import { createWebseedSource } from '../sw/webseed-source.ts'
+import { ORIGIN, PIECE, createFakeOrigin, createFakePeerSource, delay, makeAsset, makeBytes, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
+
+const bytes = makeBytes(10 * PIECE + 999, 3)
+const asset = makeAsset(bytes, { path: '/media/video.mp4' })
+const URL_ORIGIN = `${ORIGIN}/media/video.mp4`
+const LAST = 10
+
+function webseed(origin: FakeOrigin) {
+  return createWebseedSource({
+    fetch: origin.fetch,
+    origin: ORIGIN,
+    manifest: () => null,
+    config: { webseedConcurrency: 4, webseedMaxRunBytes: 4 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1 },
+    sleep: async () => undefined,
+  })
+}
+
+function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeerSource>; deadlineMs?: number; store?: PieceStore; readAheadBytes?: number } = {}) {
+  const origin = options.origin ?? createFakeOrigin({ [URL_ORIGIN]: bytes })
+  const store = options.store ?? createMemoryPieceStore({ budgetBytes: 1 << 30 })
+  const tiers: SourceTier[] = []
+  if (options.peers) tiers.push({ source: options.peers, deadlineMs: options.deadlineMs ?? 50 })
+  tiers.push({ source: webseed(origin) })
+  const rejected: Array<{ index: number; source: string }> = []
+  const fetcher = createAssetFetcher({
+    store,
+    sources: () => tiers,
+    config: { readAheadBytes: options.readAheadBytes ?? 64 * PIECE },
+    onPieceRejected: (_a, index, source) => rejected.push({ index, source }),
+  })
+  return { origin, store, fetcher, rejected }
+}
+
+async function readAll(cursor: PieceCursor): Promise<DeliveredPiece[]> {
+  const pieces: DeliveredPiece[] = []
+  for (let piece = await cursor.next(); piece; piece = await cursor.next()) pieces.push(piece)
+  await cursor.settled()
+  return pieces
+}
+
+function assertInOrderAndCorrect(pieces: DeliveredPiece[], a: ManifestAsset, first: number, last: number): void {
+  assert.deepEqual(pieces.map((p) => p.index), Array.from({ length: last - first + 1 }, (_, i) => first + i))
+  for (const piece of pieces) assert.deepEqual(piece.bytes, pieceOf(bytes, a, piece.index), `piece ${piece.index}`)
+}
+
+/** Piece indexes covered by the Range requests made. */
+function requestedPieces(origin: FakeOrigin): number[] {
+  const out: number[] = []
+  for (const call of origin.calls) for (let i = Math.floor(call.start / PIECE); i <= Math.floor(call.end / PIECE); i++) out.push(i)
+  return out.sort((a, b) => a - b)
+}
+
+test('cold: every piece from http, in order, verified and stored', async () => {
+  const { fetcher, origin, store } = setup()
+  const pieces = await readAll(fetcher.open(asset, 0, LAST))
+  assertInOrderAndCorrect(pieces, asset, 0, LAST)
+  assert.ok(pieces.every((p) => p.source === 'http'))
+  assert.deepEqual(requestedPieces(origin), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+  for (let i = 0; i <= LAST; i++) assert.deepEqual(await store.get(asset.infoHash, i), pieceOf(bytes, asset, i))
+})
+
+test('store hits skip the network entirely', async () => {
+  const { fetcher, origin, store } = setup()
+  for (let i = 0; i <= LAST; i++) await store.put(asset.infoHash, i, pieceOf(bytes, asset, i))
+  const pieces = await readAll(fetcher.open(asset, 2, 7))
+  assertInOrderAndCorrect(pieces, asset, 2, 7)
+  assert.ok(pieces.every((p) => p.source === 'store'))
+  assert.equal(origin.calls.length, 0)
+})
+
+test('partial store: http fetches exactly the missing pieces', async () => {
+  const { fetcher, origin, store } = setup()
+  for (const i of [0, 1, 4]) await store.put(asset.infoHash, i, pieceOf(bytes, asset, i))
+  const pieces = await readAll(fetcher.open(asset, 0, 5))
+  assertInOrderAndCorrect(pieces, asset, 0, 5)
+  assert.deepEqual(pieces.map((p) => p.source), ['store', 'store', 'http', 'http', 'store', 'http'])
+  assert.deepEqual(requestedPieces(origin), [2, 3, 5])
+})
+
+test('a corrupted piece in the store is not served; it is fetched again', async () => {
+  const { fetcher, origin, store } = setup()
+  const bad = pieceOf(bytes, asset, 3)
+  bad[10] ^= 1
+  await store.put(asset.infoHash, 3, bad)
+  const pieces = await readAll(fetcher.open(asset, 3, 3))
+  assertInOrderAndCorrect(pieces, asset, 3, 3)
+  assert.equal(pieces[0].source, 'http')
+  assert.deepEqual(requestedPieces(origin), [3])
+  assert.deepEqual(await store.get(asset.infoHash, 3), pieceOf(bytes, asset, 3))
+})
+
+test('concurrent requests for the same asset share one download per piece', async () => {
+  const inner = createFakeOrigin({ [URL_ORIGIN]: bytes })
+  const slow: FakeOrigin = {
+    calls: inner.calls,
+    fetch: async (url, init) => {
+      await delay(20)
+      return inner.fetch(url, init)
+    },
+  }
+  const { fetcher } = setup({ origin: slow })
+  const [a, b, c] = await Promise.all([readAll(fetcher.open(asset, 0, 6)), readAll(fetcher.open(asset, 3, LAST)), readAll(fetcher.open(asset, 0, LAST))])
+  assertInOrderAndCorrect(a, asset, 0, 6)
+  assertInOrderAndCorrect(b, asset, 3, LAST)
+  assertInOrderAndCorrect(c, asset, 0, LAST)
+  assert.deepEqual(requestedPieces(slow), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) // each piece once
+})
+
+test('peers first; pieces they miss by the deadline go to http, which never re-fetches delivered ones', async () => {
+  const peers = createFakePeerSource(bytes, { have: [0, 2, 3], delayMs: 5, after: 'hang' })
+  const { fetcher, origin } = setup({ peers, deadlineMs: 60 })
+  const started = Date.now()
+  const pieces = await readAll(fetcher.open(asset, 0, 5))
+  assertInOrderAndCorrect(pieces, asset, 0, 5)
+  assert.deepEqual(pieces.map((p) => p.source), ['peers', 'http', 'peers', 'peers', 'http', 'http'])
+  assert.deepEqual(peers.asked, [[0, 1, 2, 3, 4, 5]])
+  assert.deepEqual(requestedPieces(origin), [1, 4, 5])
+  assert.ok(Date.now() - started >= 60, 'waited for the peer deadline')
+})
+
+test('a corrupted piece from peers is not stored; the correct bytes come from http; the source is told', async () => {
+  const peers = createFakePeerSource(bytes, { have: [0, 1, 2], corrupt: [1], after: 'end' })
+  const { fetcher, origin, store, rejected } = setup({ peers })
+  const pieces = await readAll(fetcher.open(asset, 0, 2))
+  assertInOrderAndCorrect(pieces, asset, 0, 2)
+  assert.deepEqual(pieces.map((p) => p.source), ['peers', 'http', 'peers'])
+  assert.deepEqual(requestedPieces(origin), [1])
+  assert.deepEqual(await store.get(asset.infoHash, 1), pieceOf(bytes, asset, 1))
+  assert.deepEqual(rejected, [{ index: 1, source: 'peers' }])
+  assert.deepEqual(
+    peers.verdicts.map((v) => [v.index, v.verdict.ok]),
+    [
+      [0, true],
+      [1, false],
+      [2, true],
+    ],
+  )
+})
+
+test('the bad piece is never stored even for a moment (store sees only good bytes)', async () => {
+  const peers = createFakePeerSource(bytes, { have: [4], corrupt: [4], after: 'end' })
+  const base = createMemoryPieceStore({ budgetBytes: 1 << 30 })
+  const writes: Array<[number, Uint8Array]> = []
+  const store: PieceStore = { ...base, put: (h, i, b) => (writes.push([i, b.slice()]), base.put(h, i, b)) }
+  const { fetcher } = setup({ peers, store })
+  await readAll(fetcher.open(asset, 4, 4))
+  assert.equal(writes.length, 1)
+  assert.deepEqual(writes[0], [4, pieceOf(bytes, asset, 4)])
+})
+
+test('a peer source failing mid-way: the remaining pieces come from the webseed', async () => {
+  const peers = createFakePeerSource(bytes, { have: [0, 1], after: 'throw' })
+  const { fetcher, origin } = setup({ peers })
+  const pieces = await readAll(fetcher.open(asset, 0, 4))
+  assertInOrderAndCorrect(pieces, asset, 0, 4)
+  assert.deepEqual(pieces.map((p) => p.source), ['peers', 'peers', 'http', 'http', 'http'])
+  assert.deepEqual(requestedPieces(origin), [2, 3, 4])
+})
+
+test('an unavailable peer source is skipped without waiting for its deadline', async () => {
+  const peers = createFakePeerSource(bytes, { have: [0, 1, 2], available: false })
+  const { fetcher } = setup({ peers, deadlineMs: 5000 })
+  const started = Date.now()
+  const pieces = await readAll(fetcher.open(asset, 0, 2))
+  assert.ok(Date.now() - started < 1000)
+  assert.deepEqual(peers.asked, [])
+  assert.ok(pieces.every((p) => p.source === 'http'))
+})
+
+test('a piece no source can deliver correctly rejects with piece-hash-mismatch; earlier pieces are fine', async () => {
+  const origin = createFakeOrigin({ [URL_ORIGIN]: bytes }, () => ({ kind: 'corrupt', at: 2 * PIECE + 7 }))
+  const { fetcher, store } = setup({ origin })
+  const cursor = fetcher.open(asset, 0, 3)
+  assert.deepEqual((await cursor.next())?.bytes, pieceOf(bytes, asset, 0))
+  assert.deepEqual((await cursor.next())?.bytes, pieceOf(bytes, asset, 1))
+  await assert.rejects(cursor.next(), (e: { code?: string }) => e.code === 'piece-hash-mismatch')
+  await cursor.settled()
+  assert.equal(await store.has(asset.infoHash, 2), false)
+})
+
+test('a failed piece is not remembered as in flight: the next request tries again', async () => {
+  let fail = true
+  const origin = createFakeOrigin({ [URL_ORIGIN]: bytes }, () => (fail ? { kind: 'status', status: 404 } : undefined))
+  const { fetcher } = setup({ origin })
+  await assert.rejects(fetcher.open(asset, 5, 5).next(), (e: { code?: string }) => e.code === 'webseed-http-status')
+  fail = false
+  assertInOrderAndCorrect(await readAll(fetcher.open(asset, 5, 5)), asset, 5, 5)
+})
+
+test('read-ahead is bounded: a cancelled reader does not download the whole file', async () => {
+  const { fetcher, origin } = setup({ readAheadBytes: 2 * PIECE })
+  const cursor = fetcher.open(asset, 0, LAST)
+  assert.deepEqual((await cursor.next())?.bytes, pieceOf(bytes, asset, 0))
+  cursor.cancel()
+  await cursor.settled()
+  assert.ok(requestedPieces(origin).length <= 4, `fetched ${requestedPieces(origin)}`)
+  assert.equal(await cursor.next(), null)
+})
+
+test('plannedSources reports store and http for a mixed plan', async () => {
+  const { fetcher, store } = setup()
+  await store.put(asset.infoHash, 0, pieceOf(bytes, asset, 0))
+  const cursor = fetcher.open(asset, 0, 3)
+  await cursor.next()
+  assert.deepEqual(cursor.plannedSources(), ['store', 'http'])
+  await readAll(cursor)
+})

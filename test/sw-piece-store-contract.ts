@@ -1,0 +1,88 @@
+// One contract every PieceStore passes (cf. abstract-chunk-store's tests). Run by sw-piece-store.test.ts.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { PieceStore } from '../sw/piece-store.ts'
+import { makeBytes } from './sw-fixtures.ts'
+
+export type PieceStoreFactory = (options: { budgetBytes: number }) => PieceStore | Promise<PieceStore>
+
+const H1 = 'a'.repeat(40)
+const H2 = 'b'.repeat(40)
+
+export function pieceStoreContract(name: string, factory: PieceStoreFactory): void {
+  test(`${name}: put/get round trip returns equal bytes`, async () => {
+    const store = await factory({ budgetBytes: 1 << 20 })
+    const piece = makeBytes(1000, 11)
+    assert.equal(await store.put(H1, 3, piece), true)
+    const got = await store.get(H1, 3)
+    assert.ok(got instanceof Uint8Array)
+    assert.deepEqual(got, piece)
+    assert.equal(await store.has(H1, 3), true)
+    assert.equal(await store.usageBytes(), 1000)
+  })
+
+  test(`${name}: a stored piece does not change when the caller reuses its buffer`, async () => {
+    const store = await factory({ budgetBytes: 1 << 20 })
+    const piece = makeBytes(100, 12)
+    const copy = piece.slice()
+    await store.put(H1, 0, piece)
+    piece.fill(0)
+    assert.deepEqual(await store.get(H1, 0), copy)
+  })
+
+  test(`${name}: missing → undefined; keys are (infoHash, index)`, async () => {
+    const store = await factory({ budgetBytes: 1 << 20 })
+    assert.equal(await store.get(H1, 0), undefined)
+    await store.put(H1, 0, makeBytes(10, 1))
+    assert.equal(await store.get(H1, 1), undefined)
+    assert.equal(await store.get(H2, 0), undefined)
+    assert.equal(await store.has(H2, 0), false)
+  })
+
+  test(`${name}: overwriting a piece does not double-count usage`, async () => {
+    const store = await factory({ budgetBytes: 1 << 20 })
+    await store.put(H1, 0, makeBytes(100, 1))
+    await store.put(H1, 0, makeBytes(100, 2))
+    assert.equal(await store.usageBytes(), 100)
+    assert.deepEqual(await store.get(H1, 0), makeBytes(100, 2))
+  })
+
+  test(`${name}: the budget evicts least recently used pieces (get counts as use)`, async () => {
+    const store = await factory({ budgetBytes: 300 })
+    await store.put(H1, 0, makeBytes(100, 1))
+    await store.put(H1, 1, makeBytes(100, 2))
+    await store.put(H2, 0, makeBytes(100, 3))
+    assert.deepEqual(await store.get(H1, 0), makeBytes(100, 1)) // H1:0 is now the most recent
+    await store.put(H2, 1, makeBytes(100, 4)) // evicts H1:1, the least recently used
+    assert.equal(await store.has(H1, 1), false)
+    assert.equal(await store.has(H1, 0), true)
+    assert.equal(await store.has(H2, 0), true)
+    assert.equal(await store.has(H2, 1), true)
+    assert.equal(await store.usageBytes(), 300)
+    await store.put(H2, 2, makeBytes(250, 5)) // needs three evictions
+    assert.equal(await store.usageBytes(), 250)
+    assert.deepEqual(await store.get(H2, 2), makeBytes(250, 5))
+    assert.equal(await store.has(H1, 0), false)
+  })
+
+  test(`${name}: a piece bigger than the budget is refused, nothing evicted`, async () => {
+    const store = await factory({ budgetBytes: 100 })
+    await store.put(H1, 0, makeBytes(60, 1))
+    assert.equal(await store.put(H1, 1, makeBytes(101, 2)), false)
+    assert.equal(await store.has(H1, 0), true)
+    assert.equal(await store.usageBytes(), 60)
+  })
+
+  test(`${name}: deleteAsset removes that asset's pieces only`, async () => {
+    const store = await factory({ budgetBytes: 1 << 20 })
+    await store.put(H1, 0, makeBytes(10, 1))
+    await store.put(H1, 1, makeBytes(20, 2))
+    await store.put(H2, 0, makeBytes(30, 3))
+    await store.deleteAsset(H1)
+    assert.equal(await store.get(H1, 0), undefined)
+    assert.equal(await store.get(H1, 1), undefined)
+    assert.deepEqual(await store.get(H2, 0), makeBytes(30, 3))
+    assert.equal(await store.usageBytes(), 30)
+  })
+}
