@@ -11,14 +11,14 @@ import { resolveSwConfig } from './config.ts'
 import { createAssetRequestHandler } from './handle-asset-request.ts'
 import { createIdbKeyValueStore } from './key-value-idb.ts'
 import { createManifestTrust, createEd25519Verifier, type TrustState } from './manifest-trust.ts'
-import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_KILLED, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
+import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
-const config = resolveSwConfig()
 const boot = readBootConfig(self.__SWARMCDN__)
+const config = resolveSwConfig(boot?.config)
 const network = (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)
 
 const trust = createManifestTrust({
@@ -100,6 +100,17 @@ self.addEventListener('message', (event) => {
     }
     if (port) port.postMessage(reply)
     else client?.postMessage(reply)
+  } else if (message.type === MSG_REFRESH_MANIFEST) {
+    // Pages (and tests) can ask for a check now instead of waiting for the refresh interval.
+    event.waitUntil(
+      trust.refresh().then(async (outcome) => {
+        await actOn(outcome.state)
+        const state = trust.state()
+        const reply = { type: MSG_MANIFEST_STATUS, status: state.status, sequence: state.status === 'none' ? null : state.manifest.sequence }
+        if (port) port.postMessage(reply)
+        else client?.postMessage(reply)
+      }),
+    )
   } else if (message.type === MSG_REGISTER_AGENT && port && client) {
     agents.register(client.id, port)
     port.postMessage({ type: MSG_AGENT_REGISTERED })

@@ -7,7 +7,28 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM_PATH)
 export const skipWithoutChromium = hasChromium ? false : `Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium; .ci/run does)`
 
-export function launchChromium(): Promise<Browser> {
+// tsx compiles tests with esbuild's keepNames, which wraps named functions in __name(); functions
+// that Playwright evaluates in the page carry that call, so every page gets a no-op __name.
+const KEEP_NAMES_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn)'
+
+export async function launchChromium(): Promise<Browser> {
+  const browser = await launchRaw()
+  const newContext = browser.newContext.bind(browser)
+  browser.newContext = async (options) => {
+    const context = await newContext(options)
+    await context.addInitScript(KEEP_NAMES_SHIM)
+    return context
+  }
+  browser.newPage = async (options) => {
+    const context = await browser.newContext(options)
+    const page = await context.newPage()
+    page.once('close', () => void context.close())
+    return page
+  }
+  return browser
+}
+
+function launchRaw(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,

@@ -7,7 +7,7 @@ import { BUILD_DEFAULTS, buildResultJson, buildSite, buildSummary } from './comm
 import { verifySite } from './commands/verify.ts'
 import { loadPublicKey } from './keys.ts'
 import { formatBytes } from './progress.ts'
-import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveNumber, parseTrackerUrl } from './option-parsers.ts'
+import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveNumber, parseSwConfig, parseTrackerUrl } from './option-parsers.ts'
 import { absoluteTrackerUrl } from './commands/build.ts'
 import { trackerCommand } from './commands/tracker.ts'
 import { seedCommand } from './commands/seed.ts'
@@ -41,10 +41,11 @@ program
   .option('--piece-length <bytes>', 'piece length, a power of two (default: automatic, ~1000 pieces, 64KiB–4MiB)', parsePieceLength)
   .option('--expires-in-days <days>', 'manifest lifetime', parsePositiveNumber, BUILD_DEFAULTS.expiresInDays)
   .option('--kill-switch', 'sign a manifest that makes every visitor\'s service worker step aside and unregister', false)
+  .option('--sw-config <json>', 'service worker settings baked into swarmcdn-sw.js, e.g. \'{"storeBudgetBytes":268435456}\' (see docs/service-worker.md)', parseSwConfig)
   .option('--json', 'print one JSON object on stdout and nothing else', false)
   .action(async (siteDir: string, opts: {
     key: string; baseUrl: string; tracker?: string[]; mirror?: string[]; minSize: number
-    pieceLength?: number; expiresInDays: number; killSwitch: boolean; json: boolean
+    pieceLength?: number; expiresInDays: number; killSwitch: boolean; json: boolean; swConfig?: Record<string, number>
   }) => {
     const result = await buildSite({
       siteDir,
@@ -57,6 +58,7 @@ program
       expiresInDays: opts.expiresInDays,
       killSwitch: opts.killSwitch,
       json: opts.json,
+      swConfig: opts.swConfig,
     })
     process.stdout.write(opts.json ? JSON.stringify(buildResultJson(result)) + '\n' : buildSummary(result) + '\n')
   })

@@ -67,13 +67,13 @@ export async function bundleClients(options: { minify?: boolean } = {}): Promise
 }
 
 /** Copies the bundles into the site; builds them first if dist/ lacks any. */
-export async function emitClientFiles(siteDir: string, publicKeyBase64: string): Promise<string[]> {
+export async function emitClientFiles(siteDir: string, publicKeyBase64: string, swConfig: Record<string, number> = {}): Promise<string[]> {
   const present = CLIENT_BUNDLES.filter((bundle) => existsSync(join(REPO_ROOT, bundle.entry)))
   if (present.some((bundle) => !existsSync(join(DIST_DIR, bundle.file)))) await bundleClients()
   const written: string[] = []
   for (const bundle of present) {
     let code = await readFile(join(DIST_DIR, bundle.file), 'utf8')
-    if (bundle.file === SERVICE_WORKER_FILE) code = `self.__SWARMCDN__=${JSON.stringify({ publicKey: publicKeyBase64 })};\n${code}`
+    if (bundle.file === SERVICE_WORKER_FILE) code = `self.__SWARMCDN__=${JSON.stringify({ publicKey: publicKeyBase64, config: swConfig })};\n${code}`
     const target = join(siteDir, bundle.file)
     await writeFileAtomic(target, code)
     written.push(target)

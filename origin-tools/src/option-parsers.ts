@@ -80,3 +80,18 @@ export function parseHttpUrl(text: string): string {
 export function collect<T>(parse: (text: string) => T) {
   return (text: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(text)]
 }
+
+/** Service worker settings as JSON, e.g. '{"storeBudgetBytes":268435456,"pieceDeadlineMs":1500}'. */
+export function parseSwConfig(text: string): Record<string, number> {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new InvalidArgumentError('expected a JSON object such as {"storeBudgetBytes":268435456}')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError('expected a JSON object')
+  for (const [key, field] of Object.entries(value)) {
+    if (typeof field !== 'number' || !Number.isFinite(field) || field < 0) throw new InvalidArgumentError(`${key} must be a non-negative number`)
+  }
+  return value as Record<string, number>
+}

@@ -37,6 +37,8 @@ export interface BuildOptions {
   expiresInDays: number
   killSwitch: boolean
   json: boolean
+  /** Service worker settings baked into swarmcdn-sw.js (sw/config.ts names, numbers only). */
+  swConfig?: Record<string, number>
   /** Injected clock, for tests. */
   now?: () => Date
 }
@@ -124,7 +126,7 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
   const manifestText = JSON.stringify(manifest)
   const signature = signBytes(privateKey, Buffer.from(manifestText, 'utf8')).toString('base64')
   const publicKey = publicKeyBase64(createPublicKey(privateKey))
-  await emitClientFiles(options.siteDir, publicKey)
+  await emitClientFiles(options.siteDir, publicKey, options.swConfig)
   // The manifest is written last and in one rename: readers see the old one or the new one, whole.
   await writeFileAtomic(manifestFile, encodeEnvelope(manifestText, signature))
   await pruneStaleTorrents(join(options.siteDir, TORRENTS_DIR), new Set(assets.map((a) => `${a.manifestAsset.infoHash}.torrent`)))

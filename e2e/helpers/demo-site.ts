@@ -1,0 +1,98 @@
+// A built demo site (small media) under `swarmcdn serve`, in this process, for browser tests.
+
+import { mkdtemp, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { prepareDemo, type PreparedDemo } from '../../demo/prepare-demo.ts'
+import { runServe, type RunningServe } from '../../origin-tools/src/commands/serve.ts'
+import type { Page } from 'playwright-core'
+
+export interface DemoSite {
+  prepared: PreparedDemo
+  serve: RunningServe
+  /** http://127.0.0.1:port */
+  origin: string
+  close(): Promise<void>
+  /** Body bytes the origin served for one path, or summed over all manifest assets. */
+  originBytes(path?: string): Promise<number>
+  assetPaths(): string[]
+  sha256Of(path: string): Promise<string>
+}
+
+export interface DemoSiteOptions {
+  seed?: boolean
+  tracker?: boolean
+  /** Service worker settings baked in (e.g. a tiny storeBudgetBytes). */
+  swConfig?: Record<string, number>
+}
+
+export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
+  const outDir = join(await mkdtemp(join(tmpdir(), 'swarmcdn-e2e-')), 'site')
+  const prepared = await prepareDemo({ outDir, baseUrl: 'http://localhost:8080/', videoSeconds: 12, images: 6 })
+  if (options.swConfig) {
+    const { buildSite } = await import('../../origin-tools/src/commands/build.ts')
+    prepared.build = await buildSite({
+      siteDir: outDir, keyFile: prepared.keyFile, baseUrl: 'http://localhost:8080/', trackers: ['/__swarmcdn/tracker'], mirrors: [],
+      minSizeBytes: 256 * 1024, expiresInDays: 7, killSwitch: false, json: true, swConfig: options.swConfig,
+    })
+  }
+  const serve = await runServe({
+    siteDir: outDir, port: 0, host: '127.0.0.1', tracker: options.tracker ?? true, seed: options.seed ?? false,
+    iceServers: [], maxUploadBytesPerSec: -1, log: () => {},
+  })
+  const origin = `http://127.0.0.1:${serve.port}`
+  const site: DemoSite = {
+    prepared,
+    serve,
+    origin,
+    close: () => serve.close(),
+    async originBytes(path) {
+      const stats = await (await fetch(`${origin}/__swarmcdn/origin-stats`)).json()
+      if (path) return stats.paths[path]?.bytes ?? 0
+      return site.assetPaths().reduce((sum, p) => sum + (stats.paths[p]?.bytes ?? 0), 0)
+    },
+    assetPaths: () => prepared.build.manifest.assets.map((asset) => asset.path),
+    async sha256Of(path) {
+      return createHash('sha256').update(await readFile(join(outDir, decodeURIComponent(path)))).digest('hex')
+    },
+  }
+  return site
+}
+
+/** Waits until the page is controlled by the swarmcdn service worker. */
+export async function waitForController(page: Page): Promise<void> {
+  await page.waitForFunction(() => navigator.serviceWorker?.controller?.scriptURL.endsWith('/swarmcdn-sw.js'), null, { timeout: 20_000 })
+}
+
+/** SHA-256 and headers of a fetch made by the page (so it goes through its service worker). */
+export async function fetchInPage(page: Page, path: string, headers: Record<string, string> = {}) {
+  return page.evaluate(async ({ path, headers }) => {
+    const res = await fetch(path, { headers })
+    const bytes = await res.arrayBuffer()
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+    return {
+      status: res.status,
+      length: bytes.byteLength,
+      sha256: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''),
+      headers: Object.fromEntries(res.headers.entries()),
+    }
+  }, { path, headers })
+}
+
+/** Asks the SW to check its manifest now; resolves with { status, sequence }. */
+export async function refreshManifest(page: Page): Promise<{ status: string; sequence: number | null }> {
+  return page.evaluate(() => new Promise((resolve) => {
+    const channel = new MessageChannel()
+    channel.port1.onmessage = (event) => resolve(event.data)
+    navigator.serviceWorker.controller!.postMessage({ type: 'swarmcdn:refresh-manifest' }, [channel.port2])
+  }))
+}
+
+export async function swStats(page: Page): Promise<any> {
+  return page.evaluate(() => new Promise((resolve) => {
+    const channel = new MessageChannel()
+    channel.port1.onmessage = (event) => resolve(event.data)
+    navigator.serviceWorker.controller!.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
+  }))
+}
