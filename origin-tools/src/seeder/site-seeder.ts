@@ -2,6 +2,7 @@
 // @roamhq/wrtc through the webrtc-polyfill override in package.json).
 
 import { dirname } from 'node:path'
+import { EventEmitter } from 'node:events'
 import WebTorrent from 'webtorrent'
 import type { Manifest } from '../../../core/manifest-format.ts'
 import { base64ToBytes } from '../../../core/base64.ts'
@@ -36,6 +37,9 @@ export interface SiteSeeder {
 }
 
 export async function startSeeder(options: SeederOptions): Promise<SiteSeeder> {
+  // webtorrent shares one tracker socket between torrents and adds listeners per torrent: a site
+  // with more than ten assets is normal, not a leak.
+  EventEmitter.defaultMaxListeners = Math.max(EventEmitter.defaultMaxListeners, options.manifest.assets.length + 10)
   const client = new WebTorrent({
     dht: false,
     lsd: false,
