@@ -14,6 +14,9 @@ import { createManifestTrust, createEd25519Verifier, type TrustState } from './m
 import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
+import { createPortPeerSource } from './peer-source-port.ts'
+import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SeedMessage } from './agent-protocol.ts'
+import { withStoredNotifications } from './stored-notifier.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
@@ -30,13 +33,16 @@ const trust = createManifestTrust({
   now: Date.now,
   refreshIntervalMs: config.manifestRefreshIntervalMs,
 })
-const store = createIdbPieceStore({ budgetBytes: config.storeBudgetBytes })
-const stats = createAssetStats()
-/** Page agents; the peer source (next to come) reads it. */
+/** Page agents (WebRTC lives in pages): the peer source asks them for pieces. */
 const agents = createAgentRegistry()
+// Every stored piece is announced to the agents, so pieces fetched over HTTP are seeded at once.
+const store = withStoredNotifications(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), agents)
+const stats = createAssetStats()
+const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self.location.origin)
+const peers = createPortPeerSource({ agents, config, trackers })
 const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config })
-// The peer source goes first here, with { deadlineMs: config.pieceDeadlineMs }, once it exists.
-const sources: SourceTier[] = [{ source: webseed }]
+// Peers first, each piece with a deadline; what they have not delivered by then comes by HTTP.
+const sources: SourceTier[] = [{ source: peers, deadlineMs: config.pieceDeadlineMs }, { source: webseed }]
 const fetcher = createAssetFetcher({
   store,
   sources: () => sources,
@@ -66,6 +72,10 @@ async function actOn(state: TrustState): Promise<void> {
     // Routing already stopped (trust.current() is null); the rest is best-effort.
   }
 }
+
+// The agent registry lives in memory: after the browser restarts an idle SW it is empty, so ask
+// open pages to register their agents again.
+void self.clients.matchAll().then((clients) => clients.forEach((client) => client.postMessage({ type: MSG_AGENT_WANTED })))
 
 self.addEventListener('install', (event) => {
   void self.skipWaiting()
@@ -114,5 +124,11 @@ self.addEventListener('message', (event) => {
   } else if (message.type === MSG_REGISTER_AGENT && port && client) {
     agents.register(client.id, port)
     port.postMessage({ type: MSG_AGENT_REGISTERED })
+    // Tell the new agent which swarms it can seed from the shared store.
+    const manifest = trust.current()
+    if (manifest) {
+      const seed: SeedMessage = { type: 'seed', assets: manifest.assets, trackers: trackers() }
+      port.postMessage(seed)
+    }
   }
 })

@@ -1,0 +1,205 @@
+// swarmcdn.js: the one-line include. Registers the service worker, waits until it controls the page, then
+// lazily loads the peer agent (swarmcdn-agent.js, next to this script) unless P2P is off. Exposes
+// window.swarmcdn = { ready, stats(), on(), optOut(), optIn() }. Runs on every page: small, and it must
+// never throw into the page.
+
+import type { AgentEvent, AgentHandle, AgentStats, StartAgentOptions } from './agent/agent-entry.ts'
+import { MSG_GET_STATS, MSG_KILLED, type StatsReply } from '../sw/messages.ts'
+import type { SourceBytes } from '../sw/asset-stats.ts'
+
+export type P2pOffReason = 'unsupported' | 'save-data' | 'opt-out' | 'site-off' | 'uncontrolled' | 'killed' | 'agent-failed'
+
+export interface ReadyInfo {
+  p2p: boolean
+  reason?: P2pOffReason
+}
+
+export interface SwarmcdnStats {
+  bytes: SourceBytes
+  peers: number
+  swarms: number
+  uploadedBytes: number
+  p2p: boolean
+}
+
+export type SwarmcdnEvent = 'ready' | 'piece' | 'peer' | 'killed' | 'stats'
+
+export interface SwarmcdnApi {
+  ready: Promise<ReadyInfo>
+  stats(): Promise<SwarmcdnStats>
+  on(event: SwarmcdnEvent, listener: (detail: unknown) => void): () => void
+  optOut(): void
+  optIn(): void
+}
+
+interface AgentModule {
+  startAgent(options: StartAgentOptions): AgentHandle
+}
+
+declare global {
+  interface Window {
+    swarmcdn?: SwarmcdnApi
+    SWARMCDN_CONFIG?: { p2p?: boolean; agent?: unknown }
+  }
+}
+
+const OPT_OUT_KEY = 'swarmcdn:opt-out'
+const AGENT_FILE = 'swarmcdn-agent.js'
+const SW_FILE = 'swarmcdn-sw.js'
+const STATS_TIMEOUT_MS = 1500
+/** Time allowed for clients.claim() after the SW is active, before the page counts as uncontrolled. */
+const CLAIM_WAIT_MS = 3000
+
+const safe = <A extends unknown[], R>(fn: (...args: A) => R, fallback: R) => (...args: A): R => {
+  try {
+    return fn(...args)
+  } catch {
+    return fallback
+  }
+}
+
+function start(script: HTMLScriptElement | null): void {
+  const listeners = new Map<SwarmcdnEvent, Set<(detail: unknown) => void>>()
+  const emit = (event: SwarmcdnEvent, detail: unknown) => listeners.get(event)?.forEach((listener) => safe(listener, undefined)(detail))
+  const sw = 'serviceWorker' in navigator ? navigator.serviceWorker : null
+  const base = new URL('.', script?.src || location.href)
+  const siteConfig = window.SWARMCDN_CONFIG ?? {}
+  const storage = safe(() => window.localStorage, null)()
+
+  let agent: AgentHandle | null = null
+  let agentStarting: Promise<ReadyInfo> | null = null
+  let killed = false
+  let statsTimer: ReturnType<typeof setTimeout> | undefined
+
+  const offReason = (): P2pOffReason | undefined => {
+    if (killed) return 'killed'
+    if ((navigator as { connection?: { saveData?: boolean } }).connection?.saveData) return 'save-data'
+    if (storage?.getItem(OPT_OUT_KEY) === '1') return 'opt-out'
+    if (script?.dataset.p2p === 'off' || siteConfig.p2p === false) return 'site-off'
+    return undefined
+  }
+
+  // 'stats' listeners get fresh stats shortly after pieces and peer changes, at most once a second.
+  const scheduleStats = () => {
+    if (statsTimer || !listeners.get('stats')?.size) return
+    statsTimer = setTimeout(() => {
+      statsTimer = undefined
+      void api.stats().then((stats) => emit('stats', stats))
+    }, 1000)
+  }
+
+  const startAgent = (): Promise<ReadyInfo> => {
+    const reason = offReason()
+    if (reason) return Promise.resolve({ p2p: false, reason })
+    return (agentStarting ??= (async (): Promise<ReadyInfo> => {
+      try {
+        const url = new URL(AGENT_FILE, base).href
+        const module = (await import(url)) as AgentModule
+        if (offReason()) {
+          agentStarting = null
+          return { p2p: false, reason: offReason() }
+        }
+        agent = module.startAgent({
+          config: siteConfig.agent,
+          onEvent: (event: AgentEvent) => {
+            if (event.type === 'piece' || event.type === 'peer') {
+              emit(event.type, event)
+              scheduleStats()
+            }
+          },
+        })
+        await agent.ready
+        return { p2p: true }
+      } catch {
+        agentStarting = null
+        return { p2p: false, reason: 'agent-failed' }
+      }
+    })())
+  }
+
+  const stopAgent = () => {
+    const running = agent
+    agent = null
+    agentStarting = null
+    void running?.stop().catch(() => undefined)
+  }
+
+  const controlled = (): Promise<boolean> => {
+    if (!sw) return Promise.resolve(false)
+    if (sw.controller) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      sw.addEventListener('controllerchange', () => resolve(true), { once: true })
+      // A force-reloaded page stays uncontrolled until the next navigation.
+      void sw.ready.then(() => setTimeout(() => resolve(!!sw.controller), CLAIM_WAIT_MS))
+    })
+  }
+
+  const swStats = (): Promise<StatsReply | null> =>
+    new Promise((resolve) => {
+      const controller = sw?.controller
+      if (!controller) return resolve(null)
+      const channel = new MessageChannel()
+      const timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)
+      channel.port1.onmessage = (event) => {
+        clearTimeout(timer)
+        channel.port1.close()
+        resolve(event.data as StatsReply)
+      }
+      controller.postMessage({ type: MSG_GET_STATS }, [channel.port2])
+    })
+
+  const ready: Promise<ReadyInfo> = (async (): Promise<ReadyInfo> => {
+    if (!sw) return { p2p: false, reason: 'unsupported' }
+    try {
+      sw.addEventListener('message', (event) => {
+        if ((event.data as { type?: unknown } | null)?.type !== MSG_KILLED) return
+        killed = true
+        stopAgent()
+        emit('killed', event.data)
+      })
+      await sw.register(new URL(SW_FILE, base).href, { scope: base.pathname })
+    } catch {
+      return { p2p: false, reason: 'unsupported' }
+    }
+    if (!(await controlled())) return { p2p: false, reason: 'uncontrolled' }
+    return startAgent()
+  })().catch((): ReadyInfo => ({ p2p: false, reason: 'agent-failed' }))
+  void ready.then((info) => emit('ready', info))
+
+  const api: SwarmcdnApi = {
+    ready,
+    async stats() {
+      const reply = await swStats().catch(() => null)
+      const local: AgentStats = safe(() => agent?.stats(), undefined)() ?? { peers: 0, swarms: 0, uploadedBytes: 0, downloadedBytes: 0 }
+      return {
+        bytes: reply?.stats?.totals?.bytes ?? { store: 0, peers: 0, http: 0 },
+        peers: local.peers,
+        swarms: local.swarms,
+        uploadedBytes: local.uploadedBytes,
+        p2p: agent !== null,
+      }
+    },
+    on(event, listener) {
+      if (event === 'ready') {
+        void ready.then(safe(listener, undefined))
+        return () => undefined
+      }
+      let set = listeners.get(event)
+      if (!set) listeners.set(event, (set = new Set()))
+      set.add(listener)
+      return () => void set.delete(listener)
+    },
+    optOut: safe(() => {
+      storage?.setItem(OPT_OUT_KEY, '1')
+      stopAgent()
+    }, undefined),
+    optIn: safe(() => {
+      storage?.removeItem(OPT_OUT_KEY)
+      if (sw?.controller) void startAgent()
+    }, undefined),
+  }
+  window.swarmcdn = api
+}
+
+// currentScript is only set while this script runs for the first time: read it now.
+safe(start, undefined)(document.currentScript as HTMLScriptElement | null)

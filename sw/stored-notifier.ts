@@ -1,0 +1,46 @@
+// Wraps the SW's piece store so every successful put is announced to the page agents as
+// {type:'stored'} (batched per asset), so pieces fetched over HTTP are seeded to peers at once.
+// The fetcher writes only pieces that came from a remote source, never store hits.
+
+import type { AgentRegistry } from './agent-registry.ts'
+import { notifyStored } from './peer-source-port.ts'
+import type { PieceStore } from './piece-store.ts'
+
+export interface StoredNotifierOptions {
+  /** Pieces stored within this window go out in one message per asset. Default 50 ms. */
+  batchMs?: number
+  setTimer?: (callback: () => void, ms: number) => unknown
+}
+
+export function withStoredNotifications(store: PieceStore, agents: Pick<AgentRegistry, 'clientIds' | 'get'>, options: StoredNotifierOptions = {}): PieceStore {
+  const batchMs = options.batchMs ?? 50
+  const setTimer = options.setTimer ?? ((callback: () => void, ms: number) => setTimeout(callback, ms))
+  const batches = new Map<string, number[]>()
+  let scheduled = false
+
+  const flush = () => {
+    scheduled = false
+    for (const [infoHash, indexes] of batches) notifyStored(agents, infoHash, indexes)
+    batches.clear()
+  }
+
+  return {
+    get: (infoHash, index) => store.get(infoHash, index),
+    has: (infoHash, index) => store.has(infoHash, index),
+    deleteAsset: (infoHash) => store.deleteAsset(infoHash),
+    usageBytes: () => store.usageBytes(),
+    async put(infoHash, index, bytes) {
+      const ok = await store.put(infoHash, index, bytes)
+      if (ok) {
+        const batch = batches.get(infoHash) ?? []
+        batch.push(index)
+        batches.set(infoHash, batch)
+        if (!scheduled) {
+          scheduled = true
+          setTimer(flush, batchMs)
+        }
+      }
+      return ok
+    },
+  }
+}
