@@ -4,7 +4,7 @@
 // never throw into the page.
 
 import type { AgentEvent, AgentHandle, AgentStats, StartAgentOptions } from './agent/agent-entry.ts'
-import { MSG_GET_STATS, MSG_KILLED, type StatsReply } from '../sw/messages.ts'
+import { MSG_GET_STATS, MSG_KILLED, MSG_NO_AGENT, type StatsReply } from '../sw/messages.ts'
 import type { SourceBytes } from '../sw/asset-stats.ts'
 
 export type P2pOffReason = 'unsupported' | 'save-data' | 'opt-out' | 'site-off' | 'uncontrolled' | 'killed' | 'agent-failed'
@@ -162,7 +162,10 @@ function start(script: HTMLScriptElement | null): void {
       return { p2p: false, reason: 'unsupported' }
     }
     if (!(await controlled())) return { p2p: false, reason: 'uncontrolled' }
-    return startAgent()
+    const info = await startAgent()
+    // No agent on this page: tell the SW, so its requests stop waiting for one.
+    if (!info.p2p) safe(() => sw.controller?.postMessage({ type: MSG_NO_AGENT }), undefined)()
+    return info
   })().catch((): ReadyInfo => ({ p2p: false, reason: 'agent-failed' }))
   void ready.then((info) => emit('ready', info))
 

@@ -180,7 +180,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
     let lastError: SwError | undefined
     for (const tier of deps.sources()) {
       if (remaining.size === 0) break
-      if (tier.source.isAvailable && !tier.source.isAvailable()) continue
+      if (tier.source.isAvailable && !tier.source.isAvailable(options.clientId)) continue
       for (const index of remaining) slots.get(index)!.source = tier.source.name
       try {
         const rejection = await fetchFromSource(asset, tier, remaining, deliver, options)

@@ -17,6 +17,11 @@ export interface SwConfig {
    * pieces still missing go to the webseed. Default 2000 ms.
    */
   pieceDeadlineMs: number
+  /**
+   * How long a request waits for its page's agent to register when the page has just navigated and its
+   * swarmcdn.js has not started yet, before HTTP takes over. Default 1500 ms; once per page.
+   */
+  agentWaitMs: number
   /** Bytes fetched ahead of the reader of one response. Default 8 MiB (at least one piece). */
   readAheadBytes: number
   /** Parallel HTTP Range requests to webseeds, across all responses. Default 4. */
@@ -34,6 +39,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   manifestRefreshIntervalMs: 5 * 60_000,
   storeBudgetBytes: 512 * 1024 * 1024,
   pieceDeadlineMs: 2000,
+  agentWaitMs: 1500,
   readAheadBytes: 8 * 1024 * 1024,
   webseedConcurrency: 4,
   webseedMaxRunBytes: 4 * 1024 * 1024,

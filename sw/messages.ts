@@ -5,6 +5,8 @@
 //                                          (or to the sending client when no port is given)
 //   { type: 'swarmcdn:register-agent' }  + MessagePort (required): the page's peer agent; the SW keeps it per
 //                                          clientId (agent-registry.ts), replies { type: 'swarmcdn:agent-registered' }
+//   { type: 'swarmcdn:no-agent' }         this page runs no peer agent (P2P off, agent failed): the SW stops
+//                                          waiting for one before going to HTTP
 //   { type: 'swarmcdn:refresh-manifest' } + optional MessagePort: check the manifest now; reply
 //                                          { type: 'swarmcdn:manifest-status', status, sequence }
 // SW → page:
@@ -19,9 +21,10 @@ export const MSG_REGISTER_AGENT = 'swarmcdn:register-agent'
 export const MSG_AGENT_REGISTERED = 'swarmcdn:agent-registered'
 export const MSG_KILLED = 'swarmcdn:killed'
 export const MSG_REFRESH_MANIFEST = 'swarmcdn:refresh-manifest'
+export const MSG_NO_AGENT = 'swarmcdn:no-agent'
 export const MSG_MANIFEST_STATUS = 'swarmcdn:manifest-status'
 
-export type PageToSwMessage = { type: typeof MSG_GET_STATS } | { type: typeof MSG_REGISTER_AGENT } | { type: typeof MSG_REFRESH_MANIFEST }
+export type PageToSwMessage = { type: typeof MSG_GET_STATS } | { type: typeof MSG_REGISTER_AGENT } | { type: typeof MSG_REFRESH_MANIFEST } | { type: typeof MSG_NO_AGENT }
 
 export interface StatsReply {
   type: typeof MSG_STATS
@@ -34,6 +37,6 @@ export type SwToPageMessage = StatsReply | { type: typeof MSG_AGENT_REGISTERED }
 export function parsePageMessage(data: unknown): PageToSwMessage | null {
   if (typeof data !== 'object' || data === null) return null
   const type = (data as { type?: unknown }).type
-  if (type === MSG_GET_STATS || type === MSG_REGISTER_AGENT || type === MSG_REFRESH_MANIFEST) return { type }
+  if (type === MSG_GET_STATS || type === MSG_REGISTER_AGENT || type === MSG_REFRESH_MANIFEST || type === MSG_NO_AGENT) return { type }
   return null
 }

@@ -10,7 +10,7 @@ import type { AgentRegistry } from './agent-registry.ts'
 import { parseAgentMessage, type AgentToSwMessage, type SwToAgentMessage } from './agent-protocol.ts'
 import { createAsyncQueue, type AsyncQueue } from './async-queue.ts'
 import type { PeerSource, PeerSourceDeps } from './peer-source.ts'
-import type { PieceDelivery } from './piece-source.ts'
+import type { PieceDelivery, PieceRequestOptions } from './piece-source.ts'
 import { pieceKey } from './piece-store.ts'
 
 export interface PortPeerSourceOptions {
@@ -146,38 +146,57 @@ export function createPortPeerSource(deps: PortPeerSourceDeps): PeerSource {
 
   return {
     name: 'peers',
-    isAvailable() {
-      return deps.agents.size() > 0
+    isAvailable(clientId?: string) {
+      return deps.agents.size() > 0 || (clientId !== undefined && deps.agents.mayRegister(clientId))
     },
     fetchPieces(asset: ManifestAsset, indexes: readonly number[], options): AsyncIterable<PieceDelivery> {
-      const port = pickPort(options.clientId)
-      if (!port || indexes.length === 0 || options.signal.aborted) return createEndedQueue()
-      const state = stateOf(port)
-      const requestId = nextRequestId++
-      let finished = false
-      const finish = (sendCancel: boolean) => {
-        if (finished) return
-        finished = true
-        pending.delete(requestId)
-        state.requests.delete(requestId)
-        options.signal.removeEventListener('abort', onAbort)
-        if (sendCancel) post(port, { type: 'cancel', requestId })
-        queue.end()
+      if (indexes.length === 0 || options.signal.aborted) return createEndedQueue()
+      const { clientId } = options
+      if (clientId && !deps.agents.get(clientId) && deps.agents.mayRegister(clientId)) {
+        // The page has just navigated and its swarmcdn.js has not started: give its agent a bounded wait.
+        const waited = deps.agents.waitFor(clientId, deps.config.agentWaitMs).then((port) => port ?? pickPort(clientId))
+        return deferredIterable(waited.then((port) => (options.signal.aborted ? createEndedQueue() : ask(port, asset, indexes, options))))
       }
-      const queue = createAsyncQueue<PieceDelivery>(() => finish(true))
-      const onAbort = () => finish(true)
-      pending.set(requestId, { port, infoHash: asset.infoHash, remaining: new Set(indexes), queue, finish })
-      state.requests.add(requestId)
-      options.signal.addEventListener('abort', onAbort)
-      post(port, { type: 'get-pieces', requestId, asset, trackers: deps.trackers(), indexes: [...indexes] })
-      checkAlive(port, state)
-      return queue
+      return ask(pickPort(clientId), asset, indexes, options)
     },
     onPieceVerdict(asset, index, verdict) {
       const key = pieceKey(asset.infoHash, index)
       const port = deliveredBy.get(key)
       deliveredBy.delete(key)
       if (port && !verdict.ok) post(port, { type: 'bad-piece', infoHash: asset.infoHash, index })
+    },
+  }
+
+  function ask(port: MessagePort | undefined, asset: ManifestAsset, indexes: readonly number[], options: PieceRequestOptions): AsyncIterable<PieceDelivery> {
+    if (!port) return createEndedQueue()
+    const state = stateOf(port)
+    const requestId = nextRequestId++
+    let finished = false
+    const finish = (sendCancel: boolean) => {
+      if (finished) return
+      finished = true
+      pending.delete(requestId)
+      state.requests.delete(requestId)
+      options.signal.removeEventListener('abort', onAbort)
+      if (sendCancel) post(port, { type: 'cancel', requestId })
+      queue.end()
+    }
+    const queue = createAsyncQueue<PieceDelivery>(() => finish(true))
+    const onAbort = () => finish(true)
+    pending.set(requestId, { port, infoHash: asset.infoHash, remaining: new Set(indexes), queue, finish })
+    state.requests.add(requestId)
+    options.signal.addEventListener('abort', onAbort)
+    post(port, { type: 'get-pieces', requestId, asset, trackers: deps.trackers(), indexes: [...indexes] })
+    checkAlive(port, state)
+    return queue
+  }
+}
+
+/** An iterable whose items come from one that is only known later. */
+function deferredIterable(later: Promise<AsyncIterable<PieceDelivery>>): AsyncIterable<PieceDelivery> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield* await later
     },
   }
 }

@@ -19,7 +19,7 @@ export interface PeerSource extends PieceSource {
 
 export interface PeerSourceDeps {
   agents: AgentRegistry
-  config: Pick<SwConfig, 'pieceDeadlineMs'>
+  config: Pick<SwConfig, 'pieceDeadlineMs' | 'agentWaitMs'>
 }
 
 export type CreatePeerSource = (deps: PeerSourceDeps) => PeerSource

@@ -38,7 +38,7 @@ export interface PieceSource {
    */
   fetchPieces(asset: ManifestAsset, indexes: readonly number[], options: PieceRequestOptions): AsyncIterable<PieceDelivery>
   /** False when asking is pointless right now (e.g. no page agent): skipped without waiting for a deadline. */
-  isAvailable?(): boolean
+  isAvailable?(clientId?: string): boolean
   /** Told the verification result of each piece it yielded, so bad peers can be penalised. */
   onPieceVerdict?(asset: ManifestAsset, index: number, verdict: PieceVerdict): void
 }

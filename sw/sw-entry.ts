@@ -11,7 +11,7 @@ import { resolveSwConfig } from './config.ts'
 import { createAssetRequestHandler } from './handle-asset-request.ts'
 import { createIdbKeyValueStore } from './key-value-idb.ts'
 import { createManifestTrust, createEd25519Verifier, type TrustState } from './manifest-trust.ts'
-import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
+import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
 import { createPortPeerSource } from './peer-source-port.ts'
@@ -121,7 +121,11 @@ self.addEventListener('message', (event) => {
         else client?.postMessage(reply)
       }),
     )
+  } else if (message.type === MSG_NO_AGENT && client) {
+    agents.markNoAgent(client.id)
   } else if (message.type === MSG_REGISTER_AGENT && port && client) {
+    // Forget agents of pages that are gone, so requests never go to a dead port first.
+    event.waitUntil(self.clients.matchAll().then((clients) => agents.prune([client.id, ...clients.map((c) => c.id)])))
     agents.register(client.id, port)
     port.postMessage({ type: MSG_AGENT_REGISTERED })
     // Tell the new agent which swarms it can seed from the shared store.

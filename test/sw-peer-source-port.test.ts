@@ -75,7 +75,7 @@ function setup(agentIds: string[], options: Partial<PortPeerSourceOptions> = {})
     fakes.set(id, fake)
     agents.register(id, fake.swPort)
   }
-  const source = createPortPeerSource({ agents, config: { pieceDeadlineMs: 2000 }, trackers: () => TRACKERS, ...options })
+  const source = createPortPeerSource({ agents, config: { pieceDeadlineMs: 2000, agentWaitMs: 200 }, trackers: () => TRACKERS, ...options })
   const closeAll = () => {
     for (const fake of fakes.values()) fake.close()
   }
@@ -343,3 +343,37 @@ test('parseAgentMessage refuses malformed messages; absoluteTrackerUrls resolves
 
 // Keeps the type import used when assertions change.
 export type { AgentRegistry, PieceSource }
+
+test('a page that has just navigated gets a bounded wait for its agent, then HTTP takes over', async () => {
+  const { agents, fakes, source, closeAll } = setup(['old-page'])
+  try {
+    // The new page has no agent yet: the source waits for it instead of asking the old page's.
+    assert.equal(source.isAvailable!('new-page'), true)
+    const late = new FakeAgent()
+    late.onMessage = (message, agent) => {
+      if (message.type === 'get-pieces') {
+        for (const index of message.indexes) agent.sendPiece(message.requestId, index)
+      }
+    }
+    setTimeout(() => agents.register('new-page', late.swPort), 50)
+    const got: number[] = []
+    for await (const piece of source.fetchPieces(asset, [0, 1], { signal: new AbortController().signal, clientId: 'new-page' })) got.push(piece.index)
+    assert.deepEqual(got.sort(), [0, 1])
+    assert.equal(fakes.get('old-page')!.of('get-pieces').length, 0, 'asked another page while its own agent was starting')
+    late.close()
+
+    // A page whose agent never comes: one bounded wait, then the oldest other agent; never a second wait.
+    const started = Date.now()
+    const iterable = source.fetchPieces(asset, [2], { signal: new AbortController().signal, clientId: 'no-agent-page' })
+    const pending = (async () => { for await (const _ of iterable) { /* drain */ } })()
+    await fakes.get('old-page')!.waitFor('get-pieces')
+    assert.ok(Date.now() - started >= 190, 'did not wait for the page agent')
+    fakes.get('old-page')!.send({ type: 'end', requestId: fakes.get('old-page')!.of('get-pieces')[0].requestId })
+    await pending
+    assert.equal(agents.mayRegister('no-agent-page'), false)
+    agents.markNoAgent('p2p-off-page')
+    assert.equal(agents.mayRegister('p2p-off-page'), false)
+  } finally {
+    closeAll()
+  }
+})
