@@ -28,6 +28,9 @@ declare module 'webtorrent/dist/webtorrent.min.js' {
     _critical: boolean[]
     _markVerified(index: number): void
     _peersLength: number
+    /** webtorrent internal: creates `discovery` (trackers) once the torrent can announce. */
+    _startDiscovery(): void
+    discovery: { tracker?: { on?(event: 'update', listener: (data: { complete?: number; incomplete?: number }) => void): unknown } } | null
     addPeer(peer: unknown, source?: unknown): boolean
     select(start: number, end: number, priority?: number, notify?: () => void): void
     deselect(start: number, end: number): void

@@ -78,6 +78,8 @@ interface Swarm {
   left: boolean
   /** Pieces the SW stored before the torrent was ready. */
   pendingHave: Set<number>
+  /** The tracker said nobody else is in the swarm (and no wire is open): waiting for peers is pointless. */
+  alone: boolean
   cancelSweep?: () => void
 }
 
@@ -203,17 +205,18 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
 
   // ---- availability ------------------------------------------------------------------------------
 
-  function sweep(swarm: Swarm): void {
+  /** Gives up on pieces no wire has, for requests whose wait is over (all of them with atMs = Infinity). */
+  function sweep(swarm: Swarm, atMs?: number): void {
     const torrent = swarm.torrent
     if (!torrent || swarm.left) return
     swarm.cancelSweep?.()
     swarm.cancelSweep = undefined
     const infoHash = swarm.asset.infoHash
-    const nowMs = now()
+    const nowMs = atMs ?? now()
     const outcome = requests.sweep(infoHash, nowMs, (index) => torrent.wires.some((wire) => !wire.destroyed && wire.peerPieces.get(index)))
     report(outcome, swarm)
     const next = requests.nextWaitEndMs(infoHash, nowMs)
-    if (next !== undefined) swarm.cancelSweep = setTimer(() => sweep(swarm), next - nowMs)
+    if (next !== undefined && Number.isFinite(nowMs)) swarm.cancelSweep = setTimer(() => sweep(swarm), next - nowMs)
   }
 
   // ---- swarms ------------------------------------------------------------------------------------
@@ -236,7 +239,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     for (const evicted of lru.touch(infoHash, (k) => requests.isBusy(k))) leave(evicted)
     const existing = swarms.get(infoHash)
     if (existing) return existing
-    const swarm: Swarm = { asset, joinedAtMs: now(), torrent: null, left: false, pendingHave: new Set(), ready: Promise.resolve(null as never) }
+    const swarm: Swarm = { asset, joinedAtMs: now(), torrent: null, left: false, pendingHave: new Set(), alone: false, ready: Promise.resolve(null as never) }
     swarms.set(infoHash, swarm)
     swarm.ready = addTorrent(swarm, trackers, knownStored)
     swarm.ready.catch((error: unknown) => {
@@ -266,6 +269,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     })
     swarm.torrent = torrent
     capConnections(torrent)
+    watchTrackerCounts(swarm, torrent)
     watch(swarm, torrent)
     await new Promise<void>((resolve, reject) => {
       if (torrent.ready) return resolve()
@@ -294,6 +298,27 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     }
   }
 
+  /**
+   * A lone visitor must not wait peerWaitMs for peers that do not exist: the tracker's announce reply
+   * counts the swarm, so when it holds only us the waiting requests are answered `unavailable` at once.
+   * The tracker client exists only once webtorrent starts discovery, hence the wrap.
+   */
+  function watchTrackerCounts(swarm: Swarm, torrent: WebTorrentTorrent): void {
+    const onUpdate = (data: { complete?: number; incomplete?: number }) => {
+      const inSwarm = (data.complete ?? 0) + (data.incomplete ?? 0)
+      swarm.alone = inSwarm <= 1 && torrent.wires.length === 0
+      if (swarm.alone) sweep(swarm, Number.POSITIVE_INFINITY)
+    }
+    const attach = () => torrent.discovery?.tracker?.on?.('update', onUpdate)
+    if (torrent.discovery) return void attach()
+    if (typeof torrent._startDiscovery !== 'function') return // not webtorrent as we know it: just wait peerWaitMs
+    const startDiscovery = torrent._startDiscovery.bind(torrent)
+    torrent._startDiscovery = () => {
+      startDiscovery()
+      attach()
+    }
+  }
+
   function watch(swarm: Swarm, torrent: WebTorrentTorrent): void {
     const infoHash = swarm.asset.infoHash
     torrent.on('error', () => undefined) // handled by the ready promise / leave
@@ -308,6 +333,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         wire.destroy()
         return
       }
+      swarm.alone = false
       wire.on('piece', (index: number) => {
         if (wire.peerId) badPeers.contributed(key(infoHash, index), wire.peerId)
       })
@@ -336,7 +362,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     const indexes = [...new Set(message.indexes)].filter((index) => index < count)
     knownAssets.set(asset.infoHash, { asset, trackers })
     const swarm = join(asset, trackers)
-    requests.add(requestId, asset.infoHash, indexes, swarm.joinedAtMs + config.peerWaitMs)
+    requests.add(requestId, asset.infoHash, indexes, swarm.alone ? 0 : swarm.joinedAtMs + config.peerWaitMs)
     let torrent: WebTorrentTorrent
     try {
       torrent = await swarm.ready

@@ -1,0 +1,80 @@
+// Offload between real visitors: separate Chromium contexts, real WebRTC, the real tracker of
+// `swarmcdn serve` (no seeder here, so every peer byte comes from another visitor).
+
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium, skipWithoutChromium } from './helpers/browser.ts'
+import { startDemoSite, waitForController, fetchInPage, swStats, type DemoSite } from './helpers/demo-site.ts'
+
+let browser: Browser
+const sites: DemoSite[] = []
+before(async () => {
+  if (!skipWithoutChromium) browser = await launchChromium()
+})
+after(async () => {
+  await browser?.close()
+  for (const site of sites) await site.close()
+})
+
+async function site(options: Parameters<typeof startDemoSite>[0] = {}): Promise<DemoSite> {
+  const s = await startDemoSite({ seed: false, ...options })
+  sites.push(s)
+  return s
+}
+
+async function imagesLoaded(page: Page): Promise<void> {
+  await page.waitForFunction(() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0), null, { timeout: 60_000 })
+}
+
+/** A visitor's first visit: home page (installs the SW), then `path`, with its agent up. */
+async function visit(context: BrowserContext, s: DemoSite, path: string): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(`${s.origin}/`)
+  await waitForController(page)
+  await page.evaluate(() => window.swarmcdn!.ready)
+  await page.goto(`${s.origin}${path}`)
+  return page
+}
+
+/** Waits until the page's SW answers each path from its store alone (background writes done). */
+async function storedEverything(page: Page, paths: string[]): Promise<void> {
+  for (const path of paths) {
+    for (let attempt = 0; ; attempt++) {
+      const sources = (await fetchInPage(page, path)).headers['x-swarmcdn-sources']
+      if (sources === 'store') break
+      if (attempt === 20) assert.fail(`${path} still not stored (${sources})`)
+      await page.waitForTimeout(100)
+    }
+  }
+}
+
+const galleryPaths = (s: DemoSite) => s.assetPaths().filter((p) => p.endsWith('.jpg'))
+
+test('visitor B gets at least 90% of the gallery\'s bytes from visitor A', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  const s = await site(process.env.DEADLINE ? { swConfig: { pieceDeadlineMs: Number(process.env.DEADLINE) } } : {})
+  const a = await visit(await browser.newContext(), s, '/gallery.html')
+  await imagesLoaded(a)
+  assert.deepEqual(await a.evaluate(() => window.swarmcdn!.ready), { p2p: true })
+  // A's store holds every photo now (its SW fetched them over HTTP and its agent seeds them).
+  await storedEverything(a, galleryPaths(s))
+
+  const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
+  const originBefore = await s.originBytes()
+  const bContext = await browser.newContext()
+  const b = await visit(bContext, s, '/gallery.html')
+  await imagesLoaded(b)
+  const originForB = (await s.originBytes()) - originBefore
+  const stats = (await swStats(b)).stats.totals.bytes
+  const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}`
+  console.log(`# ${note}`)
+  assert.ok(originForB <= 0.1 * galleryBytes, `origin served more than 10%: ${note}`)
+  assert.ok(stats.peers >= 0.9 * galleryBytes, `less than 90% from peers: ${note}`)
+  for (const path of galleryPaths(s)) {
+    const result = await fetchInPage(b, path)
+    assert.equal(result.sha256, await s.sha256Of(path), `${path}: B's bytes differ`)
+  }
+  const bStats = await b.evaluate(() => window.swarmcdn!.stats())
+  assert.ok(bStats.bytes.peers >= 0.9 * galleryBytes, 'window.swarmcdn.stats() disagrees')
+  await bContext.close()
+})
