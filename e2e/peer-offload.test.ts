@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { launchChromium, skipWithoutChromium } from './helpers/browser.ts'
 import { startDemoSite, waitForController, fetchInPage, swStats, type DemoSite } from './helpers/demo-site.ts'
+import { startCorruptSeeder } from './helpers/corrupt-seeder.ts'
 
 let browser: Browser
 const sites: DemoSite[] = []
@@ -79,4 +80,37 @@ test('visitor B gets at least 90% of the gallery\'s bytes from visitor A', { ski
   const bStats = await b.evaluate(() => window.swarmcdn!.stats())
   assert.ok(bStats.bytes.peers >= 0.9 * galleryBytes, 'window.swarmcdn.stats() disagrees')
   await bContext.close()
+})
+
+test('a peer that serves corrupted pieces: no altered byte reaches the page, the peer is dropped, assets load', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  const s = await site()
+  const liar = await startCorruptSeeder(s.prepared.siteDir, s.prepared.build.manifest, galleryPaths(s), `ws://127.0.0.1:${s.serve.port}/__swarmcdn/tracker`)
+  try {
+    const b = await arrive(await browser.newContext(), s)
+    await b.goto(`${s.origin}/gallery.html`)
+    await imagesLoaded(b)
+    for (const path of galleryPaths(s)) assert.equal((await fetchInPage(b, path)).sha256, await s.sha256Of(path), `${path}: altered bytes reached the page`)
+    const stats = await b.evaluate(() => window.swarmcdn!.stats())
+    assert.ok(liar.uploadedBytes() > 0, 'the liar never got to send anything: the test proves nothing')
+    assert.ok(stats.rejectedPieces >= 1, `no bad piece detected: ${JSON.stringify(stats)}`)
+    assert.ok(stats.bannedPeers >= 1, `liar not banned: ${JSON.stringify(stats)}`)
+    await b.waitForFunction(async () => (await window.swarmcdn!.stats()).peers === 0, null, { timeout: 15_000 })
+    const sw = (await swStats(b)).stats.totals.bytes
+    assert.equal(sw.peers, 0, 'bytes credited to peers although the only peer lied')
+  } finally {
+    await liar.close()
+  }
+})
+
+test('the tracker down: every asset still loads, from HTTP', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  const s = await site({ tracker: false })
+  const page = await arrive(await browser.newContext(), s)
+  await page.goto(`${s.origin}/gallery.html`)
+  await imagesLoaded(page)
+  for (const path of galleryPaths(s)) {
+    const result = await fetchInPage(page, path)
+    assert.equal(result.sha256, await s.sha256Of(path))
+  }
+  const sw = (await swStats(page)).stats.totals.bytes
+  assert.ok(sw.http >= galleryPaths(s).length * 1_000_000, `expected HTTP bytes: ${JSON.stringify(sw)}`)
 })

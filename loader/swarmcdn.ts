@@ -19,6 +19,9 @@ export interface SwarmcdnStats {
   peers: number
   swarms: number
   uploadedBytes: number
+  /** Bad pieces from peers caught in this page, and peers dropped for them. */
+  rejectedPieces: number
+  bannedPeers: number
   p2p: boolean
 }
 
@@ -173,12 +176,14 @@ function start(script: HTMLScriptElement | null): void {
     ready,
     async stats() {
       const reply = await swStats().catch(() => null)
-      const local: AgentStats = safe(() => agent?.stats(), undefined)() ?? { peers: 0, swarms: 0, uploadedBytes: 0, downloadedBytes: 0 }
+      const local: AgentStats = safe(() => agent?.stats(), undefined)() ?? { peers: 0, swarms: 0, uploadedBytes: 0, downloadedBytes: 0, rejectedPieces: 0, bannedPeers: 0 }
       return {
         bytes: reply?.stats?.totals?.bytes ?? { store: 0, peers: 0, http: 0 },
         peers: local.peers,
         swarms: local.swarms,
         uploadedBytes: local.uploadedBytes,
+        rejectedPieces: local.rejectedPieces,
+        bannedPeers: local.bannedPeers,
         p2p: agent !== null,
       }
     },

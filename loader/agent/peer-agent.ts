@@ -40,6 +40,10 @@ export interface AgentStats {
   swarms: number
   uploadedBytes: number
   downloadedBytes: number
+  /** Pieces from peers that failed webtorrent's hash check (never stored, never passed on). */
+  rejectedPieces: number
+  /** Peers dropped and refused for sending bad pieces. */
+  bannedPeers: number
 }
 
 export interface PeerAgentDeps {
@@ -115,6 +119,8 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   client.on('warning', () => undefined)
   let uploadedBytes = 0
   let downloadedBytes = 0
+  let rejectedPieces = 0
+  let bannedPeers = 0
   client.on('upload', (bytes) => (uploadedBytes += bytes))
   client.on('download', (bytes) => (downloadedBytes += bytes))
 
@@ -325,7 +331,9 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     torrent.on('verified', (index) => onHad(swarm, index))
     torrent.on('warning', (warning) => {
       const index = failedPieceIndex(warning)
-      if (index !== null) ban(badPeers.failed(key(infoHash, index)))
+      if (index === null) return
+      rejectedPieces++
+      ban(badPeers.failed(key(infoHash, index)))
     })
     torrent.on('wire', (wire: WebTorrentWire) => {
       const peerId = wire.peerId
@@ -348,6 +356,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
 
   function ban(peerIds: string[]): void {
     for (const peerId of peerIds) {
+      bannedPeers++
       emit({ type: 'banned', peerId })
       for (const torrent of client.torrents) for (const wire of torrent.wires) if (wire.peerId === peerId) wire.destroy()
     }
@@ -451,7 +460,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
       port = next
       next.onmessage = (event) => onMessage(event.data, onRegistered)
     },
-    stats: () => ({ peers: peerCount(), swarms: swarms.size, uploadedBytes, downloadedBytes }),
+    stats: () => ({ peers: peerCount(), swarms: swarms.size, uploadedBytes, downloadedBytes, rejectedPieces, bannedPeers }),
     destroy() {
       if (destroyed) return Promise.resolve()
       destroyed = true
