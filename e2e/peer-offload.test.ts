@@ -114,3 +114,66 @@ test('the tracker down: every asset still loads, from HTTP', { skip: skipWithout
   const sw = (await swStats(page)).stats.totals.bytes
   assert.ok(sw.http >= galleryPaths(s).length * 1_000_000, `expected HTTP bytes: ${JSON.stringify(sw)}`)
 })
+
+test('three visitors and a video: B and C play and seek, playback works, origin bytes stay low', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  const s = await site()
+  const video = s.prepared.build.manifest.assets.find((x) => x.path.endsWith('.webm'))!
+  const a = await arrive(await browser.newContext(), s)
+  await a.goto(`${s.origin}/film.html`)
+  await storedEverything(a, [video.path]) // A watched it all and keeps the page open
+
+  const originBefore = await s.originBytes(video.path)
+  const viewers = await Promise.all(['B', 'C'].map(async () => {
+    const page = await arrive(await browser.newContext(), s)
+    await page.goto(`${s.origin}/film.html`)
+    return page
+  }))
+  await Promise.all(viewers.map((page) => page.evaluate(() => new Promise<void>((resolve, reject) => {
+    const film = document.getElementById('film') as HTMLVideoElement
+    film.muted = true
+    film.addEventListener('error', () => reject(new Error(`video error ${film.error?.code}`)))
+    film.play().then(() => {
+      film.addEventListener('seeked', () => resolve(), { once: true })
+      film.currentTime = 7
+    }, reject)
+  }))))
+  // Playback goes on after the seek: time advances past the seek point.
+  for (const page of viewers) {
+    await page.waitForFunction(() => (document.getElementById('film') as HTMLVideoElement).currentTime > 8, null, { timeout: 20_000 })
+  }
+  const originForViewers = (await s.originBytes(video.path)) - originBefore
+  const peerBytes = await Promise.all(viewers.map(async (page) => (await swStats(page)).stats.totals.bytes.peers))
+  console.log(`# video ${video.length} B: origin served B and C ${originForViewers} B; peer bytes ${peerBytes.join(', ')}`)
+  assert.ok(originForViewers <= 0.2 * video.length, `origin served ${originForViewers} B of a ${video.length} B video to B and C`)
+  for (const bytes of peerBytes) assert.ok(bytes > 0, 'a viewer got nothing from peers')
+})
+
+test('a page with many P2P assets keeps its peer connections under the cap', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  const count = 16
+  const extraFiles: Record<string, Uint8Array> = {}
+  for (let i = 0; i < count; i++) extraFiles[`many/part-${String(i).padStart(2, '0')}.bin`] = new Uint8Array(300_000).map((_, j) => (i * 31 + j * 7) & 0xff)
+  const paths = Object.keys(extraFiles).map((p) => `/${p}`)
+  const s = await site({ extraFiles })
+  const fetchAll = (page: Page) => page.evaluate(async (list) => { for (const path of list) await (await fetch(path)).arrayBuffer() }, paths)
+
+  const a = await arrive(await browser.newContext(), s)
+  await fetchAll(a)
+  const b = await arrive(await browser.newContext(), s)
+  let maxPeers = 0
+  let maxSwarms = 0
+  const sampler = setInterval(async () => {
+    const stats = await b.evaluate(() => window.swarmcdn!.stats()).catch(() => null)
+    if (stats) [maxPeers, maxSwarms] = [Math.max(maxPeers, stats.peers), Math.max(maxSwarms, stats.swarms)]
+  }, 100)
+  await fetchAll(b)
+  clearInterval(sampler)
+  const final = await b.evaluate(() => window.swarmcdn!.stats())
+  maxPeers = Math.max(maxPeers, final.peers)
+  maxSwarms = Math.max(maxSwarms, final.swarms)
+  console.log(`# ${count} assets: B's peers peaked at ${maxPeers}, swarms at ${maxSwarms}; B got ${final.bytes.peers} B from peers`)
+  // Defaults: 6 active swarms × 4 connections each; with one other visitor, one connection per swarm.
+  assert.ok(maxSwarms <= 6, `swarms ${maxSwarms} grew with the number of assets`)
+  assert.ok(maxPeers <= 6, `peer connections ${maxPeers} grew with the number of assets`)
+  assert.ok(final.bytes.peers > 0, 'no P2P happened at all: the cap test proves nothing')
+  for (const path of paths.slice(0, 3)) assert.equal((await fetchInPage(b, path)).sha256, await s.sha256Of(path))
+})

@@ -1,8 +1,8 @@
 // A built demo site (small media) under `swarmcdn serve`, in this process, for browser tests.
 
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { prepareDemo, type PreparedDemo } from '../../demo/prepare-demo.ts'
 import { runServe, type RunningServe } from '../../origin-tools/src/commands/serve.ts'
@@ -25,12 +25,18 @@ export interface DemoSiteOptions {
   tracker?: boolean
   /** Service worker settings baked in (e.g. a tiny storeBudgetBytes). */
   swConfig?: Record<string, number>
+  /** More files (site path → bytes) added before the build, e.g. a page with many assets. */
+  extraFiles?: Record<string, string | Uint8Array>
 }
 
 export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
   const outDir = join(await mkdtemp(join(tmpdir(), 'swarmcdn-e2e-')), 'site')
   const prepared = await prepareDemo({ outDir, baseUrl: 'http://localhost:8080/', videoSeconds: 12, images: 6 })
-  if (options.swConfig) {
+  for (const [path, content] of Object.entries(options.extraFiles ?? {})) {
+    await mkdir(dirname(join(outDir, path)), { recursive: true })
+    await writeFile(join(outDir, path), content)
+  }
+  if (options.swConfig || options.extraFiles) {
     const { buildSite } = await import('../../origin-tools/src/commands/build.ts')
     prepared.build = await buildSite({
       siteDir: outDir, keyFile: prepared.keyFile, baseUrl: 'http://localhost:8080/', trackers: ['/__swarmcdn/tracker'], mirrors: [],
