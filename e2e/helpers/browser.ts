@@ -22,7 +22,7 @@ export async function launchChromium(): Promise<Browser> {
   browser.newPage = async (options) => {
     const context = await browser.newContext(options)
     const page = await context.newPage()
-    page.once('close', () => void context.close())
+    page.once('close', () => void context.close().catch(() => undefined))
     return page
   }
   return browser
