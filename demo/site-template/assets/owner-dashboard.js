@@ -49,7 +49,9 @@
     const peers = visitors ? visitors.totals.peers : 0
     const http = visitors ? visitors.totals.http : 0
     const store = visitors ? visitors.totals.store : 0
-    const ratio = peers + http > 0 ? peers / (peers + http) : 0
+    // Offload: of the asset bytes that reached visitors over the network, the share peers carried. The
+    // origin's side is its own byte counter (it includes first-page loads the service worker never saw).
+    const ratio = peers + originAssetBytes > 0 ? peers / (peers + originAssetBytes) : 0
     $('offload-ratio').textContent = `${(ratio * 100).toFixed(1)}%`
     $('offload-ratio').dataset.ratio = String(ratio)
     $('origin-bytes').textContent = formatBytes(originAssetBytes)
