@@ -138,6 +138,19 @@ test('the tracker admits the manifest\'s infohashes and refuses others with a re
   assert.ok(stats.refusedInfoHash >= 1)
 })
 
+test('a rebuild while serving: the tracker admits the new build\'s infohashes', { timeout: 20_000 }, async () => {
+  await writeFile(join(site, 'media', 'added-later.bin'), Buffer.alloc(400_000, 7))
+  const build = await runCli(['build', site, '--key', join(site, '..', 'k.pem'), '--json'])
+  assert.equal(build.code, 0, build.stderr)
+  const added = JSON.parse(build.stdout).assets.find((a: any) => a.url.endsWith('added-later.bin')).infoHash
+  for (let attempt = 0; ; attempt++) {
+    const reply = await announce(added)
+    if (reply['failure reason'] === undefined) break
+    if (attempt > 40) assert.fail(`new infohash still refused: ${reply['failure reason']}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+})
+
 test('a port in use is a one-line error', async () => {
   const blocker = createServer()
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))

@@ -10,7 +10,9 @@ import { startStatusLine } from '../status-line.ts'
 import { formatBytes } from '../progress.ts'
 import { assertSiteDirectory } from '../site-walk.ts'
 import { seederStatus, warnOnce } from './seed.ts'
-import { SAME_ORIGIN_TRACKER_PATH, type Manifest } from '../../../core/manifest-format.ts'
+import { MANIFEST_FILE, SAME_ORIGIN_TRACKER_PATH, type Manifest } from '../../../core/manifest-format.ts'
+import { watchFile, unwatchFile } from 'node:fs'
+import { join } from 'node:path'
 
 export interface ServeCommandOptions {
   siteDir: string
@@ -50,20 +52,43 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
   const port = await listen(origin.server, options.port, options.host)
   const url = `http://${displayHost(options.host)}:${port}/`
 
-  if (options.seed && manifest) {
+  const startSeeding = async (current: Manifest) => {
     const connectHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host
-    const trackers = manifest.trackers.map((tracker) =>
+    const trackers = current.trackers.map((tracker) =>
       tracker.startsWith('/') ? `ws://${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${port}${tracker}` : tracker,
     )
-    seeder = await startSeeder({
+    return startSeeder({
       siteDir: options.siteDir,
-      manifest,
+      manifest: current,
       trackers,
       iceServers: options.iceServers.map((urls) => ({ urls })),
       maxUploadBytesPerSec: options.maxUploadBytesPerSec,
       onWarning: warnOnce(options.log),
     })
   }
+  if (options.seed && manifest) seeder = await startSeeding(manifest)
+
+  // A rebuild while serving: check the new manifest, then admit and seed its swarms.
+  const manifestFile = join(options.siteDir, MANIFEST_FILE)
+  let reloading = Promise.resolve()
+  const onManifestChange = () => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = (await checkSiteForSeeding(options.siteDir, options.pub, () => {})).manifest
+        if (manifest && next.sequence === manifest.sequence) return
+        manifest = next
+        tracker?.setAllowedInfoHashes(new Set(next.assets.map((asset) => asset.infoHash)))
+        if (seeder) {
+          await seeder.close()
+          seeder = await startSeeding(next)
+        }
+        options.log(`manifest sequence ${next.sequence}: ${next.assets.length} assets admitted${seeder ? ' and seeded' : ''}`)
+      } catch (error) {
+        options.log(`warning: the rebuilt manifest was not taken (${(error as Error).message}); keeping sequence ${manifest?.sequence ?? 'none'}`)
+      }
+    })
+  }
+  if (tracker || seeder) watchFile(manifestFile, { interval: 1000 }, onManifestChange)
 
   const parts = [
     tracker ? `tracker ws://${displayHost(options.host)}:${port}${SAME_ORIGIN_TRACKER_PATH}` : 'no tracker',
@@ -78,9 +103,12 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
     status() {
       const served = origin.counter.snapshot()
       const swarm = tracker ? ` · tracker ${tracker.stats().peers} peers` : ''
-      return `origin served ${formatBytes(served.totalBytes)} in ${served.totalRequests} requests${swarm}${seeder ? ` · ${seederStatus(seeder)}` : ''}`
+      const seeding = seeder ? ` · ${seederStatus(seeder)}` : ''
+      return `origin served ${formatBytes(served.totalBytes)} in ${served.totalRequests} requests${swarm}${seeding}`
     },
     async close() {
+      unwatchFile(manifestFile, onManifestChange)
+      await reloading
       await seeder?.close()
       await tracker?.close()
       origin.server.closeAllConnections()

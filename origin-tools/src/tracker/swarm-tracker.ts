@@ -45,9 +45,11 @@ export interface TrackerStats {
 export class SwarmTracker {
   readonly server: Server
   private readonly limiter: AnnounceRateLimiter
+  private allowed: Set<string> | null
   private readonly counters = { announces: 0, refusedInfoHash: 0, rateLimited: 0, offersTrimmed: 0, connections: 0 }
 
   constructor(private readonly config: TrackerConfig = TRACKER_DEFAULTS) {
+    this.allowed = config.allowedInfoHashes
     this.limiter = new AnnounceRateLimiter({ burstAnnounces: config.burstAnnouncesPerAddress, announcesPerSec: config.announcesPerSecPerAddress })
     this.server = new Server({
       http: false,
@@ -57,13 +59,18 @@ export class SwarmTracker {
       interval: config.announceIntervalMs,
       trustProxy: config.trustProxy,
       filter: (infoHash: string, _params: unknown, callback: (error?: Error) => void) => {
-        if (!config.allowedInfoHashes || config.allowedInfoHashes.has(infoHash)) return callback()
+        if (!this.allowed || this.allowed.has(infoHash)) return callback()
         this.counters.refusedInfoHash++
         callback(new Error(`infohash ${infoHash} is not in this site's manifest`))
       },
     })
     this.server.on('warning', () => {}) // client mistakes are answered with a failure reason; not fatal
     this.server.on('error', () => {})
+  }
+
+  /** A new build: admit its infohashes from now on (swarms already open stay until they empty). */
+  setAllowedInfoHashes(allowed: Set<string> | null): void {
+    this.allowed = allowed
   }
 
   /** Hand a WebSocket upgrade request to the tracker. */
