@@ -61,6 +61,11 @@ class FakeTorrent extends EventEmitter {
   _peersLength = 0
   peersAdded: unknown[] = []
   bitfield = { get: (index: number) => this.bitfieldBits.has(index) }
+  /** Like webtorrent: the tracker client exists once discovery starts (after add returns). */
+  discovery: { tracker: EventEmitter } | null = null
+  _startDiscovery() {
+    this.discovery = { tracker: new EventEmitter() }
+  }
 
   constructor(
     readonly infoHash: string,
@@ -132,6 +137,7 @@ function setup(overrides: Record<string, unknown> = {}) {
       torrents.push(torrent)
       ;(client.torrents as unknown as FakeTorrent[]).push(torrent)
       setTimeout(() => {
+        torrent._startDiscovery()
         torrent.ready = true
         torrent.emit('ready')
       }, 1)
@@ -258,6 +264,25 @@ test('no peer: unavailable after peerWaitMs on a fresh join, at once on a swarm 
     assert.deepEqual(env.received.find((m) => m.type === 'unavailable' && m.requestId === 2), { type: 'unavailable', requestId: 2, indexes: [1] })
     assert.deepEqual([...env.torrents[0]!.selected], [2])
     assert.equal(env.torrents.length, 1, 'joined once')
+  } finally {
+    await env.close()
+  }
+})
+
+test('a lone visitor does not wait for peers: the tracker\'s count of an empty swarm ends the wait at once', async () => {
+  const env = setup()
+  const { asset } = makeRealAsset('lone.mp4', 4, 2)
+  const other = makeRealAsset('busy.mp4', 4, 2).asset
+  try {
+    env.send({ type: 'get-pieces', requestId: 1, asset, trackers: TRACKERS, indexes: [0, 1] })
+    env.send({ type: 'get-pieces', requestId: 2, asset: other, trackers: TRACKERS, indexes: [0] })
+    await env.until(() => env.torrents.length === 2 && env.torrents.every((t) => t.discovery !== null && t.selected.size > 0), 'discovery')
+    // Only us in the first swarm; someone else in the second.
+    env.torrents[0]!.discovery!.tracker.emit('update', { complete: 0, incomplete: 1 })
+    env.torrents[1]!.discovery!.tracker.emit('update', { complete: 1, incomplete: 1 })
+    await env.until(() => env.received.some((m) => m.type === 'end' && m.requestId === 1), 'unavailable for the lone swarm')
+    assert.deepEqual(env.received.find((m) => m.type === 'unavailable' && m.requestId === 1), { type: 'unavailable', requestId: 1, indexes: [0, 1] })
+    assert.equal(env.received.some((m) => 'requestId' in m && m.requestId === 2), false, 'gave up on a swarm that has another peer')
   } finally {
     await env.close()
   }
