@@ -201,3 +201,21 @@ test('a small storage budget evicts pieces and still serves correct bytes', { sk
   assert.ok(stats.stats.totals.bytes.http > 6 * 1_600_000, `expected refetches after eviction, http bytes ${stats.stats.totals.bytes.http}`)
   await context.close()
 })
+
+test('two tabs of the same visitor loading the same page fetch each piece once', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  const s = await site()
+  const context = await browser.newContext()
+  const first = await context.newPage()
+  await first.goto(`${s.origin}/download.html`) // no large asset on this page
+  await waitForController(first)
+  const second = await context.newPage()
+  const before = await s.originBytes()
+  await Promise.all([first.goto(`${s.origin}/gallery.html`), second.goto(`${s.origin}/gallery.html`)])
+  assert.ok(await imagesLoaded(first))
+  assert.ok(await imagesLoaded(second))
+  const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
+  const served = (await s.originBytes()) - before
+  assert.ok(served <= galleryBytes, `origin served ${served} B for ${galleryBytes} B of photos shown in two tabs`)
+  assert.ok(served >= 0.9 * galleryBytes, `the photos came from somewhere else? ${served} B`)
+  await context.close()
+})
