@@ -55,6 +55,14 @@ test('Chromium downloads every asset from swarmcdn seed through swarmcdn tracker
   cleanups.push(tracker.stop)
   const seeder: RunningProcess = await startCli(['seed', site], /seeding 2 assets/)
   cleanups.push(seeder.stop)
+  // The seeder is listed in both swarms but makes no offers of its own (each would be an
+  // RTCPeerConnection held for 50 s): browsers offer to it.
+  const trackerStats = async () => JSON.parse(await (await fetch(`http://127.0.0.1:${trackerPort}/stats`)).text())
+  for (let i = 0; (await trackerStats()).peers < 2; i++) {
+    if (i > 50) assert.fail('seeder never announced')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  assert.equal((await trackerStats()).offers, 0, 'the seeder sent WebRTC offers')
 
   // The probe page lives on its own origin, next to the torrents and the prebuilt WebTorrent client.
   const pageDir = join(dir, 'page')

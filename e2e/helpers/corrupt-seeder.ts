@@ -52,7 +52,7 @@ export async function startCorruptSeeder(siteDir: string, manifest: Manifest, pa
     )
     await new Promise<void>((resolve) => {
       // skipVerify: it claims every piece without checking, which is the point.
-      const torrent = client.add(Buffer.from(torrentFile), { store: corruptingStore(bytes), skipVerify: true })
+      const torrent = client.add(Buffer.from(torrentFile), { store: corruptingStore(bytes), skipVerify: true, getAnnounceOpts: () => ({ numwant: 0 }) })
       torrent.on('error', () => {})
       torrent.once('ready', () => resolve())
     })

@@ -65,7 +65,13 @@ export async function startSeeder(options: SeederOptions): Promise<SiteSeeder> {
             { trackers: options.trackers },
           )
           // skipVerify: the caller hashed every file against the manifest just before.
-          const torrent = client.add(Buffer.from(torrentFile), { path: dirname(file), skipVerify: true })
+          const torrent = client.add(Buffer.from(torrentFile), {
+            path: dirname(file),
+            skipVerify: true,
+            // A seeder makes no WebRTC offers: browsers offer to it through the tracker. Each offer is an
+            // RTCPeerConnection kept for 50 s; five per torrent per announce ran out of file descriptors.
+            getAnnounceOpts: () => ({ numwant: 0 }),
+          })
           torrent.on('warning', (error: Error) => options.onWarning?.(`${asset.path}: ${error.message}`))
           torrent.once('error', reject)
           torrent.once('ready', () => {

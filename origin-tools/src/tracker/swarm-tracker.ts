@@ -38,6 +38,8 @@ export interface TrackerStats {
   refusedInfoHash: number
   rateLimited: number
   offersTrimmed: number
+  /** WebRTC offers received in announces (before trimming). */
+  offers: number
   connections: number
   torrents: Array<{ infoHash: string; seeders: number; leechers: number; peers: number }>
 }
@@ -46,7 +48,7 @@ export class SwarmTracker {
   readonly server: Server
   private readonly limiter: AnnounceRateLimiter
   private allowed: Set<string> | null
-  private readonly counters = { announces: 0, refusedInfoHash: 0, rateLimited: 0, offersTrimmed: 0, connections: 0 }
+  private readonly counters = { announces: 0, refusedInfoHash: 0, rateLimited: 0, offersTrimmed: 0, offers: 0, connections: 0 }
 
   constructor(private readonly config: TrackerConfig = TRACKER_DEFAULTS) {
     this.allowed = config.allowedInfoHashes
@@ -102,6 +104,7 @@ export class SwarmTracker {
           ws.send(JSON.stringify({ action: 'announce', 'failure reason': 'too many announces from this address; slow down', info_hash: params.info_hash }))
           return
         }
+        if (Array.isArray(params.offers)) this.counters.offers += params.offers.length
         if (Array.isArray(params.offers) && params.offers.length > this.config.maxOffersPerAnnounce) {
           this.counters.offersTrimmed += params.offers.length - this.config.maxOffersPerAnnounce
           params.offers = params.offers.slice(0, this.config.maxOffersPerAnnounce)
