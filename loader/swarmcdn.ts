@@ -125,6 +125,8 @@ function start(script: HTMLScriptElement | null): void {
     agent = null
     agentStarting = null
     void running?.stop().catch(() => undefined)
+    // The SW must stop asking this page's (now closed) port.
+    safe(() => sw?.controller?.postMessage({ type: MSG_NO_AGENT }), undefined)()
   }
 
   const controlled = (): Promise<boolean> => {

@@ -44,6 +44,8 @@ function safeDecode(path: string): string | null {
 export function routeRequest(manifest: Manifest | null, request: RoutableRequest, origin: string): AssetRoute | null {
   if (!manifest) return null
   if (request.method !== 'GET' && request.method !== 'HEAD') return null
+  // Documents keep the origin's own response: its CSP, framing and caching headers matter there.
+  if (request.mode === 'navigate') return null
   // The platform forbids answering these from anything but the HTTP cache.
   if (request.cache === 'only-if-cached' && request.mode !== 'same-origin') return null
   let url: URL

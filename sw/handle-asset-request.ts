@@ -30,6 +30,8 @@ export interface AssetRequestHandlerDeps {
   fetch: (request: Request) => Promise<Response>
   /** The SW's origin (self.location.origin). */
   origin: string
+  /** On a cold start, how long a request may wait for the stored manifest before going to the network. Default 500 ms. */
+  manifestWaitMs?: number
   /** Told why a request fell back to the network. */
   onFallback?: (request: Request, error: SwError) => void
 }
@@ -88,8 +90,12 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
     // (milliseconds), rather than sending asset requests past the SW.
     if (!couldBeAsset(request, deps.origin)) return null
     return respond(request, clientId, async () => {
-      await deps.manifest.load()
-      return routeRequest(deps.manifest.current(), request, deps.origin)
+      // Bounded: a slow or hung manifest fetch must never hold the site's own requests.
+      const loaded = await Promise.race([
+        deps.manifest.load().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.manifestWaitMs ?? 500)),
+      ])
+      return loaded ? routeRequest(deps.manifest.current(), request, deps.origin) : null
     })
   }
 }

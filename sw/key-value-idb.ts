@@ -14,6 +14,14 @@ export function createIdbKeyValueStore(dbName = 'swarmcdn-sw-state'): KeyValueSt
       upgrade(database) {
         database.createObjectStore('kv')
       },
+      // Reopen on next use after the browser closed the connection or a newer schema waits for us.
+      blocking(_current, _blocked, event) {
+        ;(event.target as IDBDatabase).close()
+        db = undefined
+      },
+      terminated() {
+        db = undefined
+      },
     }))
   return {
     async get(key) {

@@ -62,6 +62,9 @@ export function createEd25519Verifier(publicKey: Uint8Array, subtle: SubtleCrypt
   }
 }
 
+/** A manifest fetch that takes longer than this fails (and the last good manifest stays). */
+const MANIFEST_FETCH_TIMEOUT_MS = 10_000
+
 export function createManifestTrust(options: ManifestTrustOptions): ManifestTrust {
   const { kv, now } = options
   let lastGood: Manifest | null = null
@@ -98,7 +101,7 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
     try {
       let response: Response
       try {
-        response = await options.fetch(options.manifestUrl, { cache: 'no-store', credentials: 'same-origin' })
+        response = await options.fetch(options.manifestUrl, { cache: 'no-store', credentials: 'same-origin', signal: AbortSignal.timeout(MANIFEST_FETCH_TIMEOUT_MS) })
       } catch (error) {
         throw new SwError('manifest-fetch-failed', `manifest fetch failed: ${String(error)}`, { cause: error })
       }
@@ -139,7 +142,9 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
       loading ??= (async () => {
         await restore()
         // With a last good manifest, route at once; a stale one is refreshed lazily by the next fetch event.
-        if (!lastGood) await trust.refresh()
+        // Without one, fetch, unless a check was made within the interval (a SW woken every few seconds
+        // with an expired or refused manifest must not refetch each time).
+        if (!lastGood && now() - lastCheckMs >= options.refreshIntervalMs) await trust.refresh()
         loaded = true
         return state()
       })()

@@ -51,6 +51,15 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
         lru.createIndex('by-info-hash', 'infoHash')
         database.createObjectStore('meta')
       },
+      // Reopen on next use when another context needs a newer schema, or the browser closed us
+      // (storage cleared): a dead connection must not leave the store dead until the SW restarts.
+      blocking(_current, _blocked, event) {
+        ;(event.target as IDBDatabase).close()
+        db = undefined
+      },
+      terminated() {
+        db = undefined
+      },
     }))
 
   // Strictly increasing, so two uses in the same millisecond still have an order.

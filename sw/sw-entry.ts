@@ -49,6 +49,8 @@ const fetcher = createAssetFetcher({
   config,
   onPieceRejected: (asset, _index, source) => {
     if (source !== 'store') stats.pieceRejected(asset, source)
+    // A bad piece from the origin itself most likely means a deploy changed the file: check for a new manifest.
+    if (source === 'http') void trust.refresh().then((outcome) => actOn(outcome.state))
   },
 })
 const handle = createAssetRequestHandler({
@@ -122,17 +124,22 @@ self.addEventListener('message', (event) => {
       }),
     )
   } else if (message.type === MSG_NO_AGENT && client) {
+    // P2P off or agent stopped: forget its port too, so its requests go straight to HTTP.
+    agents.unregister(client.id)
     agents.markNoAgent(client.id)
   } else if (message.type === MSG_REGISTER_AGENT && port && client) {
     // Forget agents of pages that are gone, so requests never go to a dead port first.
     event.waitUntil(self.clients.matchAll().then((clients) => agents.prune([client.id, ...clients.map((c) => c.id)])))
     agents.register(client.id, port)
     port.postMessage({ type: MSG_AGENT_REGISTERED })
-    // Tell the new agent which swarms it can seed from the shared store.
-    const manifest = trust.current()
-    if (manifest) {
-      const seed: SeedMessage = { type: 'seed', assets: manifest.assets, trackers: trackers() }
-      port.postMessage(seed)
-    }
+    // Tell the new agent which swarms it can seed from the shared store (once the manifest is restored).
+    event.waitUntil(
+      trust.load().then(() => {
+        const manifest = trust.current()
+        if (!manifest) return
+        const seed: SeedMessage = { type: 'seed', assets: manifest.assets, trackers: trackers() }
+        port.postMessage(seed)
+      }),
+    )
   }
 })

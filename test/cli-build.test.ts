@@ -131,3 +131,14 @@ test('kill switch builds a signed manifest with killSwitch true', async () => {
   assert.equal((await runCli(['verify', site, '--pub', publicKey])).code, 0)
   assert.deepEqual((await readdir(join(site, 'swarmcdn/torrents'))).length, 2)
 })
+
+test('large HTML stays plain HTTP; text assets get a charset', async () => {
+  const { site, key } = await siteWithKey()
+  await writeFile(join(site, 'huge-page.html'), '<p>' + 'x'.repeat(400_000))
+  await writeFile(join(site, 'big-style.css'), 'b{}'.repeat(100_000))
+  const out = JSON.parse((await runCli(['build', site, '--key', key, '--json'])).stdout)
+  const urls = out.assets.map((a: any) => a.url)
+  assert.ok(!urls.some((u: string) => u.endsWith('.html')), 'an HTML page became a P2P asset')
+  const manifest = JSON.parse(parseEnvelope(await readFile(join(site, 'swarmcdn/manifest.json'), 'utf8')).manifest)
+  assert.equal(manifest.assets.find((a: any) => a.path === '/big-style.css').type, 'text/css; charset=utf-8')
+})

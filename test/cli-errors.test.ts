@@ -78,8 +78,13 @@ test('nonsensical flag values are refused before any work', async () => {
     [['--base-url', 'not a url'], /absolute http\(s\) URL/],
     [['--tracker', 'http://tracker.example/'], /ws:\/\/ or wss:\/\//],
     [['--mirror', 'mirror'], /http\(s\) URL/],
+    [['--sw-config', '{"storeBudget":1}'], /unknown setting "storeBudget"/],
   ]
-  for (const [flags, pattern] of cases) assertOneLineError(await runCli(['build', site, '--key', key, ...flags]), pattern)
+  for (const [flags, pattern] of cases) {
+    const run = await runCli(['build', site, '--key', key, ...flags])
+    assertOneLineError(run, pattern)
+    assert.equal(run.code, 2, 'usage errors exit 2')
+  }
   assert.equal(existsSync(manifest), false)
   assertOneLineError(await runCli(['build', site]), /required option '--key/)
 })

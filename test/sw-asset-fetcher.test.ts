@@ -122,7 +122,7 @@ test('peers first; pieces they miss by the deadline go to http, which never re-f
   assert.deepEqual(pieces.map((p) => p.source), ['peers', 'http', 'peers', 'peers', 'http', 'http'])
   assert.deepEqual(peers.asked, [[0, 1, 2, 3, 4, 5]])
   assert.deepEqual(requestedPieces(origin), [1, 4, 5])
-  assert.ok(Date.now() - started >= 60, 'waited for the peer deadline')
+  assert.ok(Date.now() - started >= 55, 'waited for the peer deadline') // timers may fire a millisecond early
 })
 
 test('a corrupted piece from peers is not stored; the correct bytes come from http; the source is told', async () => {

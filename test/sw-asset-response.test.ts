@@ -15,7 +15,7 @@ const asset = makeAsset(bytes, { path: '/media/video.mp4', type: 'video/mp4' })
 const URL_ASSET = `${ORIGIN}/media/video.mp4`
 const LEN = bytes.length
 
-function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeerSource>; loaded?: boolean } = {}) {
+function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeerSource>; loaded?: boolean; hangingLoad?: boolean } = {}) {
   const origin = options.origin ?? createFakeOrigin({ [URL_ASSET]: bytes })
   const store = createMemoryPieceStore({ budgetBytes: 1 << 30 })
   const stats = createAssetStats()
@@ -35,7 +35,12 @@ function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createF
   let loaded = options.loaded ?? true
   const fallbacks: string[] = []
   const handle = createAssetRequestHandler({
-    manifest: { current: () => (loaded ? manifest : null), isLoaded: () => loaded, load: async () => void (loaded = true) },
+    manifest: {
+      current: () => (loaded ? manifest : null),
+      isLoaded: () => loaded,
+      load: options.hangingLoad ? () => new Promise<void>(() => undefined) : async () => void (loaded = true),
+    },
+    manifestWaitMs: 50,
     fetcher,
     stats,
     fetch: async () => new Response('from the network', { headers: { 'X-Fallback': '1' } }),
@@ -205,6 +210,20 @@ test('not a manifest asset → null (no respondWith)', () => {
   const { handle } = setup()
   assert.equal(handle(new Request(`${ORIGIN}/index.html`)), null)
   assert.equal(handle(new Request('https://elsewhere.example/media/video.mp4')), null)
+})
+
+test('cold start with a hung manifest: requests go to the network after a bounded wait, never hang', async () => {
+  const hung = setup({ loaded: false, hangingLoad: true })
+  const started = Date.now()
+  const { response } = await body(hung.handle(get('bytes=0-9')))
+  assert.equal(response.headers.get('x-fallback'), '1')
+  assert.ok(Date.now() - started < 1000, 'waited too long for the manifest')
+})
+
+test('page loads (navigations) are never answered by the SW, even for a manifest path', async () => {
+  const { handle } = setup()
+  const navigation = { method: 'GET', url: URL_ASSET, mode: 'navigate', headers: new Headers() } as unknown as Request
+  assert.equal(handle(navigation), null)
 })
 
 test('cold start: an asset request waits for the manifest, a non-asset falls through to the network', async () => {

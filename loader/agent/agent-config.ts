@@ -1,7 +1,6 @@
 // Peer agent knobs, with documented defaults and units in names. A site overrides them with
 // window.SWARMCDN_CONFIG = { agent: { … } } (read by loader/swarmcdn.ts).
 
-import { SW_CONFIG_DEFAULTS } from '../../sw/config.ts'
 
 export interface AgentConfig {
   /**
@@ -22,8 +21,6 @@ export interface AgentConfig {
   maxBadPiecesPerPeer: number
   /** ICE servers for WebRTC. Default [] (host candidates only; set STUN/TURN for real networks). */
   iceServers: RTCIceServer[]
-  /** Byte budget of the shared piece store; must match the SW's storeBudgetBytes. Default the SW's default. */
-  storeBudgetBytes: number
 }
 
 export const AGENT_CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
@@ -33,7 +30,6 @@ export const AGENT_CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   peerWaitMs: 1500,
   maxBadPiecesPerPeer: 2,
   iceServers: [],
-  storeBudgetBytes: SW_CONFIG_DEFAULTS.storeBudgetBytes,
 })
 
 /** Defaults overridden by the fields of `overrides` that have the right type; the rest is ignored. */
@@ -41,7 +37,7 @@ export function resolveAgentConfig(overrides: unknown = {}): AgentConfig {
   const config: AgentConfig = { ...AGENT_CONFIG_DEFAULTS, iceServers: [...AGENT_CONFIG_DEFAULTS.iceServers] }
   if (typeof overrides !== 'object' || overrides === null) return config
   const given = overrides as Record<string, unknown>
-  for (const key of ['maxActiveSwarms', 'maxConnsPerSwarm', 'maxUploadBytesPerSec', 'peerWaitMs', 'maxBadPiecesPerPeer', 'storeBudgetBytes'] as const) {
+  for (const key of ['maxActiveSwarms', 'maxConnsPerSwarm', 'maxUploadBytesPerSec', 'peerWaitMs', 'maxBadPiecesPerPeer'] as const) {
     const value = given[key]
     if (typeof value === 'number' && Number.isFinite(value)) config[key] = value
   }

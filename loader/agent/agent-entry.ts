@@ -32,7 +32,9 @@ export function startAgent(options: StartAgentOptions = {}): AgentHandle {
   const container = options.serviceWorker ?? navigator.serviceWorker
   const config = resolveAgentConfig(options.config)
   // Same database as the SW; never ask for persistent storage from the page (Firefox would prompt).
-  const pieces = createIdbPieceStore({ budgetBytes: config.storeBudgetBytes, requestPersistence: async () => false })
+  // The SW owns the budget: it stores every piece the agent hands it too, and evicts then. The page never
+  // evicts, so a page can't enforce a different budget than the one the site owner set (--sw-config).
+  const pieces = createIdbPieceStore({ budgetBytes: Number.POSITIVE_INFINITY, requestPersistence: async () => false })
   const agent = createPeerAgent({
     createClient: (clientOptions) => new WebTorrent(clientOptions) as unknown as TorrentClient,
     pieces,

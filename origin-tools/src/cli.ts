@@ -1,13 +1,13 @@
 // The `swarmcdn` command: wiring only. Each command lives in commands/.
 
-import { Command, Option } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import { CliError } from './cli-error.ts'
 import { keygen } from './commands/keygen.ts'
 import { BUILD_DEFAULTS, buildResultJson, buildSite, buildSummary } from './commands/build.ts'
 import { verifySite } from './commands/verify.ts'
 import { loadPublicKey } from './keys.ts'
 import { formatBytes } from './progress.ts'
-import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveNumber, parseSwConfig, parseTrackerUrl } from './option-parsers.ts'
+import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveInteger, parsePositiveNumber, parseSwConfig, parseTrackerUrl } from './option-parsers.ts'
 import { absoluteTrackerUrl } from './commands/build.ts'
 import { trackerCommand } from './commands/tracker.ts'
 import { seedCommand } from './commands/seed.ts'
@@ -18,6 +18,8 @@ const program = new Command()
   .description('Peer-to-peer CDN offload for websites: build, sign, verify and serve a site for swarmcdn.')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
+  // Throw instead of exiting, so usage errors can exit with 2 (commands defined below inherit this).
+  .exitOverride()
 
 program
   .command('keygen')
@@ -83,9 +85,9 @@ program
   .option('--port <n>', 'port', parsePort, 8000)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--manifest <file>', 'admit only the infohashes of this manifest, repeatable', collect((text: string) => text))
-  .option('--max-offers <n>', 'WebRTC offers relayed per announce', parsePositiveNumber, 10)
+  .option('--max-offers <n>', 'WebRTC offers relayed per announce', parsePositiveInteger, 10)
   .action(async (opts: { port: number; host: string; manifest?: string[]; maxOffers: number }) => {
-    await trackerCommand({ port: opts.port, host: opts.host, manifests: opts.manifest ?? [], maxOffersPerAnnounce: Math.floor(opts.maxOffers), log })
+    await trackerCommand({ port: opts.port, host: opts.host, manifests: opts.manifest ?? [], maxOffersPerAnnounce: opts.maxOffers, log })
   })
 
 program
@@ -120,7 +122,10 @@ program
 try {
   await program.parseAsync(process.argv)
 } catch (error) {
-  if (error instanceof CliError) {
+  if (error instanceof CommanderError) {
+    // Commander has printed its message (or the help / version, which exit 0).
+    process.exitCode = error.exitCode === 0 ? 0 : 2
+  } else if (error instanceof CliError) {
     process.stderr.write(`swarmcdn: ${error.message}\n`)
     process.exitCode = error.exitCode
   } else {

@@ -3,7 +3,7 @@
 
 import { build, type BuildOptions } from 'esbuild'
 import { existsSync } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeFileAtomic } from './atomic-write.ts'
@@ -66,10 +66,27 @@ export async function bundleClients(options: { minify?: boolean } = {}): Promise
   return reports
 }
 
-/** Copies the bundles into the site; builds them first if dist/ lacks any. */
+/** Newest modification time of the browser-side sources (sw/, loader/, core/), ms. */
+async function newestSourceMs(): Promise<number> {
+  let newest = 0
+  for (const folder of ['sw', 'loader', 'core']) {
+    for (const name of await readdir(join(REPO_ROOT, folder), { recursive: true }).catch(() => [] as string[])) {
+      if (name.endsWith('.ts')) newest = Math.max(newest, (await stat(join(REPO_ROOT, folder, name))).mtimeMs)
+    }
+  }
+  return newest
+}
+
+/** True when dist/ lacks a bundle or one is older than its sources (a pull or an edit since the last build). */
+async function bundlesStale(bundles: ClientBundle[]): Promise<boolean> {
+  const built = await Promise.all(bundles.map((bundle) => stat(join(DIST_DIR, bundle.file)).then((s) => s.mtimeMs, () => 0)))
+  return Math.min(...built) < (await newestSourceMs())
+}
+
+/** Copies the bundles into the site; rebuilds them first when dist/ is missing or stale. */
 export async function emitClientFiles(siteDir: string, publicKeyBase64: string, swConfig: Record<string, number> = {}): Promise<string[]> {
   const present = CLIENT_BUNDLES.filter((bundle) => existsSync(join(REPO_ROOT, bundle.entry)))
-  if (present.some((bundle) => !existsSync(join(DIST_DIR, bundle.file)))) await bundleClients()
+  if (await bundlesStale(present)) await bundleClients()
   const written: string[] = []
   for (const bundle of present) {
     let code = await readFile(join(DIST_DIR, bundle.file), 'utf8')

@@ -2,6 +2,7 @@
 
 import { InvalidArgumentError } from 'commander'
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isPowerOfTwo } from '../../core/piece-math.ts'
+import { SW_CONFIG_DEFAULTS } from '../../sw/config.ts'
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
@@ -31,6 +32,12 @@ export function parsePieceLength(text: string): number {
 export function parsePositiveNumber(text: string): number {
   const value = Number(text)
   if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`expected a positive number (got ${text})`)
+  return value
+}
+
+export function parsePositiveInteger(text: string): number {
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`expected a whole number of at least 1 (got ${text})`)
   return value
 }
 
@@ -90,7 +97,9 @@ export function parseSwConfig(text: string): Record<string, number> {
     throw new InvalidArgumentError('expected a JSON object such as {"storeBudgetBytes":268435456}')
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError('expected a JSON object')
+  const known = Object.keys(SW_CONFIG_DEFAULTS).filter((key) => typeof SW_CONFIG_DEFAULTS[key as keyof typeof SW_CONFIG_DEFAULTS] === 'number')
   for (const [key, field] of Object.entries(value)) {
+    if (!known.includes(key)) throw new InvalidArgumentError(`unknown setting "${key}"; known: ${known.join(', ')}`)
     if (typeof field !== 'number' || !Number.isFinite(field) || field < 0) throw new InvalidArgumentError(`${key} must be a non-negative number`)
   }
   return value as Record<string, number>

@@ -74,7 +74,8 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
   const now = options.now?.() ?? new Date()
   const privateKey = loadPrivateKey(options.keyFile) // fail on a bad key before any hashing
   const files = await walkSite(options.siteDir)
-  const eligible = files.filter((file) => file.size >= options.minSizeBytes)
+  // HTML stays plain HTTP whatever its size: documents carry the origin's own headers (CSP, framing).
+  const eligible = files.filter((file) => file.size >= options.minSizeBytes && !isHtml(file.relativePath))
   const scope = new URL(options.baseUrl).pathname
   const manifestFile = join(options.siteDir, MANIFEST_FILE)
   const sequence = Math.max((await previousSequence(manifestFile)) + 1, Math.floor(now.getTime() / 1000))
@@ -103,7 +104,8 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
     const url = new URL(path, options.baseUrl).href
     const torrentFile = join(options.siteDir, TORRENTS_DIR, `${infoHash}.torrent`)
     await writeFileAtomic(torrentFile, encodeTorrentFile(info, { trackers: absoluteTrackers, webSeedUrl: url }))
-    const type = mime.lookup(file.relativePath) || 'application/octet-stream'
+    // contentType adds the charset a text file needs (text/css; charset=utf-8), as static servers do.
+    const type = mime.contentType(mime.lookup(file.relativePath) || 'application/octet-stream') || 'application/octet-stream'
     assets.push({
       file: file.file,
       url,
@@ -141,6 +143,10 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
     hashedBytes: totalBytes,
     hashSeconds,
   }
+}
+
+function isHtml(relativePath: string): boolean {
+  return mime.lookup(relativePath) === 'text/html'
 }
 
 /** Sequence of the manifest already in the output (unverified: it only has to grow), or 0. */
