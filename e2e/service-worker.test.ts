@@ -170,6 +170,11 @@ test('the signed kill switch unregisters the SW and the site keeps working', { s
   await page.goto(`${s.origin}/gallery.html`)
   assert.ok(await imagesLoaded(page))
   assert.equal(await page.evaluate(() => navigator.serviceWorker.controller), null)
+  // It stays gone: later pages do not install a SW that would only remove itself again.
+  assert.deepEqual(await page.evaluate(() => window.swarmcdn!.ready), { p2p: false, reason: 'killed' })
+  await page.goto(`${s.origin}/film.html`)
+  await page.evaluate(() => window.swarmcdn!.ready)
+  assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length), 0)
   await context.close()
 })
 

@@ -47,6 +47,9 @@ declare global {
 }
 
 const OPT_OUT_KEY = 'swarmcdn:opt-out'
+/** When the site's signed kill switch last removed the SW: no re-registration for a day after it. */
+const KILLED_AT_KEY = 'swarmcdn:killed-at'
+const KILLED_BACKOFF_MS = 24 * 60 * 60 * 1000
 const AGENT_FILE = 'swarmcdn-agent.js'
 const SW_FILE = 'swarmcdn-sw.js'
 const STATS_TIMEOUT_MS = 1500
@@ -156,8 +159,11 @@ function start(script: HTMLScriptElement | null): void {
   const ready: Promise<ReadyInfo> = (async (): Promise<ReadyInfo> => {
     if (!sw) return { p2p: false, reason: 'unsupported' }
     try {
+      // After a kill switch, registering on every page would install a SW that removes itself again.
+      if (Date.now() - Number(storage?.getItem(KILLED_AT_KEY) ?? 0) < KILLED_BACKOFF_MS) return { p2p: false, reason: 'killed' }
       sw.addEventListener('message', (event) => {
         if ((event.data as { type?: unknown } | null)?.type !== MSG_KILLED) return
+        safe(() => storage?.setItem(KILLED_AT_KEY, String(Date.now())), undefined)()
         killed = true
         stopAgent()
         emit('killed', event.data)
