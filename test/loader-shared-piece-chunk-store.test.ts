@@ -94,3 +94,19 @@ test('bitfieldOf: most significant bit first, as webtorrent’s bitfield reads i
   assert.deepEqual([...bitfieldOf([], 1)], [0])
   assert.deepEqual([...bitfieldOf([5, 99], 6)], [0b0000_0100])
 })
+
+test('a piece the SW evicted is no longer claimed: the torrent marks it unverified', async () => {
+  const pieces = createMemoryPieceStore({ budgetBytes: 1 << 20 })
+  const unverified: number[] = []
+  const torrent = { infoHash: 'ab'.repeat(20), _markUnverified: (index: number) => unverified.push(index) }
+  const Store = createSharedChunkStoreClass(pieces)
+  const store = new Store(16384, { torrent, length: 3 * 16384 }) as ChunkStore
+  await new Promise<void>((resolve, reject) => store.put(1, makeBytes(16384, 9), (err) => (err ? reject(err) : resolve())))
+  const got = await new Promise<Uint8Array | undefined>((resolve) => store.get(1, null, (_err, buf) => resolve(buf)))
+  assert.equal(got?.length, 16384)
+  assert.deepEqual(unverified, [])
+  await pieces.deleteAsset(torrent.infoHash)
+  const error = await new Promise<Error | null>((resolve) => store.get(1, null, (err) => resolve(err)))
+  assert.match(String(error?.message), /not found/)
+  assert.deepEqual(unverified, [1])
+})

@@ -53,11 +53,13 @@ export function createSharedChunkStoreClass(pieces: PieceStore, options: SharedC
     private readonly lastIndex: number
     private readonly memory = new Map<number, Uint8Array>()
     private closed = false
+    private readonly torrent: { _markUnverified?: (index: number) => void } | undefined
 
     constructor(chunkLength: number, opts: Record<string, unknown> = {}) {
       this.chunkLength = Number(chunkLength)
       if (!(this.chunkLength > 0)) throw new ChunkStoreError('chunk-length-invalid', 'first argument must be a chunk length')
-      const torrent = opts.torrent as { infoHash?: unknown } | undefined
+      const torrent = opts.torrent as { infoHash?: unknown; _markUnverified?: (index: number) => void } | undefined
+      this.torrent = torrent
       const infoHash = opts.infoHash ?? torrent?.infoHash
       if (typeof infoHash !== 'string') throw new ChunkStoreError('chunk-store-no-infohash', 'storeOpts.infoHash is required')
       this.infoHash = infoHash
@@ -104,8 +106,14 @@ export function createSharedChunkStoreClass(pieces: PieceStore, options: SharedC
       if (inMemory) return void queueMicrotask(() => callback(null, slice(inMemory)))
       pieces.get(this.infoHash, index).then(
         (bytes) => {
-          if (bytes) callback(null, slice(bytes))
-          else callback(new ChunkStoreError('chunk-missing', `chunk ${index} not found`))
+          if (bytes) return callback(null, slice(bytes))
+          // The SW evicted it: stop claiming it, so webtorrent can fetch it again if it is wanted.
+          try {
+            this.torrent?._markUnverified?.(index)
+          } catch {
+            // A torrent being destroyed: nothing to correct.
+          }
+          callback(new ChunkStoreError('chunk-missing', `chunk ${index} not found`))
         },
         (error: unknown) => callback(error instanceof Error ? error : new ChunkStoreError('chunk-missing', String(error))),
       )
