@@ -53,6 +53,7 @@ const KILLED_BACKOFF_MS = 24 * 60 * 60 * 1000
 const AGENT_FILE = 'swarmcdn-agent.js'
 const SW_FILE = 'swarmcdn-sw.js'
 const STATS_TIMEOUT_MS = 1500
+const AGENT_READY_TIMEOUT_MS = 10_000
 /** Time allowed for clients.claim() after the SW is active, before the page counts as uncontrolled. */
 const CLAIM_WAIT_MS = 3000
 
@@ -114,10 +115,18 @@ function start(script: HTMLScriptElement | null): void {
             }
           },
         })
-        await agent.ready
+        // Bounded: a SW that never answers the registration must not leave `ready` pending forever.
+        const registered = await Promise.race([
+          agent.ready.then(() => true),
+          new Promise<false>((resolve) => setTimeout(() => resolve(false), AGENT_READY_TIMEOUT_MS)),
+        ])
+        if (!registered) throw new Error('agent registration timed out')
         return { p2p: true }
       } catch {
+        const failed = agent
+        agent = null
         agentStarting = null
+        void failed?.stop().catch(() => undefined)
         return { p2p: false, reason: 'agent-failed' }
       }
     })())
@@ -147,7 +156,10 @@ function start(script: HTMLScriptElement | null): void {
       const controller = sw?.controller
       if (!controller) return resolve(null)
       const channel = new MessageChannel()
-      const timer = setTimeout(() => resolve(null), STATS_TIMEOUT_MS)
+      const timer = setTimeout(() => {
+        channel.port1.close()
+        resolve(null)
+      }, STATS_TIMEOUT_MS)
       channel.port1.onmessage = (event) => {
         clearTimeout(timer)
         channel.port1.close()
