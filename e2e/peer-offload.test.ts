@@ -1,32 +1,16 @@
 // Offload between real visitors: separate Chromium contexts, real WebRTC, the real tracker of
 // `swarmcdn serve` (no seeder here, so every peer byte comes from another visitor).
 
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchChromium, skipWithoutChromium } from './helpers/browser.ts'
-import { startDemoSite, waitForController, fetchInPage, swStats, type DemoSite } from './helpers/demo-site.ts'
+import type { BrowserContext, Page } from 'playwright-core'
+import { skipWithoutChromium } from './helpers/browser.ts'
+import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
+import { waitForController, fetchInPage, swStats, type DemoSite } from './helpers/demo-site.ts'
 import { startCorruptSeeder } from './helpers/corrupt-seeder.ts'
 
-let browser: Browser
-const sites: DemoSite[] = []
-before(async () => {
-  if (!skipWithoutChromium) browser = await launchChromium()
-})
-after(async () => {
-  await browser?.close()
-  for (const site of sites) await site.close()
-})
-
-async function site(options: Parameters<typeof startDemoSite>[0] = {}): Promise<DemoSite> {
-  const s = await startDemoSite({ seed: false, ...options })
-  sites.push(s)
-  return s
-}
-
-async function imagesLoaded(page: Page): Promise<void> {
-  await page.waitForFunction(() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0), null, { timeout: 60_000 })
-}
+const suite = browserSuite()
+const site = suite.site
 
 /** A visitor's first page: home (installs the SW; its own hero image still comes from the origin). */
 async function arrive(context: BrowserContext, s: DemoSite): Promise<Page> {
@@ -49,24 +33,22 @@ async function storedEverything(page: Page, paths: string[]): Promise<void> {
   }
 }
 
-const galleryPaths = (s: DemoSite) => s.assetPaths().filter((p) => p.endsWith('.jpg'))
-
 test('visitor B gets at least 90% of the gallery\'s bytes from visitor A', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
-  const s = await site(process.env.DEADLINE ? { swConfig: { pieceDeadlineMs: Number(process.env.DEADLINE) } } : {})
-  const a = await arrive(await browser.newContext(), s)
+  const s = await site()
+  const a = await arrive(await suite.browser().newContext(), s)
   await a.goto(`${s.origin}/gallery.html`)
-  await imagesLoaded(a)
+  assert.ok(await imagesLoaded(a), 'images failed to load')
   assert.deepEqual(await a.evaluate(() => window.swarmcdn!.ready), { p2p: true })
   // A's store holds every photo now (its SW fetched them over HTTP and its agent seeds them).
   await storedEverything(a, galleryPaths(s))
 
   const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
-  const bContext = await browser.newContext()
+  const bContext = await suite.browser().newContext()
   const b = await arrive(bContext, s)
   const firstPageCost = await s.originBytes()
   const originBefore = await s.originBytes()
   await b.goto(`${s.origin}/gallery.html`)
-  await imagesLoaded(b)
+  assert.ok(await imagesLoaded(b), 'images failed to load')
   const originForB = (await s.originBytes()) - originBefore
   const stats = (await swStats(b)).stats.totals.bytes
   const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}; origin asset bytes before B's gallery (A's visit + B's first page) ${firstPageCost} B`
@@ -86,9 +68,9 @@ test('a peer that serves corrupted pieces: no altered byte reaches the page, the
   const s = await site()
   const liar = await startCorruptSeeder(s.prepared.siteDir, s.prepared.build.manifest, galleryPaths(s), `ws://127.0.0.1:${s.serve.port}/__swarmcdn/tracker`)
   try {
-    const b = await arrive(await browser.newContext(), s)
+    const b = await arrive(await suite.browser().newContext(), s)
     await b.goto(`${s.origin}/gallery.html`)
-    await imagesLoaded(b)
+    assert.ok(await imagesLoaded(b), 'images failed to load')
     for (const path of galleryPaths(s)) assert.equal((await fetchInPage(b, path)).sha256, await s.sha256Of(path), `${path}: altered bytes reached the page`)
     const stats = await b.evaluate(() => window.swarmcdn!.stats())
     assert.ok(liar.uploadedBytes() > 0, 'the liar never got to send anything: the test proves nothing')
@@ -104,9 +86,9 @@ test('a peer that serves corrupted pieces: no altered byte reaches the page, the
 
 test('the tracker down: every asset still loads, from HTTP', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site({ tracker: false })
-  const page = await arrive(await browser.newContext(), s)
+  const page = await arrive(await suite.browser().newContext(), s)
   await page.goto(`${s.origin}/gallery.html`)
-  await imagesLoaded(page)
+  assert.ok(await imagesLoaded(page), 'images failed to load')
   for (const path of galleryPaths(s)) {
     const result = await fetchInPage(page, path)
     assert.equal(result.sha256, await s.sha256Of(path))
@@ -118,13 +100,13 @@ test('the tracker down: every asset still loads, from HTTP', { skip: skipWithout
 test('three visitors and a video: B and C play and seek, playback works, origin bytes stay low', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
   const s = await site()
   const video = s.prepared.build.manifest.assets.find((x) => x.path.endsWith('.webm'))!
-  const a = await arrive(await browser.newContext(), s)
+  const a = await arrive(await suite.browser().newContext(), s)
   await a.goto(`${s.origin}/film.html`)
   await storedEverything(a, [video.path]) // A watched it all and keeps the page open
 
   const originBefore = await s.originBytes(video.path)
   const viewers = await Promise.all(['B', 'C'].map(async () => {
-    const page = await arrive(await browser.newContext(), s)
+    const page = await arrive(await suite.browser().newContext(), s)
     await page.goto(`${s.origin}/film.html`)
     return page
   }))
@@ -156,9 +138,9 @@ test('a page with many P2P assets keeps its peer connections under the cap', { s
   const s = await site({ extraFiles })
   const fetchAll = (page: Page) => page.evaluate(async (list) => { for (const path of list) await (await fetch(path)).arrayBuffer() }, paths)
 
-  const a = await arrive(await browser.newContext(), s)
+  const a = await arrive(await suite.browser().newContext(), s)
   await fetchAll(a)
-  const b = await arrive(await browser.newContext(), s)
+  const b = await arrive(await suite.browser().newContext(), s)
   let maxPeers = 0
   let maxSwarms = 0
   const sampler = setInterval(async () => {
@@ -180,11 +162,11 @@ test('a page with many P2P assets keeps its peer connections under the cap', { s
 
 test('a visitor who opts out runs no agent, is remembered, and is not waited for', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site()
-  const page = await arrive(await browser.newContext(), s)
+  const page = await arrive(await suite.browser().newContext(), s)
   await page.evaluate(() => window.swarmcdn!.optOut())
   await page.goto(`${s.origin}/gallery.html`)
   assert.deepEqual(await page.evaluate(() => window.swarmcdn!.ready), { p2p: false, reason: 'opt-out' })
-  await imagesLoaded(page)
+  assert.ok(await imagesLoaded(page), 'images failed to load')
   const stats = await page.evaluate(() => window.swarmcdn!.stats())
   assert.equal(stats.p2p, false)
   assert.equal(stats.peers, 0)

@@ -1,32 +1,19 @@
 // The service worker in real Chromium against a built demo site under `swarmcdn serve` (no seeder,
 // so every byte the SW gets comes from the store or by HTTP Range from the origin).
 
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
-import type { Browser, Page } from 'playwright-core'
-import { launchChromium, skipWithoutChromium } from './helpers/browser.ts'
-import { startDemoSite, waitForController, fetchInPage, refreshManifest, swStats, type DemoSite } from './helpers/demo-site.ts'
+import { skipWithoutChromium } from './helpers/browser.ts'
+import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
+import { waitForController, fetchInPage, refreshManifest, swStats, type DemoSite } from './helpers/demo-site.ts'
 import { buildSite } from '../origin-tools/src/commands/build.ts'
 import { MANIFEST_FILE } from '../core/manifest-format.ts'
 
-let browser: Browser
-const sites: DemoSite[] = []
-before(async () => {
-  if (!skipWithoutChromium) browser = await launchChromium()
-})
-after(async () => {
-  await browser?.close()
-  for (const site of sites) await site.close()
-})
-
-async function site(options: Parameters<typeof startDemoSite>[0] = {}): Promise<DemoSite> {
-  const s = await startDemoSite({ seed: false, ...options })
-  sites.push(s)
-  return s
-}
+const suite = browserSuite()
+const site = suite.site
 
 async function rebuild(s: DemoSite, changes: { killSwitch?: boolean; now?: () => Date; expiresInDays?: number } = {}) {
   return buildSite({
@@ -35,16 +22,9 @@ async function rebuild(s: DemoSite, changes: { killSwitch?: boolean; now?: () =>
   })
 }
 
-async function imagesLoaded(page: Page): Promise<boolean> {
-  await page.waitForFunction(() => Array.from(document.images).every((img) => img.complete), null, { timeout: 30_000 })
-  return page.evaluate(() => Array.from(document.images).every((img) => img.naturalWidth > 0))
-}
-
-const galleryPaths = (s: DemoSite) => s.assetPaths().filter((p) => p.endsWith('.jpg'))
-
 test('first visit installs the SW; assets then come through it byte-exact, and a reload costs the origin nothing', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site()
-  const context = await browser.newContext()
+  const context = await suite.browser().newContext()
   const page = await context.newPage()
   await page.goto(`${s.origin}/`)
   await waitForController(page)
@@ -73,7 +53,7 @@ test('first visit installs the SW; assets then come through it byte-exact, and a
 
 test('a video seeks through the SW with byte-exact 206 responses', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site()
-  const context = await browser.newContext()
+  const context = await suite.browser().newContext()
   const page = await context.newPage()
   await page.goto(`${s.origin}/`)
   await waitForController(page)
@@ -123,7 +103,7 @@ test('a tampered or expired manifest is refused and the site still loads from th
   ]
   for (const [name, spoil] of cases) {
     await spoil()
-    const context = await browser.newContext()
+    const context = await suite.browser().newContext()
     const page = await context.newPage()
     await page.goto(`${s.origin}/`)
     await waitForController(page)
@@ -143,7 +123,7 @@ test('a rolled-back manifest is refused: the SW keeps the newer one', { skip: sk
   const manifestFile = join(s.prepared.siteDir, MANIFEST_FILE)
   const older = await readFile(manifestFile, 'utf8')
   const newer = await rebuild(s)
-  const context = await browser.newContext()
+  const context = await suite.browser().newContext()
   const page = await context.newPage()
   await page.goto(`${s.origin}/`)
   await waitForController(page)
@@ -160,7 +140,7 @@ test('a rolled-back manifest is refused: the SW keeps the newer one', { skip: sk
 
 test('the signed kill switch unregisters the SW and the site keeps working', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site()
-  const context = await browser.newContext()
+  const context = await suite.browser().newContext()
   const page = await context.newPage()
   await page.goto(`${s.origin}/`)
   await waitForController(page)
@@ -181,7 +161,7 @@ test('the signed kill switch unregisters the SW and the site keeps working', { s
 test('a small storage budget evicts pieces and still serves correct bytes', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const budget = 3 * 1024 * 1024
   const s = await site({ swConfig: { storeBudgetBytes: budget } })
-  const context = await browser.newContext()
+  const context = await suite.browser().newContext()
   const page = await context.newPage()
   await page.goto(`${s.origin}/download.html`)
   await waitForController(page)
@@ -218,7 +198,7 @@ test('a small storage budget evicts pieces and still serves correct bytes', { sk
 
 test('two tabs of the same visitor loading the same page fetch each piece once', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site()
-  const context = await browser.newContext()
+  const context = await suite.browser().newContext()
   const first = await context.newPage()
   await first.goto(`${s.origin}/download.html`) // no large asset on this page
   await waitForController(first)
