@@ -37,12 +37,12 @@ export interface BundleReport {
 }
 
 /** Builds every bundle whose entry exists into dist/; throws when one is over its budget. */
-export async function bundleClients(options: { minify?: boolean } = {}): Promise<BundleReport[]> {
+export async function bundleClients(options: { minify?: boolean; bundles?: ClientBundle[]; outDir?: string } = {}): Promise<BundleReport[]> {
   const reports: BundleReport[] = []
-  for (const bundle of CLIENT_BUNDLES) {
+  for (const bundle of options.bundles ?? CLIENT_BUNDLES) {
     const entry = join(REPO_ROOT, bundle.entry)
     if (!existsSync(entry)) continue
-    const outfile = join(DIST_DIR, bundle.file)
+    const outfile = join(options.outDir ?? DIST_DIR, bundle.file)
     const esbuildOptions: BuildOptions = {
       entryPoints: [entry],
       outfile,
