@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { readFile, writeFile } from 'node:fs/promises'
+import { execSync } from 'node:child_process'
 import { runCli, tempDir, makeFixtureSite } from './helpers/cli.ts'
 import { startCli } from '../e2e/helpers/processes.ts'
 
@@ -36,4 +37,26 @@ test('seed with an unreachable tracker warns, keeps running, and stops cleanly o
   const code = await seeder.stop()
   assert.equal(code, 0)
   assert.match(seeder.output(), /SIGTERM: shutting down/)
+})
+
+test('serve keeps serving when its seeder process crashes, and restarts the seeder', { timeout: 60_000 }, async () => {
+  const site = await builtSite()
+  const serve = await startCli(['serve', site, '--port', '0'], /open http:\/\/localhost:(\d+)\//)
+  try {
+    const origin = `http://127.0.0.1:${serve.match[1]}`
+    const seederPid = Number(execSync(`pgrep -P ${serve.child.pid} -f seeder-child`).toString().trim().split('\n')[0])
+    assert.ok(seederPid > 0, 'no seeder child process')
+    process.kill(seederPid, 'SIGSEGV')
+    for (let i = 0; !/seeder crashed \(SIGSEGV\); restarting it/.test(serve.output()); i++) {
+      if (i > 100) assert.fail(`no restart reported:\n${serve.output()}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.equal((await fetch(`${origin}/index.html`)).status, 200, 'the origin went down with its seeder')
+    for (let i = 0; (await (await fetch(`${origin}/__swarmcdn/seeder-stats`)).json()).torrents !== 2; i++) {
+      if (i > 100) assert.fail('the seeder did not come back')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  } finally {
+    await serve.stop()
+  }
 })

@@ -1,65 +1,35 @@
-// A lying peer for tests: a real WebTorrent seeder (Node, WebRTC via @roamhq/wrtc) whose chunk store
-// returns altered bytes, so every piece it uploads fails its hash.
+// Starts the lying peer (corrupt-seeder-child.ts) in its own process and talks to it over IPC.
 
-import WebTorrent from 'webtorrent'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { encodeTorrentFile } from '../../origin-tools/src/torrent-file.ts'
-import { base64ToBytes } from '../../core/base64.ts'
-import { torrentNameForPath, type Manifest } from '../../core/manifest-format.ts'
-
-/** abstract-chunk-store over a buffer; get() flips one byte of every chunk it returns. */
-function corruptingStore(bytes: Buffer) {
-  return class CorruptingStore {
-    chunkLength: number
-    constructor(chunkLength: number) {
-      this.chunkLength = chunkLength
-    }
-    put(_index: number, _buf: Uint8Array, cb: (err: Error | null) => void) {
-      cb(null)
-    }
-    get(index: number, opts: { offset?: number; length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void) {
-      if (typeof opts === 'function') [cb, opts] = [opts, null]
-      const start = index * this.chunkLength + (opts?.offset ?? 0)
-      const piece = Buffer.from(bytes.subarray(start, Math.min(bytes.length, start + (opts?.length ?? this.chunkLength))))
-      if (piece.length > 0) piece[piece.length >> 1] ^= 0xff
-      queueMicrotask(() => cb(null, piece))
-    }
-    close(cb: (err: Error | null) => void) {
-      cb(null)
-    }
-    destroy(cb: (err: Error | null) => void) {
-      cb(null)
-    }
-  }
-}
+import { fork } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import type { Manifest } from '../../core/manifest-format.ts'
 
 export interface CorruptSeeder {
-  peers(): number
-  uploadedBytes(): number
+  stats(): Promise<{ peers: number; uploadedBytes: number }>
   close(): Promise<void>
 }
 
 export async function startCorruptSeeder(siteDir: string, manifest: Manifest, paths: string[], trackerUrl: string): Promise<CorruptSeeder> {
-  const client = new WebTorrent({ dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false, webSeeds: false, torrentPort: 0, tracker: { rtcConfig: { iceServers: [] } } })
-  client.on('error', () => {})
-  for (const path of paths) {
-    const asset = manifest.assets.find((a) => a.path === path)!
-    const bytes = await readFile(join(siteDir, decodeURIComponent(path)))
-    const torrentFile = encodeTorrentFile(
-      { name: torrentNameForPath(path), length: asset.length, pieceLength: asset.pieceLength, pieces: base64ToBytes(asset.pieces)! },
-      { trackers: [trackerUrl] },
-    )
-    await new Promise<void>((resolve) => {
-      // skipVerify: it claims every piece without checking, which is the point.
-      const torrent = client.add(Buffer.from(torrentFile), { store: corruptingStore(bytes), skipVerify: true, getAnnounceOpts: () => ({ numwant: 0 }) })
-      torrent.on('error', () => {})
-      torrent.once('ready', () => resolve())
-    })
-  }
+  const child = fork(fileURLToPath(new URL('./corrupt-seeder-child.ts', import.meta.url)), [], {
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  child.send({ type: 'start', siteDir, manifest, paths, trackerUrl })
+  const [ready] = await once(child, 'message')
+  if ((ready as { type?: string }).type !== 'ready') throw new Error('corrupt seeder did not start')
   return {
-    peers: () => client.torrents.reduce((sum: number, t: any) => sum + t.numPeers, 0),
-    uploadedBytes: () => client.torrents.reduce((sum: number, t: any) => sum + t.uploaded, 0),
-    close: () => new Promise((resolve) => client.destroy(() => resolve())),
+    async stats() {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`corrupt seeder died (${child.signalCode ?? child.exitCode})`)
+      child.send({ type: 'stats' })
+      const [reply] = await once(child, 'message')
+      return reply as { peers: number; uploadedBytes: number }
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      await exited
+    },
   }
 }

@@ -1,6 +1,7 @@
 // `swarmcdn seed`: check the site against its manifest, then seed every asset over WebRTC.
 
-import { startSeeder, type SiteSeeder } from '../seeder/site-seeder.ts'
+import type { SiteSeeder } from '../seeder/site-seeder.ts'
+import { startSeederProcess } from '../seeder/seeder-process.ts'
 import { checkSiteForSeeding } from '../seeder/checked-site.ts'
 import { absoluteTrackerUrl } from './build.ts'
 import { onShutdown } from '../shutdown.ts'
@@ -42,13 +43,14 @@ export function seederStatus(seeder: SiteSeeder): string {
 export async function seedCommand(options: SeedCommandOptions): Promise<void> {
   const { manifest } = await checkSiteForSeeding(options.siteDir, options.pub, options.log)
   const trackers = options.trackers ?? trackersForSeeder(manifest, options.baseUrl)
-  const seeder = await startSeeder({
+  const seeder = await startSeederProcess({
     siteDir: options.siteDir,
     manifest,
     trackers,
     iceServers: options.iceServers.map((urls) => ({ urls })),
     maxUploadBytesPerSec: options.maxUploadBytesPerSec,
     onWarning: warnOnce(options.log),
+    log: options.log,
   })
   options.log(`seeding ${manifest.assets.length} assets (sequence ${manifest.sequence}) via ${trackers.join(', ') || 'no tracker'}`)
   const stopStatus = startStatusLine(() => seederStatus(seeder))

@@ -2,7 +2,8 @@
 
 import { createOriginServer } from '../origin/origin-server.ts'
 import { SwarmTracker, TRACKER_DEFAULTS } from '../tracker/swarm-tracker.ts'
-import { startSeeder, type SiteSeeder } from '../seeder/site-seeder.ts'
+import type { SiteSeeder } from '../seeder/site-seeder.ts'
+import { startSeederProcess } from '../seeder/seeder-process.ts'
 import { checkSiteForSeeding } from '../seeder/checked-site.ts'
 import { listen, displayHost } from '../listen.ts'
 import { onShutdown } from '../shutdown.ts'
@@ -57,13 +58,14 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
     const trackers = current.trackers.map((tracker) =>
       tracker.startsWith('/') ? `ws://${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${port}${tracker}` : tracker,
     )
-    return startSeeder({
+    return startSeederProcess({
       siteDir: options.siteDir,
       manifest: current,
       trackers,
       iceServers: options.iceServers.map((urls) => ({ urls })),
       maxUploadBytesPerSec: options.maxUploadBytesPerSec,
       onWarning: warnOnce(options.log),
+      log: options.log,
     })
   }
   if (options.seed && manifest) seeder = await startSeeding(manifest)
