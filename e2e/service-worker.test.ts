@@ -213,3 +213,23 @@ test('two tabs of the same visitor loading the same page fetch each piece once',
   assert.ok(served >= 0.9 * galleryBytes, `the photos came from somewhere else? ${served} B`)
   await context.close()
 })
+
+test('a first page\'s assets, loaded before the SW, are adopted from the HTTP cache without new origin bytes', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  const s = await site()
+  const hero = '/media/photo-01.jpg'
+  const context = await suite.browser().newContext()
+  const page = await context.newPage()
+  await page.goto(`${s.origin}/`) // the hero photo loads from the origin: no SW yet
+  await waitForController(page)
+  await page.evaluate(() => window.swarmcdn!.ready)
+  const heroLength = s.prepared.build.manifest.assets.find((a) => a.path === hero)!.length
+  assert.equal(await s.originBytes(hero), heroLength)
+  for (let attempt = 0; ; attempt++) {
+    if ((await fetchInPage(page, hero)).headers['x-swarmcdn-sources'] === 'store') break
+    if (attempt > 30) assert.fail('the first page\'s hero photo was never adopted into the store')
+    await page.waitForTimeout(100)
+  }
+  assert.equal(await s.originBytes(hero), heroLength, 'adopting cost the origin bytes')
+  assert.equal((await fetchInPage(page, hero)).sha256, await s.sha256Of(hero))
+  await context.close()
+})

@@ -4,7 +4,7 @@
 // never throw into the page.
 
 import type { AgentEvent, AgentHandle, AgentStats, StartAgentOptions } from './agent/agent-entry.ts'
-import { MSG_GET_STATS, MSG_KILLED, MSG_NO_AGENT, type StatsReply } from '../sw/messages.ts'
+import { MSG_ADOPT, MSG_GET_STATS, MSG_KILLED, MSG_NO_AGENT, type StatsReply } from '../sw/messages.ts'
 import type { SourceBytes } from '../sw/asset-stats.ts'
 
 export type P2pOffReason = 'unsupported' | 'save-data' | 'opt-out' | 'site-off' | 'uncontrolled' | 'killed' | 'agent-failed'
@@ -185,6 +185,11 @@ function start(script: HTMLScriptElement | null): void {
       return { p2p: false, reason: 'unsupported' }
     }
     if (!(await controlled())) return { p2p: false, reason: 'uncontrolled' }
+    // What this page loaded before the SW controlled it sits in the HTTP cache: let the SW seed it.
+    safe(() => {
+      const urls = performance.getEntriesByType('resource').map((entry) => entry.name).filter((url) => url.startsWith(location.origin))
+      if (urls.length > 0) sw.controller?.postMessage({ type: MSG_ADOPT, urls })
+    }, undefined)()
     const info = await startAgent()
     // No agent on this page: tell the SW, so its requests stop waiting for one.
     if (!info.p2p) safe(() => sw.controller?.postMessage({ type: MSG_NO_AGENT }), undefined)()

@@ -7,6 +7,8 @@
 //                                          clientId (agent-registry.ts), replies { type: 'swarmcdn:agent-registered' }
 //   { type: 'swarmcdn:no-agent' }         this page runs no peer agent (P2P off, agent failed): the SW stops
 //                                          waiting for one before going to HTTP
+//   { type: 'swarmcdn:adopt', urls }     URLs this page loaded before the SW controlled it: the SW stores
+//                                          (and so seeds) the manifest assets among them from the HTTP cache
 //   { type: 'swarmcdn:refresh-manifest' } + optional MessagePort: check the manifest now; reply
 //                                          { type: 'swarmcdn:manifest-status', status, sequence }
 // SW → page:
@@ -22,9 +24,10 @@ export const MSG_AGENT_REGISTERED = 'swarmcdn:agent-registered'
 export const MSG_KILLED = 'swarmcdn:killed'
 export const MSG_REFRESH_MANIFEST = 'swarmcdn:refresh-manifest'
 export const MSG_NO_AGENT = 'swarmcdn:no-agent'
+export const MSG_ADOPT = 'swarmcdn:adopt'
 export const MSG_MANIFEST_STATUS = 'swarmcdn:manifest-status'
 
-export type PageToSwMessage = { type: typeof MSG_GET_STATS } | { type: typeof MSG_REGISTER_AGENT } | { type: typeof MSG_REFRESH_MANIFEST } | { type: typeof MSG_NO_AGENT }
+export type PageToSwMessage = { type: typeof MSG_GET_STATS } | { type: typeof MSG_REGISTER_AGENT } | { type: typeof MSG_REFRESH_MANIFEST } | { type: typeof MSG_NO_AGENT } | { type: typeof MSG_ADOPT; urls: string[] }
 
 export interface StatsReply {
   type: typeof MSG_STATS
@@ -38,5 +41,9 @@ export function parsePageMessage(data: unknown): PageToSwMessage | null {
   if (typeof data !== 'object' || data === null) return null
   const type = (data as { type?: unknown }).type
   if (type === MSG_GET_STATS || type === MSG_REGISTER_AGENT || type === MSG_REFRESH_MANIFEST || type === MSG_NO_AGENT) return { type }
+  if (type === MSG_ADOPT) {
+    const urls = (data as { urls?: unknown }).urls
+    return Array.isArray(urls) ? { type, urls: urls.filter((url): url is string => typeof url === 'string') } : null
+  }
   return null
 }

@@ -11,12 +11,13 @@ import { resolveSwConfig } from './config.ts'
 import { createAssetRequestHandler } from './handle-asset-request.ts'
 import { createIdbKeyValueStore } from './key-value-idb.ts'
 import { createManifestTrust, createEd25519Verifier, type TrustState } from './manifest-trust.ts'
-import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
+import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
 import { createPortPeerSource } from './peer-source-port.ts'
 import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SeedMessage } from './agent-protocol.ts'
 import { withStoredNotifications } from './stored-notifier.ts'
+import { adoptCachedAssets } from './adopt-cached-assets.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
@@ -122,6 +123,13 @@ self.addEventListener('message', (event) => {
         if (port) port.postMessage(reply)
         else client?.postMessage(reply)
       }),
+    )
+  } else if (message.type === MSG_ADOPT) {
+    event.waitUntil(
+      trust
+        .load()
+        .then(() => adoptCachedAssets(message.urls, { manifest: () => trust.current(), store, fetch: (url, init) => fetch(url, init), origin: self.location.origin }))
+        .catch(() => undefined),
     )
   } else if (message.type === MSG_NO_AGENT && client) {
     // P2P off or agent stopped: forget its port too, so its requests go straight to HTTP.

@@ -1,0 +1,68 @@
+// A first visit's page loads its assets before the SW controls it: they come from the origin and go
+// into the browser's HTTP cache, not the piece store. Adopting them afterwards, from the HTTP cache
+// only ('only-if-cached': never a new origin byte), lets this visitor seed them to the next ones.
+// Every piece is verified like any other before it is stored.
+
+import type { Manifest, ManifestAsset } from '../core/manifest-format.ts'
+import { pieceCount, pieceSize } from '../core/piece-math.ts'
+import { routeRequest } from './asset-router.ts'
+import type { PieceStore } from './piece-store.ts'
+import { verifyPiece } from './piece-verifier.ts'
+
+/** Larger assets are left alone: adopting reads the whole body into memory. */
+export const MAX_ADOPT_BYTES = 32 * 1024 * 1024
+
+export interface AdoptDeps {
+  manifest: () => Manifest | null
+  store: Pick<PieceStore, 'has' | 'put'>
+  fetch: (input: string, init: RequestInit) => Promise<Response>
+  origin: string
+}
+
+export interface AdoptResult {
+  /** Paths whose every piece is now stored. */
+  adopted: string[]
+  /** Paths not in the HTTP cache, or whose cached bytes did not verify. */
+  skipped: string[]
+}
+
+export async function adoptCachedAssets(urls: readonly string[], deps: AdoptDeps): Promise<AdoptResult> {
+  const result: AdoptResult = { adopted: [], skipped: [] }
+  const manifest = deps.manifest()
+  if (!manifest) return result
+  const assets = new Map<string, ManifestAsset>()
+  for (const url of urls.slice(0, 200)) {
+    const route = routeRequest(manifest, { method: 'GET', url, mode: 'same-origin', cache: 'default' } as Request, deps.origin)
+    if (route && route.asset.length <= MAX_ADOPT_BYTES) assets.set(route.asset.infoHash, route.asset)
+  }
+  for (const asset of assets.values()) {
+    const count = pieceCount(asset.length, asset.pieceLength)
+    const missing: number[] = []
+    for (let index = 0; index < count; index++) if (!(await deps.store.has(asset.infoHash, index))) missing.push(index)
+    if (missing.length === 0) continue
+    const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch)
+    if (!bytes || bytes.length !== asset.length) {
+      result.skipped.push(asset.path)
+      continue
+    }
+    let allGood = true
+    for (const index of missing) {
+      const start = index * asset.pieceLength
+      const piece = bytes.slice(start, start + pieceSize(index, asset.length, asset.pieceLength))
+      if ((await verifyPiece(asset, index, piece)).ok) await deps.store.put(asset.infoHash, index, piece)
+      else allGood = false // never stored; peers or HTTP will bring the right bytes when asked
+    }
+    ;(allGood ? result.adopted : result.skipped).push(asset.path)
+  }
+  return result
+}
+
+async function cachedBody(url: string, fetch: AdoptDeps['fetch']): Promise<Uint8Array | null> {
+  try {
+    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin', credentials: 'same-origin' })
+    if (response.status !== 200) return null
+    return new Uint8Array(await response.arrayBuffer())
+  } catch {
+    return null
+  }
+}
