@@ -53,14 +53,18 @@ test('visitor B gets at least 90% of the gallery\'s bytes from visitor A', { ski
   const stats = (await swStats(b)).stats.totals.bytes
   const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}; origin asset bytes before B's gallery (A's visit + B's first page) ${firstPageCost} B`
   console.log(`# ${note}`)
-  assert.ok(originForB <= 0.1 * galleryBytes, `origin served more than 10%: ${note}`)
-  assert.ok(stats.peers >= 0.9 * galleryBytes, `less than 90% from peers: ${note}`)
+  // B's own first page put its hero photo in B's store (adopted from the HTTP cache): those bytes
+  // are local, not fetched on this page. Of the bytes fetched over the network, 90% must be A's.
+  const fetched = galleryBytes - stats.store
+  assert.ok(fetched > 0.8 * galleryBytes, `too little was fetched for the test to mean anything: ${note}`)
+  assert.ok(originForB <= 0.1 * fetched, `origin served more than 10%: ${note}`)
+  assert.ok(stats.peers >= 0.9 * fetched, `less than 90% from peers: ${note}`)
   for (const path of galleryPaths(s)) {
     const result = await fetchInPage(b, path)
     assert.equal(result.sha256, await s.sha256Of(path), `${path}: B's bytes differ`)
   }
   const bStats = await b.evaluate(() => window.swarmcdn!.stats())
-  assert.ok(bStats.bytes.peers >= 0.9 * galleryBytes, 'window.swarmcdn.stats() disagrees')
+  assert.equal(bStats.bytes.peers, stats.peers, 'window.swarmcdn.stats() disagrees with the SW')
   await bContext.close()
 })
 

@@ -19,7 +19,9 @@
 //   { type: 'swarmcdn:agent-registered' }  (sw/messages.ts) the registration was accepted.
 //
 // agent → SW
-//   { type: 'piece', requestId, index, bytes }   bytes: ArrayBuffer, transferred. Unverified for the SW.
+//   { type: 'piece', requestId, index, bytes, local? }   bytes: ArrayBuffer, transferred. Unverified for the SW.
+//                                                local: the agent found it in the shared store (another tab,
+//                                                or the SW itself, stored it meanwhile): not peer bytes.
 //   { type: 'unavailable', requestId, indexes }  no connected peer has these: the SW stops waiting for them.
 //   { type: 'end', requestId }                   the agent has nothing more for this request.
 //   { type: 'pong', nonce }
@@ -69,6 +71,7 @@ export interface PieceMessage {
   requestId: number
   index: number
   bytes: ArrayBuffer
+  local?: boolean
 }
 export interface UnavailableMessage {
   type: 'unavailable'

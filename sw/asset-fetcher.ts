@@ -236,7 +236,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
         next.catch(() => undefined) // may lose the race against the deadline
         const result = deadlineMs === undefined ? await next : await Promise.race([next, deadline])
         if (result === DEADLINE || result.done) break
-        const { index, bytes } = result.value
+        const { index, bytes, from } = result.value
         if (!remaining.has(index)) continue // not asked, or already delivered
         const verdict = await verify(asset, index, bytes)
         source.onPieceVerdict?.(asset, index, verdict)
@@ -246,7 +246,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
           continue // never stored, never served; stays missing for the next source
         }
         remaining.delete(index)
-        deliver(index, bytes, source.name)
+        deliver(index, bytes, from ?? source.name)
         armDeadline()
       }
       return rejection

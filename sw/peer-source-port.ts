@@ -98,7 +98,8 @@ export function createPortPeerSource(deps: PortPeerSourceDeps): PeerSource {
     if (message.type === 'piece') {
       if (!request.remaining.delete(message.index)) return
       remember(pieceKey(request.infoHash, message.index), port)
-      request.queue.push({ index: message.index, bytes: new Uint8Array(message.bytes) })
+      const bytes = new Uint8Array(message.bytes)
+      request.queue.push(message.local === true ? { index: message.index, bytes, from: 'store' } : { index: message.index, bytes })
       if (request.remaining.size === 0) request.finish(false)
     } else if (message.type === 'unavailable') {
       for (const index of message.indexes) request.remaining.delete(index)

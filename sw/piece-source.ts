@@ -15,6 +15,8 @@ export interface PieceDelivery {
   index: number
   /** Unverified bytes; the fetcher checks them against the manifest. */
   bytes: Uint8Array
+  /** Set when the source found the piece in the shared store rather than fetching it (counted as store). */
+  from?: 'store'
 }
 
 export interface PieceRequestOptions {

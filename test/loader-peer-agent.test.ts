@@ -234,6 +234,7 @@ test('get-pieces: joins the swarm with a bounded client, selects pieces, sends e
       ],
     )
     assert.deepEqual(new Uint8Array(got[0]!.bytes), bytes.slice(PIECE, 2 * PIECE))
+    assert.ok(got.every((m) => !('local' in m)), 'downloaded pieces are peer bytes')
     assert.deepEqual(env.received.at(-1), { type: 'end', requestId: 7 })
     assert.deepEqual(await env.pieces.get(asset.infoHash, 2), bytes.slice(2 * PIECE, 3 * PIECE), 'stored once, in the shared store')
     assert.ok(env.events.some((e) => e.type === 'piece' && e.index === 1))
@@ -297,6 +298,7 @@ test('pieces already in the shared store are sent without asking peers, and the 
     await env.until(() => env.received.some((m) => m.type === 'end'), 'end')
     const piece = env.received.find((m) => m.type === 'piece')!
     assert.equal(piece.type === 'piece' && piece.index, 0)
+    assert.equal(piece.type === 'piece' && piece.local, true, 'a stored piece must not be counted as peer bytes')
     assert.deepEqual(env.torrents[0]!.opts.bitfield, new Uint8Array([0b1000_0000]), 'startup bitfield from the store')
     assert.equal(env.torrents[0]!.selected.size, 0, 'never asked peers')
   } finally {

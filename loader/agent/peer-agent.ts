@@ -134,6 +134,8 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   let destroyed = false
 
   const key = (infoHash: string, index: number) => `${infoHash}:${index}`
+  /** True while markHad marks a piece found in the store (its 'verified' event is not a download). */
+  let markingLocal = false
 
   function post(message: AgentToSwMessage, transfer: Transferable[] = []): void {
     try {
@@ -168,8 +170,11 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
 
   // ---- pieces had → SW ---------------------------------------------------------------------------
 
-  /** The swarm has piece `index` (downloaded, or found in the store): send it to the requests waiting. */
-  function onHad(swarm: Swarm, index: number): void {
+  /**
+   * The swarm has piece `index`: send it to the requests waiting. `local` when it was found in the shared
+   * store (another tab or the SW stored it), so the SW counts it as store bytes, not peer bytes.
+   */
+  function onHad(swarm: Swarm, index: number, local = false): void {
     const infoHash = swarm.asset.infoHash
     badPeers.verified(key(infoHash, index))
     const outcome = requests.delivered(infoHash, index)
@@ -178,7 +183,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
       for (const requestId of outcome.to) {
         if (bytes) {
           const copy = bytes.slice().buffer // each message transfers its own buffer
-          post({ type: 'piece', requestId, index, bytes: copy }, [copy])
+          post(local ? { type: 'piece', requestId, index, bytes: copy, local } : { type: 'piece', requestId, index, bytes: copy }, [copy])
         } else {
           post({ type: 'unavailable', requestId, indexes: [index] })
         }
@@ -205,7 +210,12 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     const torrent = swarm.torrent
     if (!torrent || torrent.destroyed || !torrent.bitfield || index >= torrent.pieces.length) return
     if (torrent.bitfield.get(index)) return
-    torrent._markVerified(index) // emits 'verified' → onHad
+    markingLocal = true
+    try {
+      torrent._markVerified(index) // emits 'verified' → onHad, as a local piece
+    } finally {
+      markingLocal = false
+    }
     for (const wire of torrent.wires) if (!wire.destroyed) wire.have(index)
   }
 
@@ -328,7 +338,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   function watch(swarm: Swarm, torrent: WebTorrentTorrent): void {
     const infoHash = swarm.asset.infoHash
     torrent.on('error', () => undefined) // handled by the ready promise / leave
-    torrent.on('verified', (index) => onHad(swarm, index))
+    torrent.on('verified', (index) => onHad(swarm, index, markingLocal))
     torrent.on('warning', (warning) => {
       const index = failedPieceIndex(warning)
       if (index === null) return
@@ -384,7 +394,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     const inStore = await Promise.all(waiting.map((index) => (torrent.bitfield?.get(index) ? true : pieces.has(asset.infoHash, index))))
     if (swarm.left || torrent.destroyed) return
     waiting.forEach((index, i) => {
-      if (torrent.bitfield?.get(index)) onHad(swarm, index)
+      if (torrent.bitfield?.get(index)) onHad(swarm, index, true)
       else if (inStore[i]) markHad(swarm, index)
       else if (requests.wanted(asset.infoHash).has(index)) {
         torrent.select(index, index, 1)

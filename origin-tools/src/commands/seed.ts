@@ -41,9 +41,16 @@ export function seederStatus(seeder: SiteSeeder): string {
 }
 
 export async function seedCommand(options: SeedCommandOptions): Promise<void> {
+  // Handle signals from the start: a Ctrl-C while checking files or starting must still exit cleanly.
+  let seeder: SiteSeeder | null = null
+  let stopStatus = () => {}
+  onShutdown(async () => {
+    stopStatus()
+    await seeder?.close()
+  }, options.log)
   const { manifest } = await checkSiteForSeeding(options.siteDir, options.pub, options.log)
   const trackers = options.trackers ?? trackersForSeeder(manifest, options.baseUrl)
-  const seeder = await startSeederProcess({
+  seeder = await startSeederProcess({
     siteDir: options.siteDir,
     manifest,
     trackers,
@@ -53,9 +60,6 @@ export async function seedCommand(options: SeedCommandOptions): Promise<void> {
     log: options.log,
   })
   options.log(`seeding ${manifest.assets.length} assets (sequence ${manifest.sequence}) via ${trackers.join(', ') || 'no tracker'}`)
-  const stopStatus = startStatusLine(() => seederStatus(seeder))
-  onShutdown(async () => {
-    stopStatus()
-    await seeder.close()
-  }, options.log)
+  const running = seeder
+  stopStatus = startStatusLine(() => seederStatus(running))
 }

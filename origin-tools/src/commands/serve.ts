@@ -120,10 +120,14 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
 }
 
 export async function serveCommand(options: ServeCommandOptions): Promise<void> {
-  const running = await runServe(options)
-  const stopStatus = startStatusLine(() => running.status())
+  // Handle signals from the start: a Ctrl-C while checking files or starting must still exit cleanly.
+  let running: RunningServe | null = null
+  let stopStatus = () => {}
   onShutdown(async () => {
     stopStatus()
-    await running.close()
+    await running?.close()
   }, options.log)
+  running = await runServe(options)
+  const started = running
+  stopStatus = startStatusLine(() => started.status())
 }
