@@ -1,6 +1,7 @@
 // KeyValueStore on IndexedDB (idb), for the manifest trust state that must survive SW restarts.
 
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
+import type { DBSchema } from 'idb'
+import { reopeningDb } from './reopening-db.ts'
 import type { KeyValueStore } from './key-value-store.ts'
 
 interface KeyValueDB extends DBSchema {
@@ -8,21 +9,9 @@ interface KeyValueDB extends DBSchema {
 }
 
 export function createIdbKeyValueStore(dbName = 'swarmcdn-sw-state'): KeyValueStore {
-  let db: Promise<IDBPDatabase<KeyValueDB>> | undefined
-  const open = () =>
-    (db ??= openDB<KeyValueDB>(dbName, 1, {
-      upgrade(database) {
-        database.createObjectStore('kv')
-      },
-      // Reopen on next use after the browser closed the connection or a newer schema waits for us.
-      blocking(_current, _blocked, event) {
-        ;(event.target as IDBDatabase).close()
-        db = undefined
-      },
-      terminated() {
-        db = undefined
-      },
-    }))
+  const open = reopeningDb<KeyValueDB>(dbName, 1, (database) => {
+    database.createObjectStore('kv')
+  })
   return {
     async get(key) {
       return (await open()).get('kv', key)

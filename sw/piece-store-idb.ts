@@ -2,7 +2,8 @@
 // so touching a piece on read rewrites a small record, not the bytes. Usage is a counter updated in
 // the same transaction as every write, so it stays right across SW restarts and other contexts.
 
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
+import type { DBSchema, IDBPTransaction } from 'idb'
+import { reopeningDb } from './reopening-db.ts'
 import { pieceKey, type PieceStore } from './piece-store.ts'
 
 interface PieceRecordMeta {
@@ -38,29 +39,16 @@ export interface IdbPieceStoreOptions {
 
 export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
   const now = options.now ?? Date.now
-  let db: Promise<IDBPDatabase<PieceDB>> | undefined
   let lastTick = 0
   let persistenceAsked = false
 
-  const open = () =>
-    (db ??= openDB<PieceDB>(options.dbName ?? 'swarmcdn-pieces', 1, {
-      upgrade(database) {
-        database.createObjectStore('pieces')
-        const lru = database.createObjectStore('lru', { keyPath: 'key' })
-        lru.createIndex('by-last-used', 'lastUsed')
-        lru.createIndex('by-info-hash', 'infoHash')
-        database.createObjectStore('meta')
-      },
-      // Reopen on next use when another context needs a newer schema, or the browser closed us
-      // (storage cleared): a dead connection must not leave the store dead until the SW restarts.
-      blocking(_current, _blocked, event) {
-        ;(event.target as IDBDatabase).close()
-        db = undefined
-      },
-      terminated() {
-        db = undefined
-      },
-    }))
+  const open = reopeningDb<PieceDB>(options.dbName ?? 'swarmcdn-pieces', 1, (database) => {
+    database.createObjectStore('pieces')
+    const lru = database.createObjectStore('lru', { keyPath: 'key' })
+    lru.createIndex('by-last-used', 'lastUsed')
+    lru.createIndex('by-info-hash', 'infoHash')
+    database.createObjectStore('meta')
+  })
 
   // Strictly increasing, so two uses in the same millisecond still have an order.
   const tick = () => (lastTick = Math.max(now(), lastTick + 1e-3))

@@ -5,9 +5,8 @@
 import WebTorrent from 'webtorrent'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { encodeTorrentFile } from '../../origin-tools/src/torrent-file.ts'
-import { base64ToBytes } from '../../core/base64.ts'
-import { torrentNameForPath, type Manifest } from '../../core/manifest-format.ts'
+import { encodeTorrentFile, torrentInfoOf } from '../../origin-tools/src/torrent-file.ts'
+import type { Manifest } from '../../core/manifest-format.ts'
 
 /** abstract-chunk-store over a buffer; get() flips one byte of every chunk it returns. */
 function corruptingStore(bytes: Buffer) {
@@ -41,10 +40,7 @@ async function seedCorrupted(siteDir: string, manifest: Manifest, paths: string[
   for (const path of paths) {
     const asset = manifest.assets.find((a) => a.path === path)!
     const bytes = await readFile(join(siteDir, decodeURIComponent(path)))
-    const torrentFile = encodeTorrentFile(
-      { name: torrentNameForPath(path), length: asset.length, pieceLength: asset.pieceLength, pieces: base64ToBytes(asset.pieces)! },
-      { trackers: [trackerUrl] },
-    )
+    const torrentFile = encodeTorrentFile(torrentInfoOf(asset), { trackers: [trackerUrl] })
     await new Promise<void>((resolve) => {
       // skipVerify: it claims every piece without checking, which is the point.
       const torrent = client.add(Buffer.from(torrentFile), { store: corruptingStore(bytes), skipVerify: true, getAnnounceOpts: () => ({ numwant: 0 }) })

@@ -4,12 +4,18 @@
 
 import bencode from 'bencode'
 import { createHash } from 'node:crypto'
+import { torrentNameForPath, type ManifestAsset } from '../../core/manifest-format.ts'
 
 export interface TorrentInfo {
   name: string
   length: number
   pieceLength: number
   pieces: Uint8Array
+}
+
+/** The `info` a manifest asset stands for (the manifest holds everything needed to rebuild it). */
+export function torrentInfoOf(asset: ManifestAsset): TorrentInfo {
+  return { name: torrentNameForPath(asset.path), length: asset.length, pieceLength: asset.pieceLength, pieces: Buffer.from(asset.pieces, 'base64') }
 }
 
 export function encodeInfo(info: TorrentInfo): Uint8Array {

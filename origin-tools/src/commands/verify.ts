@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import type { KeyObject } from 'node:crypto'
 import { verifyBytes } from '../keys.ts'
 import { hashFilePieces } from '../piece-hasher.ts'
-import { infoHashOf } from '../torrent-file.ts'
+import { infoHashOf, torrentInfoOf } from '../torrent-file.ts'
 import { CliError } from '../cli-error.ts'
 import { assertSiteDirectory } from '../site-walk.ts'
-import { MANIFEST_FILE, ManifestError, torrentNameForPath, type Manifest } from '../../../core/manifest-format.ts'
+import { MANIFEST_FILE, ManifestError, type Manifest } from '../../../core/manifest-format.ts'
 import { verifySignedManifest } from '../../../core/verify-signed-manifest.ts'
 import { SHA1_LENGTH } from '../../../core/piece-math.ts'
 
@@ -66,7 +66,7 @@ export async function verifyAssetFiles(siteDir: string, manifest: Manifest, onBy
         throw failed(`${asset.path}: piece ${offset / SHA1_LENGTH} does not match its hash (bytes ${(offset / SHA1_LENGTH) * asset.pieceLength}+)`)
       }
     }
-    const infoHash = infoHashOf({ name: torrentNameForPath(asset.path), length: asset.length, pieceLength: asset.pieceLength, pieces: expected })
+    const infoHash = infoHashOf(torrentInfoOf(asset))
     if (infoHash !== asset.infoHash) throw failed(`${asset.path}: infoHash ${asset.infoHash} does not match its pieces (${infoHash})`)
     verifiedBytes += asset.length
   }

@@ -5,9 +5,7 @@ import { dirname } from 'node:path'
 import { EventEmitter } from 'node:events'
 import WebTorrent from 'webtorrent'
 import type { Manifest } from '../../../core/manifest-format.ts'
-import { base64ToBytes } from '../../../core/base64.ts'
-import { torrentNameForPath } from '../../../core/manifest-format.ts'
-import { encodeTorrentFile } from '../torrent-file.ts'
+import { encodeTorrentFile, torrentInfoOf } from '../torrent-file.ts'
 import { siteFileForPath } from '../commands/verify.ts'
 
 export interface SeederOptions {
@@ -58,12 +56,7 @@ export async function startSeeder(options: SeederOptions): Promise<SiteSeeder> {
       (asset) =>
         new Promise<void>((resolve, reject) => {
           const file = siteFileForPath(options.siteDir, options.manifest.scope, asset.path)
-          const pieces = base64ToBytes(asset.pieces)
-          if (!pieces) return reject(new Error(`bad pieces for ${asset.path}`))
-          const torrentFile = encodeTorrentFile(
-            { name: torrentNameForPath(asset.path), length: asset.length, pieceLength: asset.pieceLength, pieces },
-            { trackers: options.trackers },
-          )
+          const torrentFile = encodeTorrentFile(torrentInfoOf(asset), { trackers: options.trackers })
           // skipVerify: the caller hashed every file against the manifest just before.
           const torrent = client.add(Buffer.from(torrentFile), {
             path: dirname(file),
