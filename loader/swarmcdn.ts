@@ -187,7 +187,9 @@ function start(script: HTMLScriptElement | null): void {
     if (!(await controlled())) return { p2p: false, reason: 'uncontrolled' }
     // What this page loaded before the SW controlled it sits in the HTTP cache: let the SW seed it.
     safe(() => {
-      const urls = performance.getEntriesByType('resource').map((entry) => entry.name).filter((url) => url.startsWith(location.origin))
+      // workerStart is 0 exactly for requests no service worker saw: later pages post nothing.
+      const entries = performance.getEntriesByType('resource') as PerformanceResourceTiming[]
+      const urls = entries.filter((entry) => entry.workerStart === 0 && entry.name.startsWith(location.origin)).map((entry) => entry.name)
       if (urls.length > 0) sw.controller?.postMessage({ type: MSG_ADOPT, urls })
     }, undefined)()
     const info = await startAgent()

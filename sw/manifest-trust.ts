@@ -45,7 +45,9 @@ export interface ManifestTrust {
   load(): Promise<TrustState>
   /** Fetches, verifies and maybe accepts the manifest now (concurrent calls share one fetch). Never rejects. */
   refresh(): Promise<RefreshOutcome>
-  /** refresh() if the last check is older than refreshIntervalMs, else null. */
+  /** refresh() if the last check is older than minAgeMs (and the manifest was loaded), else null. */
+  refreshIfOlderThan(minAgeMs: number): Promise<RefreshOutcome> | null
+  /** refreshIfOlderThan(refreshIntervalMs). */
   refreshIfStale(): Promise<RefreshOutcome> | null
 }
 
@@ -156,10 +158,13 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
       })
       return refreshing
     },
-    refreshIfStale() {
+    refreshIfOlderThan(minAgeMs) {
       if (refreshing) return refreshing
-      if (!loaded || now() - lastCheckMs < options.refreshIntervalMs) return null
+      if (!loaded || now() - lastCheckMs < minAgeMs) return null
       return trust.refresh()
+    },
+    refreshIfStale() {
+      return trust.refreshIfOlderThan(options.refreshIntervalMs)
     },
   }
   return trust

@@ -21,6 +21,9 @@ import { adoptCachedAssets } from './adopt-cached-assets.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
+/** Minimum time between manifest checks triggered by bad pieces from the origin. */
+const BAD_ORIGIN_PIECE_RECHECK_MS = 10_000
+
 const boot = readBootConfig(self.__SWARMCDN__)
 const config = resolveSwConfig(boot?.config)
 const network = (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)
@@ -50,8 +53,9 @@ const fetcher = createAssetFetcher({
   config,
   onPieceRejected: (asset, _index, source) => {
     if (source !== 'store') stats.pieceRejected(asset, source)
-    // A bad piece from the origin itself most likely means a deploy changed the file: check for a new manifest.
-    if (source === 'http') void trust.refresh().then((outcome) => actOn(outcome.state))
+    // A bad piece from the origin itself most likely means a deploy changed the file: check for a new
+    // manifest, at most every few seconds however many pieces fail.
+    if (source === 'http') void trust.refreshIfOlderThan(BAD_ORIGIN_PIECE_RECHECK_MS)?.then((outcome) => actOn(outcome.state))
   },
 })
 const handle = createAssetRequestHandler({

@@ -86,19 +86,20 @@ export async function fetchInPage(page: Page, path: string, headers: Record<stri
   }, { path, headers })
 }
 
-/** Asks the SW to check its manifest now; resolves with { status, sequence }. */
-export async function refreshManifest(page: Page): Promise<{ status: string; sequence: number | null }> {
-  return page.evaluate(() => new Promise((resolve) => {
+/** Posts one message to the page's SW with a reply port and resolves with the reply. */
+function askSw<T>(page: Page, type: string): Promise<T> {
+  return page.evaluate((messageType) => new Promise<T>((resolve) => {
     const channel = new MessageChannel()
     channel.port1.onmessage = (event) => resolve(event.data)
-    navigator.serviceWorker.controller!.postMessage({ type: 'swarmcdn:refresh-manifest' }, [channel.port2])
-  }))
+    navigator.serviceWorker.controller!.postMessage({ type: messageType }, [channel.port2])
+  }), type)
 }
 
-export async function swStats(page: Page): Promise<any> {
-  return page.evaluate(() => new Promise((resolve) => {
-    const channel = new MessageChannel()
-    channel.port1.onmessage = (event) => resolve(event.data)
-    navigator.serviceWorker.controller!.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
-  }))
+/** Asks the SW to check its manifest now; resolves with { status, sequence }. */
+export function refreshManifest(page: Page): Promise<{ status: string; sequence: number | null }> {
+  return askSw(page, 'swarmcdn:refresh-manifest')
+}
+
+export function swStats(page: Page): Promise<any> {
+  return askSw(page, 'swarmcdn:get-stats')
 }
