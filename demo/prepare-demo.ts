@@ -1,11 +1,12 @@
-// Assembles the demo site: template pages + generated media, a development key (kept out of git),
-// then `swarmcdn build` (hash, torrents, signed manifest, swarmcdn.js and swarmcdn-sw.js).
+// Assembles the demo site: pages (layout + demo/pages/), static assets, generated media, a development
+// key (kept out of git), then `swarmcdn build` (hash, torrents, signed manifest, swarmcdn.js and swarmcdn-sw.js).
 
 import { cp, mkdir, rm, copyFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join, basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeDemoMedia } from './media/make-demo-media.ts'
+import { renderDemoPages } from './render-pages.ts'
 import { keygen } from '../origin-tools/src/commands/keygen.ts'
 import { buildSite, BUILD_DEFAULTS, type BuildResult } from '../origin-tools/src/commands/build.ts'
 
@@ -46,6 +47,7 @@ export async function prepareDemo(options: PrepareDemoOptions): Promise<Prepared
 
   await rm(siteDir, { recursive: true, force: true })
   await cp(join(DEMO_DIR, 'site-template'), siteDir, { recursive: true })
+  await renderDemoPages(join(DEMO_DIR, 'pages'), siteDir)
   await mkdir(join(siteDir, 'media'), { recursive: true })
   await mkdir(join(siteDir, 'downloads'), { recursive: true })
   for (let i = 1; i <= images; i++) {
