@@ -1,4 +1,4 @@
-// The page's bencoder must produce the infohash the build tools produce, or the page joins another swarm.
+// The page's torrent must carry the infohash the build tools produce, or the page joins another swarm.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { bytesToBase64 } from '../core/base64.ts'
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import { encodeTorrentFile, infoHashOf } from '../origin-tools/src/torrent-file.ts'
-import { assetInfoHash, bencode, encodeAssetInfo, encodeAssetTorrent } from '../loader/agent/bencode-torrent.ts'
+import { assetInfoHash, encodeAssetInfo, encodeAssetTorrent } from '../loader/agent/asset-torrent.ts'
 import { makeBytes } from './sw-fixtures.ts'
 
 function realAsset(path: string, length: number, pieceLength: number): { asset: ManifestAsset; pieces: Uint8Array; name: string } {
@@ -19,23 +19,6 @@ function realAsset(path: string, length: number, pieceLength: number): { asset: 
   const infoHash = infoHashOf({ name, length, pieceLength, pieces })
   return { asset: { path, length, type: 'application/octet-stream', pieceLength, pieces: bytesToBase64(pieces), infoHash }, pieces, name }
 }
-
-test('bencode: integers, strings, bytes, lists, dictionaries with byte-sorted keys', () => {
-  const text = (value: Parameters<typeof bencode>[0]) => Buffer.from(bencode(value)).toString('latin1')
-  assert.equal(text(42), 'i42e')
-  assert.equal(text(-3), 'i-3e')
-  assert.equal(text('spam'), '4:spam')
-  assert.equal(text('é'), '2:\u00c3\u00a9', 'length counts UTF-8 bytes')
-  assert.equal(text(new Uint8Array([0, 255])), '2:\u0000\u00ff')
-  assert.equal(text(['a', 1, []]), 'l1:ai1elee')
-  assert.equal(text({ zeta: 1, 'piece length': 2, alpha: 'x', Z: 0 }), 'd1:Zi0e5:alpha1:x12:piece lengthi2e4:zetai1ee')
-  assert.throws(() => bencode(1.5), { name: 'BencodeError' })
-})
-
-test('bencode matches the bencode package on a nested value', () => {
-  const value = { announce: 'wss://t.example/a', 'announce-list': [['wss://t.example/a'], ['ws://b']], info: { length: 7, name: 'x y.bin', pieces: new Uint8Array([1, 2, 3]) } }
-  assert.deepEqual(Buffer.from(bencode(value)), Buffer.from(bencodeLib.encode({ ...value, info: { ...value.info, pieces: Buffer.from(value.info.pieces) } })))
-})
 
 for (const [path, length, pieceLength] of [
   ['/media/video.mp4', 5 * 65536 + 17, 65536],
