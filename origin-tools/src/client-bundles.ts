@@ -1,16 +1,16 @@
 // Bundles the browser side with esbuild and emits it into a built site.
 // swarmcdn-sw.js gets the site's public key baked in as its first line.
 
-import { build, type BuildOptions } from 'esbuild'
+import type { BuildOptions } from 'esbuild'
 import { existsSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { writeFileAtomic } from './atomic-write.ts'
 import { LOADER_FILE, SERVICE_WORKER_FILE } from '../../core/manifest-format.ts'
+import { CLIENT_DIST_DIR, PACKAGED, REPO_ROOT } from './package-layout.ts'
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-export const DIST_DIR = join(REPO_ROOT, 'dist')
+export { REPO_ROOT }
+export const DIST_DIR = CLIENT_DIST_DIR
 export const AGENT_FILE = 'swarmcdn-agent.js'
 
 export interface ClientBundle {
@@ -38,6 +38,8 @@ export interface BundleReport {
 
 /** Builds every bundle whose entry exists into dist/; throws when one is over its budget. */
 export async function bundleClients(options: { minify?: boolean; bundles?: ClientBundle[]; outDir?: string } = {}): Promise<BundleReport[]> {
+  // Loaded here, not at the top: the published package has the bundles prebuilt and no esbuild.
+  const { build } = await import('esbuild')
   const reports: BundleReport[] = []
   for (const bundle of options.bundles ?? CLIENT_BUNDLES) {
     const entry = join(REPO_ROOT, bundle.entry)
@@ -83,10 +85,11 @@ async function bundlesStale(bundles: ClientBundle[]): Promise<boolean> {
   return Math.min(...built) < (await newestSourceMs())
 }
 
-/** Copies the bundles into the site; rebuilds them first when dist/ is missing or stale. */
+/** Copies the bundles into the site; in the repository, rebuilds them first when dist/ is missing or stale. */
 export async function emitClientFiles(siteDir: string, publicKeyBase64: string, swConfig: Record<string, number> = {}): Promise<string[]> {
-  const present = CLIENT_BUNDLES.filter((bundle) => existsSync(join(REPO_ROOT, bundle.entry)))
-  if (await bundlesStale(present)) await bundleClients()
+  // The package ships them prebuilt (scripts/build-package.ts), with no sources to compare against.
+  const present = CLIENT_BUNDLES.filter((bundle) => existsSync(PACKAGED ? join(DIST_DIR, bundle.file) : join(REPO_ROOT, bundle.entry)))
+  if (!PACKAGED && (await bundlesStale(present))) await bundleClients()
   const written: string[] = []
   for (const bundle of present) {
     let code = await readFile(join(DIST_DIR, bundle.file), 'utf8')

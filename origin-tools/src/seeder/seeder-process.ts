@@ -3,13 +3,12 @@
 // serving the site whatever happens to its seeder.
 
 import { fork, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import type { SeederOptions, SeederStats, SiteSeeder } from './site-seeder.ts'
 import type { ChildMessage, ParentMessage } from './seeder-ipc.ts'
+import { childEntry } from '../package-layout.ts'
 
-const CHILD_SCRIPT = fileURLToPath(new URL('./seeder-child.ts', import.meta.url))
-/** The child is TypeScript: load tsx by absolute URL, so it resolves from any working directory. */
-const TSX_LOADER = import.meta.resolve('tsx')
+/** seeder-child.ts through tsx in the repository, the bundled seeder-child.js in the package. */
+const CHILD = childEntry('seeder-child')
 
 export interface SeederProcessOptions extends SeederOptions {
   /** Told about crashes and restarts. */
@@ -30,7 +29,7 @@ export async function startSeederProcess(options: SeederProcessOptions): Promise
 
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      const current = fork(CHILD_SCRIPT, [], { execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      const current = fork(CHILD.script, [], { execArgv: CHILD.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
       child = current
       let ready = false
       current.on('message', (message: ChildMessage) => {
