@@ -8,11 +8,11 @@
 // No TypeScript compiler, tsx or esbuild is needed where the package is installed.
 
 import { build } from 'esbuild'
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import ts from 'typescript'
-import { bundleClients } from '../origin-tools/src/client-bundles.ts'
+import { bundleClients, DIST_DIR } from '../origin-tools/src/client-bundles.ts'
 import { CHILD_ENTRIES, REPO_ROOT } from '../origin-tools/src/package-layout.ts'
 
 const NODE_DIR = join(REPO_ROOT, 'dist/node')
@@ -120,8 +120,22 @@ async function buildTypes(): Promise<void> {
   await rm(outDir, { recursive: true, force: true })
 }
 
+/** The browser bundles, built aside and renamed into dist/: tests running meanwhile never read half a file. */
+async function buildClients(): Promise<void> {
+  const aside = await mkdtemp(join(DIST_DIR, '.building-'))
+  try {
+    for (const r of await bundleClients({ outDir: aside })) {
+      await rename(join(aside, r.file), join(DIST_DIR, r.file))
+      log(`dist/${r.file.padEnd(23)} ${(r.bytes / 1024).toFixed(1).padStart(8)} KiB  (budget ${(r.budgetBytes / 1024).toFixed(0)} KiB)`)
+    }
+  } finally {
+    await rm(aside, { recursive: true, force: true })
+  }
+}
+
 try {
-  for (const r of await bundleClients()) log(`dist/${r.file.padEnd(23)} ${(r.bytes / 1024).toFixed(1).padStart(8)} KiB  (budget ${(r.budgetBytes / 1024).toFixed(0)} KiB)`)
+  await mkdir(DIST_DIR, { recursive: true })
+  await buildClients()
   await mkdir(NODE_DIR, { recursive: true })
   await buildNode()
   await buildTypes()
