@@ -56,7 +56,8 @@ test('packed swarmcdn installs with plain npm install and works from npx, its AP
     devDependencies: { vite: repoPackage.devDependencies.vite, typescript: repoPackage.devDependencies.typescript },
   }, null, 2))
   const install = run('npm', ['install'], project)
-  t.diagnostic(`npm install, last lines:\n${lastLines(install.stdout + install.stderr, 6)}`)
+  t.diagnostic(`node ${run('node', ['--version'], project).stdout.trim()}, npm ${run('npm', ['--version'], project).stdout.trim()}; npm install, last lines:\n${lastLines(install.stdout + install.stderr, 10)}`)
+  assert.doesNotMatch(install.stdout + install.stderr, /EBADENGINE|ERR!/, 'npm install complained')
   const installed = spawnSync('du', ['-sk', 'node_modules/swarmcdn', 'node_modules/@roamhq'], { cwd: project, encoding: 'utf8' }).stdout
   t.diagnostic(`installed (KiB): ${installed.trim().replace(/\n/g, ', ')}`)
   const tree = JSON.parse(run('npm', ['ls', '--all', '--omit=dev', '--json'], project).stdout)
