@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the repository needs no compile step.
+// In the repository: runs the TypeScript CLI through tsx, so the repository needs no compile step.
+// The published package runs dist/node/cli.js instead (scripts/build-package.ts).
 import { register } from 'tsx/esm/api'
 
 register()
