@@ -73,7 +73,9 @@ export async function startSeederProcess(options: SeederProcessOptions): Promise
           resolve()
         })
         const close: ParentMessage = { type: 'close' }
-        current.send(close)
+        // A Ctrl-C reaches the whole process group: the child may be dying already. With a callback a
+        // failed send is not an unhandled 'error' (a stack trace on exit); 'exit' above still resolves.
+        current.send(close, () => {})
       })
     },
   }
