@@ -16,6 +16,8 @@
 // agent → SW
 //   { type: 'availability', infoHash, indexes, available }  pieces connected peers now hold (available: true)
 //       or that no connected peer holds any more (false). After `site`, a full snapshot (`reset: true` first).
+//   { type: 'swarm', peers, settling }                      connections open now; settling while the agent is
+//       still connecting to the peers the tracker named (the SW holds HTTP back within its latency budget).
 //   { type: 'piece', requestId, index, bytes }              bytes: ArrayBuffer, transferred. Unverified for the SW.
 //   { type: 'unavailable', requestId, indexes }             no connected peer could deliver these.
 //   { type: 'pong', nonce }
@@ -73,6 +75,11 @@ export interface AvailabilityMessage {
   /** Forget everything known of this agent's availability first (sent once after each `site`). */
   reset?: boolean
 }
+export interface SwarmMessage {
+  type: 'swarm'
+  peers: number
+  settling: boolean
+}
 export interface PieceMessage {
   type: 'piece'
   requestId: number
@@ -89,7 +96,7 @@ export interface PongMessage {
   nonce: number
 }
 
-export type AgentToSwMessage = AvailabilityMessage | PieceMessage | UnavailableMessage | PongMessage
+export type AgentToSwMessage = AvailabilityMessage | SwarmMessage | PieceMessage | UnavailableMessage | PongMessage
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
 const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
@@ -102,6 +109,8 @@ export function parseAgentMessage(data: unknown): AgentToSwMessage | null {
   switch (data.type) {
     case 'availability':
       return isHex40(data.infoHash) && isIndexList(data.indexes) && typeof data.available === 'boolean' ? (data as unknown as AvailabilityMessage) : null
+    case 'swarm':
+      return isIndex(data.peers) && typeof data.settling === 'boolean' ? (data as unknown as SwarmMessage) : null
     case 'piece':
       return isIndex(data.requestId) && isIndex(data.index) && data.bytes instanceof ArrayBuffer ? (data as unknown as PieceMessage) : null
     case 'unavailable':

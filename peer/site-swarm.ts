@@ -64,6 +64,8 @@ export interface SiteSwarmDeps {
   /** Called when the set of pieces available from connected peers changes. */
   onAvailability?(infoHash: string, indexes: number[], available: boolean): void
   onPeers?(count: number): void
+  /** Settling: connecting to the first peers the tracker knows of. Ends with the first peer's hello, or when the tracker says nobody else is here. */
+  onSettling?(settling: boolean): void
   onWarning?(message: string): void
   peerId?: string
   now?: () => number
@@ -104,6 +106,7 @@ export interface SiteSwarmStats {
 
 export interface SiteSwarm {
   readonly peerId: string
+  settling(): boolean
   setAssets(assets: SwarmAsset[]): void
   /** This side now holds these pieces (told to every peer at once). */
   addHave(infoHash: string, indexes: number[]): void
@@ -162,6 +165,8 @@ interface Wanted {
 const INITIAL_RATE_BYTES_PER_SEC = 256 * 1024
 const TICK_MS = 250
 const OFFER_TTL_MS = 30_000
+/** Longest a new member counts as settling, whatever the tracker says. */
+const MAX_SETTLING_MS = 4_000
 
 export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   const { config } = deps
@@ -181,7 +186,16 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   let uploadedBytes = 0
   let downloadedBytes = 0
   let destroyed = false
+  let settling = !deps.seeder
   const ticker = setInterval(tick, TICK_MS)
+  const settleTimer = setTimeout(() => settled(), MAX_SETTLING_MS)
+
+  function settled(): void {
+    clearTimeout(settleTimer)
+    if (!settling) return
+    settling = false
+    deps.onSettling?.(false)
+  }
 
   const trackers: TrackerClient[] = deps.trackers.map((url) =>
     createTrackerClient({
@@ -194,6 +208,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       createOffers,
       onOffer,
       onAnswer,
+      onSwarmSize: (size) => size <= 1 && peers.size === 0 && settled(),
       onWarning: deps.onWarning,
     }),
   )
@@ -317,6 +332,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       case 'hello': {
         if (peer.ready || message.peerId !== peer.peerId) return peer.link.close()
         peer.ready = true
+        queueMicrotask(settled) // after its availability is reported
         for (const [infoHash, bits] of Object.entries(message.have)) {
           const asset = assets.get(infoHash)
           // Bitfields of assets we do not know (another deploy) are kept by count only when known later.
@@ -519,6 +535,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
 
   return {
     peerId,
+    settling: () => settling,
     setAssets(list) {
       for (const asset of list) assets.set(asset.infoHash, asset)
     },
@@ -579,6 +596,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       if (destroyed) return
       destroyed = true
       clearInterval(ticker)
+      clearTimeout(settleTimer)
       for (const tracker of trackers) tracker.destroy()
       for (const want of waiting) if (!want.done) ((want.done = true), want.reject(new FetchError('closed')))
       waiting.length = 0

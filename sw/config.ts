@@ -13,15 +13,17 @@ export interface SwConfig {
   /** Bytes of pieces kept in IndexedDB before least-recently-used eviction. Default 512 MiB. */
   storeBudgetBytes: number
   /**
-   * The latency budget: how much later than HTTP a piece from a peer may be. A piece asked of a peer
-   * that has not arrived within this time plus its size at peerMinBytesPerSec is fetched over HTTP
-   * too (first verified copy wins). Pieces no connected peer holds never wait: HTTP at once.
-   * Default 1000 ms: about what a page pays for a slow image on a good connection, and long enough
-   * for a peer ramping up over a real network (SCTP starts slowly) to deliver its first pieces.
+   * The latency budget: how much later than plain HTTP a piece from peers may arrive. A piece given to
+   * peers is due when HTTP alone would have delivered it (the bytes given to peers so far at the
+   * measured HTTP rate) plus this budget; past that, HTTP fetches it too (first verified copy wins).
+   * Pieces no connected peer holds never wait: HTTP at once. A page that has just navigated also
+   * holds HTTP back at most this long while its agent connects. Default 1000 ms: long enough for a
+   * new page's agent to reach its peers over a real network (tracker round trip, ICE, DTLS), short
+   * next to the multi-second loads where offload matters.
    */
   peerBudgetMs: number
-  /** Slowest peer rate the budget assumes, bytes/s. Default 256 KiB/s (2 Mbit/s, a weak home uplink share). */
-  peerMinBytesPerSec: number
+  /** HTTP rate assumed before any was measured, bytes/s. Default 2.5 MB/s (20 Mbit/s). */
+  httpAssumedBytesPerSec: number
   /** Bytes fetched ahead of the reader of one response. Default 8 MiB (at least one piece). */
   readAheadBytes: number
   /** Parallel HTTP Range requests to webseeds, across all responses. Default 6: what browsers open per HTTP/1.1 origin. */
@@ -44,7 +46,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   manifestRefreshIntervalMs: 5 * 60_000,
   storeBudgetBytes: 512 * 1024 * 1024,
   peerBudgetMs: 1000,
-  peerMinBytesPerSec: 256 * 1024,
+  httpAssumedBytesPerSec: 2_500_000,
   readAheadBytes: 8 * 1024 * 1024,
   webseedConcurrency: 6,
   webseedMaxRunBytes: 4 * 1024 * 1024,

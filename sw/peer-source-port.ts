@@ -20,11 +20,16 @@ export interface PeerPieces {
   has(infoHash: string, index: number, clientId?: string): boolean
   /** Whether the requesting page runs (or is about to run) an agent: P2P is on for it. */
   active(clientId?: string): boolean
+  /**
+   * The requesting page's agent is about to know what its peers hold: the page has just navigated and
+   * its agent has not registered yet, or it is still connecting to the peers the tracker named.
+   */
+  settling(clientId?: string): boolean
   request(asset: ManifestAsset, index: number, clientId?: string): PeerPieceRequest
   /** The verdict on a piece a request delivered: a bad one counts against the peer that sent it. */
   verdict(asset: ManifestAsset, index: number, ok: boolean): void
-  /** Called whenever an agent learns of pieces newly available; returns an unsubscribe function. */
-  onAvailable(listener: (infoHash: string) => void): () => void
+  /** Called whenever an agent learns of pieces newly available (infoHash) or stops settling (null); returns an unsubscribe function. */
+  onAvailable(listener: (infoHash: string | null) => void): () => void
 }
 
 export interface PortPeerPiecesOptions {
@@ -37,6 +42,7 @@ export interface PortPeerPiecesOptions {
 }
 
 interface PortState {
+  settling: boolean
   available: Map<string, Set<number>>
   lastMessageMs: number
   suspect: boolean
@@ -66,7 +72,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   const pingAfterIdleMs = options.pingAfterIdleMs ?? 10_000
   const pingTimeoutMs = options.pingTimeoutMs ?? 750
   const states = new WeakMap<MessagePort, PortState>()
-  const listeners = new Set<(infoHash: string) => void>()
+  const listeners = new Set<(infoHash: string | null) => void>()
   const deliveredBy = new Map<string, MessagePort>()
   let nextRequestId = 1
   let nextNonce = 1
@@ -74,7 +80,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   function stateOf(port: MessagePort): PortState {
     let state = states.get(port)
     if (state) return state
-    const fresh: PortState = { available: new Map(), lastMessageMs: now(), suspect: false, pingNonce: null, pending: new Map() }
+    const fresh: PortState = { settling: true, available: new Map(), lastMessageMs: now(), suspect: false, pingNonce: null, pending: new Map() }
     states.set(port, fresh)
     port.addEventListener('message', (event) => onMessage(fresh, parseAgentMessage((event as MessageEvent).data)))
     port.start()
@@ -89,6 +95,12 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       case 'pong':
         if (message.nonce === state.pingNonce) state.pingNonce = null
         return
+      case 'swarm': {
+        const was = state.settling
+        state.settling = message.settling
+        if (was && !message.settling) for (const listener of listeners) listener(null)
+        return
+      }
       case 'availability': {
         if (message.reset) return state.available.clear()
         let set = state.available.get(message.infoHash)
@@ -153,6 +165,13 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
     active(clientId) {
       if (!clientId) return agents.size() > 0
       return agents.get(clientId) !== undefined || agents.mayRegister(clientId) || agents.size() > 0
+    },
+    settling(clientId) {
+      if (!clientId) return false
+      const port = agents.get(clientId)
+      if (!port) return agents.mayRegister(clientId)
+      const state = states.get(port)
+      return !state || (state.settling && !state.suspect)
     },
     request(asset, index, clientId) {
       const port = portsWith(asset.infoHash, index, clientId)[0]

@@ -1,8 +1,10 @@
 // Who delivers each missing piece of one batch (the asset fetcher's read-ahead window), and when.
 //
-// - A piece some connected peer holds → that peer (through the page agent). If it has not arrived
-//   within the latency budget plus its size at a floor rate, HTTP fetches it too; the first verified
-//   copy wins. A peer that stalls or leaves makes the agent answer `unavailable` → HTTP at once.
+// - A piece some connected peer holds → that peer (through the page agent). Each piece given to peers
+//   is due when HTTP alone would have delivered it (the bytes given to peers so far, at the measured
+//   HTTP rate) plus the latency budget; past that, HTTP fetches it too and the first verified copy
+//   wins. So peers carry all they can without making the page slower than plain HTTP by more than
+//   the budget. A peer that stalls or leaves makes the agent answer `unavailable` → HTTP at once.
 // - A piece no connected peer holds → HTTP at once, never a wait.
 // - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
 //   random place, and re-checks availability when each run starts: a crowd that arrives together
@@ -17,6 +19,7 @@ import { SwError, toSwError } from './errors.ts'
 import type { PeerPieces } from './peer-source-port.ts'
 import type { PieceDelivery, SourceName } from './piece-source.ts'
 import type { PieceVerdict, PieceVerifier } from './piece-verifier.ts'
+import { createThroughputMeter, type ThroughputMeter } from './throughput-meter.ts'
 
 export interface HttpRuns {
   /** Fetches pieces first..last in one request (with retries); emits each piece as it completes. */
@@ -28,7 +31,18 @@ export interface SlotLimiter {
   acquire(): Promise<() => void>
 }
 
-export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'peerMinBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
+export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'httpAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
+
+/** Shared by every batch of one SW: the HTTP rate, and when the pieces given to peers so far would be done over HTTP. */
+export interface SchedulerClock {
+  http: ThroughputMeter
+  /** Time HTTP alone would finish the pieces handed to peers so far (ms, same clock as now()). */
+  peerDueMs: number
+}
+
+export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
+  return { http: createThroughputMeter(now), peerDueMs: 0 }
+}
 
 export interface SchedulerDeps {
   peers: PeerPieces | null
@@ -36,6 +50,8 @@ export interface SchedulerDeps {
   httpSlots: SlotLimiter
   verify: PieceVerifier
   config: SchedulerConfig
+  clock: SchedulerClock
+  now?: () => number
   random?: () => number
   setTimer?: (callback: () => void, ms: number) => () => void
   onRejected?: (asset: ManifestAsset, index: number, source: SourceName, verdict: PieceVerdict) => void
@@ -60,6 +76,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const { peers, config } = deps
   const random = deps.random ?? Math.random
   const setTimer = deps.setTimer ?? defaultSetTimer
+  const now = deps.now ?? Date.now
+  const { clock } = deps
   const state = new Map<number, PieceState>(indexes.map((index) => [index, 'queued']))
   /** Pieces whose peer request ran past its deadline: HTTP may fetch them too. */
   const overdue = new Set<number>()
@@ -76,7 +94,18 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   let lastError: SwError | undefined
   let finish!: () => void
   const finished = new Promise<void>((resolve) => (finish = resolve))
-  const unsubscribe = peers?.onAvailable((infoHash) => infoHash === asset.infoHash && pump()) ?? (() => undefined)
+  // A page that has just navigated, or whose agent is still connecting, is about to learn what its
+  // peers hold: HTTP waits for that, within the latency budget.
+  let holdHttp = peers?.settling(clientId) ?? false
+  const cancelHold = holdHttp ? setTimer(() => ((holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
+  const unsubscribe =
+    peers?.onAvailable((infoHash) => {
+      if (infoHash === null && holdHttp && !peers.settling(clientId)) {
+        holdHttp = false
+        cancelHold()
+        pump()
+      } else if (infoHash === asset.infoHash) pump()
+    }) ?? (() => undefined)
 
   function settle(index: number): boolean {
     if (state.get(index) === 'done') return false
@@ -88,6 +117,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     request?.cancel()
     if (--remaining === 0) {
       unsubscribe()
+      cancelHold()
       controller.abort()
       finish()
     }
@@ -116,7 +146,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     state.set(index, 'peer')
     callbacks.assigned?.(index, 'peers')
     const request = peers!.request(asset, index, clientId)
-    const deadlineMs = config.peerBudgetMs + (pieceSize(index, asset.length, asset.pieceLength) / config.peerMinBytesPerSec) * 1000
+    const t = now()
+    const httpMs = (pieceSize(index, asset.length, asset.pieceLength) / clock.http.rate(config.httpAssumedBytesPerSec)) * 1000
+    clock.peerDueMs = Math.max(clock.peerDueMs, t) + httpMs
+    const deadlineMs = clock.peerDueMs - t + config.peerBudgetMs
     const cancelTimer = setTimer(() => {
       if (state.get(index) !== 'peer') return
       overdue.add(index) // the peer may still win; HTTP races it
@@ -153,7 +186,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   function pump(): void {
     if (remaining === 0) return
     for (const index of order) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
-    if (!waitingForSlot && order.some(httpWanted)) {
+    if (!waitingForSlot && !holdHttp && order.some(httpWanted)) {
       waitingForSlot = true
       void deps.httpSlots.acquire().then(startRun)
     }
@@ -176,12 +209,23 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       run.push(index)
     }
     pump() // more HTTP-able pieces: queue for the next slot at once
+    const endMeasure = clock.http.begin()
     deps.http
-      .fetchRun(asset, first, last, (piece) => void accept(piece.index, piece.bytes, 'http'), controller.signal)
+      .fetchRun(
+        asset,
+        first,
+        last,
+        (piece) => {
+          clock.http.add(piece.bytes.length)
+          void accept(piece.index, piece.bytes, 'http')
+        },
+        controller.signal,
+      )
       .catch((error) => {
         if (remaining > 0) lastError = toSwError(error)
       })
       .finally(() => {
+        endMeasure()
         release()
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
         for (const index of run) {

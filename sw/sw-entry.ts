@@ -16,7 +16,7 @@ import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
 import { createPortPeerPieces, sendSite } from './peer-source-port.ts'
 import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SiteMessage } from '../core/agent-protocol.ts'
-import { createSlotLimiter } from './piece-scheduler.ts'
+import { createSchedulerClock, createSlotLimiter } from './piece-scheduler.ts'
 import { verifyPiece } from './piece-verifier.ts'
 import { withStoredNotifications } from './stored-notifier.ts'
 import { adoptCachedAssets } from './adopt-cached-assets.ts'
@@ -57,6 +57,7 @@ const fetcher = createAssetFetcher({
     httpSlots: createSlotLimiter(config.webseedConcurrency),
     verify: verifyPiece,
     config,
+    clock: createSchedulerClock(),
     onRejected: (asset, _index, source) => {
       if (source !== 'store') stats.pieceRejected(asset, source)
       // A bad piece from the origin itself most likely means a deploy changed the file: check for a new

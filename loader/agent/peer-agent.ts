@@ -104,7 +104,11 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         WebSocket: deps.WebSocket,
         readPiece: (infoHash, index) => pieces.get(infoHash, index),
         onAvailability: (infoHash, indexes, available) => post({ type: 'availability', infoHash, indexes, available }),
-        onPeers: (peers) => emit({ type: 'peer', peers, swarms: 1 }),
+        onPeers: (peers) => {
+          emit({ type: 'peer', peers, swarms: 1 })
+          post({ type: 'swarm', peers, settling: swarm?.settling() ?? false })
+        },
+        onSettling: (settling) => post({ type: 'swarm', peers: swarm?.stats().peers ?? 0, settling }),
       })
     }
     const current = swarm!
@@ -115,6 +119,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
       const indexes = current.availableIndexes(asset.infoHash)
       if (indexes.length > 0) post({ type: 'availability', infoHash: asset.infoHash, indexes, available: true })
     }
+    post({ type: 'swarm', peers: current.stats().peers, settling: current.settling() })
     for (const asset of next.assets) {
       if (destroyed || swarm !== current) return
       const stored = await deps.listStored(asset.infoHash, pieceCount(asset.length, asset.pieceLength)).catch(() => [])
