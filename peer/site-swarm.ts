@@ -64,7 +64,11 @@ export interface SiteSwarmDeps {
   /** Called when the set of pieces available from connected peers changes. */
   onAvailability?(infoHash: string, indexes: number[], available: boolean): void
   onPeers?(count: number): void
-  /** Settling: connecting to the first peers the tracker knows of. Ends with the first peer's hello, or when the tracker says nobody else is here. */
+  /**
+   * Settling: connecting to the peers the tracker knows of. Ends once this side has a hello from as
+   * many peers as the swarm holds (up to maxPeers), when the tracker says nobody else is here, or
+   * after a few seconds whatever happens.
+   */
   onSettling?(settling: boolean): void
   onWarning?(message: string): void
   peerId?: string
@@ -187,6 +191,13 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   let downloadedBytes = 0
   let destroyed = false
   let settling = !deps.seeder
+  let swarmSize: number | null = null
+  /** Settled once every other member the tracker counted (up to maxPeers) said hello. */
+  const checkSettled = () => {
+    if (swarmSize === null) return
+    const ready = [...peers.values()].filter((peer) => peer.ready).length
+    if (ready >= Math.min(config.maxPeers, swarmSize - 1)) settled()
+  }
   const ticker = setInterval(tick, TICK_MS)
   const settleTimer = setTimeout(() => settled(), MAX_SETTLING_MS)
 
@@ -208,7 +219,10 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       createOffers,
       onOffer,
       onAnswer,
-      onSwarmSize: (size) => size <= 1 && peers.size === 0 && settled(),
+      onSwarmSize: (size) => {
+        swarmSize = size
+        checkSettled()
+      },
       onWarning: deps.onWarning,
     }),
   )
@@ -332,7 +346,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       case 'hello': {
         if (peer.ready || message.peerId !== peer.peerId) return peer.link.close()
         peer.ready = true
-        queueMicrotask(settled) // after its availability is reported
+        queueMicrotask(checkSettled) // after its availability is reported
         for (const [infoHash, bits] of Object.entries(message.have)) {
           const asset = assets.get(infoHash)
           // Bitfields of assets we do not know (another deploy) are kept by count only when known later.

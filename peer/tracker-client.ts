@@ -47,6 +47,8 @@ const RECONNECT_MIN_MS = 1_000
 const RECONNECT_MAX_MS = 60_000
 const MAX_OFFERS_PER_ANNOUNCE = 5
 const MIN_ANNOUNCE_GAP_MS = 1_000
+/** While offers go unanswered (they may have reached visitors long gone), announce again this soon, doubling. */
+const RETRY_FIRST_MS = 2_000
 
 const defaultSetTimer = (callback: () => void, ms: number) => {
   const timer = setTimeout(callback, ms)
@@ -67,6 +69,7 @@ export function createTrackerClient(deps: TrackerClientDeps): TrackerClient {
   let lastAnnounceMs = -Infinity
   let cancelTimer: (() => void) | undefined
   let announcing = false
+  let retryMs = RETRY_FIRST_MS
 
   function send(message: Record<string, unknown>): void {
     if (socket?.readyState === 1) socket.send(JSON.stringify(message))
@@ -99,7 +102,10 @@ export function createTrackerClient(deps: TrackerClientDeps): TrackerClient {
       started = true
     } finally {
       announcing = false
-      schedule(intervalMs, () => void announce())
+      // Still short of connections: try again soon (backing off) rather than a whole interval later.
+      const stillWanted = deps.wantedOffers() > 0
+      schedule(stillWanted ? Math.min(retryMs, intervalMs) : intervalMs, () => void announce())
+      retryMs = stillWanted ? Math.min(retryMs * 2, intervalMs) : RETRY_FIRST_MS
     }
   }
 

@@ -167,7 +167,14 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       return agents.get(clientId) !== undefined || agents.mayRegister(clientId) || agents.size() > 0
     },
     settling(clientId) {
-      if (!clientId) return false
+      // Media requests may come without a client id: then any page still connecting counts.
+      if (!clientId) {
+        if (agents.navigationPending()) return true
+        return agents.clientIds().some((id) => {
+          const state = states.get(agents.get(id)!)
+          return !state || (state.settling && !state.suspect)
+        })
+      }
       const port = agents.get(clientId)
       if (!port) return agents.mayRegister(clientId)
       const state = states.get(port)

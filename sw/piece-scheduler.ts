@@ -210,6 +210,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     }
     pump() // more HTTP-able pieces: queue for the next slot at once
     const endMeasure = clock.http.begin()
+    const verifying: Promise<unknown>[] = []
     deps.http
       .fetchRun(
         asset,
@@ -217,13 +218,14 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         last,
         (piece) => {
           clock.http.add(piece.bytes.length)
-          void accept(piece.index, piece.bytes, 'http')
+          verifying.push(accept(piece.index, piece.bytes, 'http'))
         },
         controller.signal,
       )
       .catch((error) => {
         if (remaining > 0) lastError = toSwError(error)
       })
+      .then(() => Promise.all(verifying)) // a piece still being hashed is not missing
       .finally(() => {
         endMeasure()
         release()

@@ -133,6 +133,7 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const refresh = trust.refreshIfStale()
   if (refresh) event.waitUntil(refresh.then((outcome) => actOn(outcome.state)))
+  if (event.request.mode === 'navigate' && event.resultingClientId) agents.noteNavigation(event.resultingClientId)
   const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
   if (!handled) return
   event.respondWith(handled.response)
