@@ -47,6 +47,12 @@ export interface Manifest {
   /** When true the service worker steps aside and unregisters itself. */
   killSwitch: boolean
   assets: ManifestAsset[]
+  /**
+   * The site swarm: 40 hex, the id every visitor and the seeder announce at the tracker, one for all
+   * assets (docs/peer-protocol.md). SHA-1 of the site's public key and scope (core/site-swarm-id.ts),
+   * so it stays the same across deploys. Absent: no P2P, HTTP only.
+   */
+  swarm?: string
 }
 
 /** What travels on the wire: the manifest's exact bytes (as a JSON string) and their Ed25519 signature. */
@@ -83,8 +89,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function requireKeys(record: Record<string, unknown>, keys: readonly string[], where: string): void {
-  for (const key of Object.keys(record)) if (!keys.includes(key)) invalid(`${where}: unknown field "${key}"`)
+function requireKeys(record: Record<string, unknown>, keys: readonly string[], where: string, optional: readonly string[] = []): void {
+  for (const key of Object.keys(record)) if (!keys.includes(key) && !optional.includes(key)) invalid(`${where}: unknown field "${key}"`)
   for (const key of keys) if (!(key in record)) invalid(`${where}: missing field "${key}"`)
 }
 
@@ -114,12 +120,13 @@ function isHttpUrl(value: unknown): value is string {
 }
 
 const MANIFEST_KEYS = ['format', 'scope', 'sequence', 'issuedAt', 'expiresAt', 'trackers', 'mirrors', 'killSwitch', 'assets'] as const
+const OPTIONAL_MANIFEST_KEYS = ['swarm'] as const
 const ASSET_KEYS = ['path', 'length', 'type', 'pieceLength', 'pieces', 'infoHash'] as const
 
 /** Checks shape and internal consistency; says nothing about signature or time. */
 export function validateManifest(value: unknown): Manifest {
   if (!isRecord(value)) invalid('manifest is not a JSON object')
-  requireKeys(value, MANIFEST_KEYS, 'manifest')
+  requireKeys(value, MANIFEST_KEYS, 'manifest', OPTIONAL_MANIFEST_KEYS)
   if (value.format !== MANIFEST_FORMAT) invalid(`unsupported manifest format ${JSON.stringify(value.format)}`)
   const { scope, sequence, issuedAt, expiresAt, trackers, mirrors, killSwitch, assets } = value
   if (typeof scope !== 'string' || !scope.startsWith('/') || !scope.endsWith('/')) invalid('scope must be a path starting and ending with "/"')
@@ -131,6 +138,7 @@ export function validateManifest(value: unknown): Manifest {
   if (!Array.isArray(mirrors) || !mirrors.every(isHttpUrl)) invalid('mirrors must be http: or https: URLs')
   if (typeof killSwitch !== 'boolean') invalid('killSwitch must be a boolean')
   if (!Array.isArray(assets)) invalid('assets must be an array')
+  if (value.swarm !== undefined && (typeof value.swarm !== 'string' || !/^[0-9a-f]{40}$/.test(value.swarm))) invalid('swarm must be 40 lowercase hex digits')
   const seen = new Set<string>()
   assets.forEach((asset, i) => {
     const where = `assets[${i}]`

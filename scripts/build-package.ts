@@ -59,14 +59,6 @@ async function buildNode(): Promise<void> {
     target: 'node20',
     chunkNames: 'chunk-[hash]',
     external,
-    alias: {
-      // webtorrent in Node asks webrtc-polyfill (→ node-datachannel, whose binary comes from GitHub)
-      // for WebRTC; the repository's stand-in re-exports @roamhq/wrtc. npm `overrides` would not reach
-      // the user's project, so the bundle carries the stand-in.
-      'webrtc-polyfill': join(REPO_ROOT, 'vendor/webrtc-polyfill-wrtc/index.js'),
-      // Native, optional, and off in the seeder (utp: false): an empty module means "no uTP" without a warning.
-      'utp-native': join(REPO_ROOT, 'vendor/empty-module.cjs'),
-    },
     define: { SWARMCDN_PACKAGE: 'true' },
     // Bundled CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import { createRequire as __swarmcdnCreateRequire } from 'node:module';\nconst require = __swarmcdnCreateRequire(import.meta.url);" },

@@ -18,17 +18,24 @@ export interface AgentRegistry {
    * A page that has just navigated is in that state until its swarmcdn.js has started.
    */
   mayRegister(clientId: string): boolean
+  /** A page is loading (a navigation's resultingClientId): its agent may register soon. */
+  noteNavigation(clientId: string, nowMs?: number): void
+  /** Some page navigated within the last few seconds and its agent has neither registered nor said no. */
+  navigationPending(nowMs?: number): boolean
   /** Resolves with the client's port once it registers, or undefined after timeoutMs (then mayRegister is false). */
   waitFor(clientId: string, timeoutMs: number): Promise<MessagePort | undefined>
 }
 
 /** Clients remembered as "no agent coming"; bounded so a long-lived SW does not grow. */
 const MAX_SETTLED_CLIENTS = 500
+/** How long after its navigation a page counts as about to register an agent. */
+const NAVIGATION_PENDING_MS = 5_000
 
 export function createAgentRegistry(): AgentRegistry {
   const ports = new Map<string, MessagePort>()
   const settled = new Set<string>() // registered once, said no, or waited for in vain
   const waiters = new Map<string, Set<(port: MessagePort) => void>>()
+  const navigations = new Map<string, number>()
   const settle = (clientId: string) => {
     settled.add(clientId)
     if (settled.size > MAX_SETTLED_CLIENTS) settled.delete(settled.values().next().value as string)
@@ -54,6 +61,16 @@ export function createAgentRegistry(): AgentRegistry {
     get: (clientId) => ports.get(clientId),
     clientIds: () => [...ports.keys()],
     size: () => ports.size,
+    noteNavigation(clientId, nowMs = Date.now()) {
+      navigations.set(clientId, nowMs)
+      for (const [id, at] of navigations) if (at < nowMs - NAVIGATION_PENDING_MS) navigations.delete(id)
+    },
+    navigationPending(nowMs = Date.now()) {
+      for (const [id, at] of navigations) {
+        if (at >= nowMs - NAVIGATION_PENDING_MS && !ports.has(id) && !settled.has(id)) return true
+      }
+      return false
+    },
     markNoAgent(clientId) {
       settle(clientId)
     },

@@ -1,9 +1,7 @@
 // The heart: pieces of one asset, in order, each verified, from the cheapest place that has them.
 //
-// For each piece: store hit → use it; miss → sources in priority order (peers with a per-piece
-// deadline, then the webseed, which picks up exactly the pieces still missing). A source that fails
-// or sends a bad piece hands the rest to the next source. Verified pieces are stored in the
-// background. Concurrent requests share one download per piece (keyed infoHash:index). Pieces are
+// For each piece: store hit (re-verified) → use it; miss → the scheduler (piece-scheduler.ts) picks
+// peers or HTTP per piece. Verified pieces are stored in the background. Concurrent requests share one download per piece (keyed infoHash:index). Pieces are
 // fetched a bounded window ahead of the reader, so a cancelled `bytes=0-` video request does not
 // download the whole file.
 
@@ -11,21 +9,15 @@ import type { ManifestAsset } from '../core/manifest-format.ts'
 import { pieceCount } from '../core/piece-math.ts'
 import type { SwConfig } from './config.ts'
 import { SwError, toSwError } from './errors.ts'
-import { SOURCE_ORDER, type PieceSource, type SourceName } from './piece-source.ts'
+import { SOURCE_ORDER, type SourceName } from './piece-source.ts'
 import { pieceKey, type PieceStore } from './piece-store.ts'
-import { verifyPiece, type PieceVerdict, type PieceVerifier } from './piece-verifier.ts'
+import { schedulePieces, type SchedulerDeps } from './piece-scheduler.ts'
 
 export interface DeliveredPiece {
   index: number
   /** Verified bytes. */
   bytes: Uint8Array
   source: SourceName
-}
-
-/** A source with its place in the chain; deadlineMs is per piece (time allowed until its next piece). */
-export interface SourceTier {
-  source: PieceSource
-  deadlineMs?: number
 }
 
 export interface PieceCursor {
@@ -50,14 +42,9 @@ export interface AssetFetcher {
 
 export interface AssetFetcherDeps {
   store: PieceStore
-  /** Priority order, e.g. [{ source: peers, deadlineMs: config.pieceDeadlineMs }, { source: webseed }]. */
-  sources: () => readonly SourceTier[]
+  /** Peers, HTTP and the rules between them for the pieces the store lacks. */
+  scheduler: SchedulerDeps
   config: Pick<SwConfig, 'readAheadBytes'>
-  verify?: PieceVerifier
-  /** Timer for deadlines; default setTimeout. Returns a cancel function. */
-  setTimer?: (callback: () => void, ms: number) => () => void
-  /** Told about every piece a source sent that failed verification. */
-  onPieceRejected?: (asset: ManifestAsset, index: number, source: SourceName, verdict: PieceVerdict) => void
 }
 
 interface PieceSlot {
@@ -93,16 +80,8 @@ function createSlot(): PieceSlot {
   return slot
 }
 
-const defaultSetTimer = (callback: () => void, ms: number) => {
-  const timer = setTimeout(callback, ms)
-  return () => clearTimeout(timer)
-}
-
-const DEADLINE = Symbol('deadline')
-
 export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
-  const verify = deps.verify ?? verifyPiece
-  const setTimer = deps.setTimer ?? defaultSetTimer
+  const verify = deps.scheduler.verify
   /** Pieces being fetched (or whose store write is pending), shared by every cursor. */
   const inflight = new Map<string, PieceSlot>()
 
@@ -156,7 +135,18 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
         else missing.push(index)
       }
       missing.sort((a, b) => a - b)
-      await fetchFromSources(asset, missing, deliver, mine, options)
+      await schedulePieces(deps.scheduler, asset, missing, {
+        deliver,
+        fail(index, error) {
+          const slot = mine.get(index)!
+          slot.reject(error)
+          inflight.delete(pieceKey(asset.infoHash, index))
+        },
+        assigned(index, source) {
+          const slot = mine.get(index)
+          if (slot && !slot.settled) slot.source = source
+        },
+      }, options.clientId)
     } catch (error) {
       for (const [index, slot] of mine) {
         if (!slot.settled) {
@@ -166,95 +156,6 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
       }
     }
     await Promise.allSettled(writes)
-  }
-
-  /** Asks each source in turn for the pieces still missing; rejects what none could deliver. */
-  async function fetchFromSources(
-    asset: ManifestAsset,
-    indexes: number[],
-    deliver: (index: number, bytes: Uint8Array, source: SourceName) => void,
-    slots: Map<number, PieceSlot>,
-    options: OpenOptions,
-  ): Promise<void> {
-    const remaining = new Set(indexes)
-    let lastError: SwError | undefined
-    for (const tier of deps.sources()) {
-      if (remaining.size === 0) break
-      if (tier.source.isAvailable && !tier.source.isAvailable(options.clientId)) continue
-      for (const index of remaining) slots.get(index)!.source = tier.source.name
-      try {
-        const rejection = await fetchFromSource(asset, tier, remaining, deliver, options)
-        if (remaining.size > 0) {
-          lastError =
-            rejection ??
-            (tier.deadlineMs !== undefined
-              ? new SwError('source-timeout', `${tier.source.name}: ${remaining.size} pieces missed the deadline`)
-              : new SwError('no-source', `${tier.source.name} did not deliver ${remaining.size} pieces`))
-        }
-      } catch (error) {
-        lastError = toSwError(error) // a source failing mid-way: the rest go to the next source
-      }
-    }
-    if (remaining.size === 0) return
-    const error = lastError ?? new SwError('no-source', `no source for ${remaining.size} pieces of ${asset.path}`)
-    for (const index of remaining) {
-      const slot = slots.get(index)!
-      slot.reject(error)
-      inflight.delete(pieceKey(asset.infoHash, index))
-    }
-  }
-
-  /**
-   * Consumes one source until it ends, fails (throws), misses its deadline or has delivered everything.
-   * Returns the error of the last piece it sent that failed verification, if any.
-   */
-  async function fetchFromSource(
-    asset: ManifestAsset,
-    tier: SourceTier,
-    remaining: Set<number>,
-    deliver: (index: number, bytes: Uint8Array, source: SourceName) => void,
-    options: OpenOptions,
-  ): Promise<SwError | undefined> {
-    const { source, deadlineMs } = tier
-    let rejection: SwError | undefined
-    const controller = new AbortController()
-    let cancelTimer: (() => void) | undefined
-    let onDeadline: (value: typeof DEADLINE) => void = () => undefined
-    const deadline = new Promise<typeof DEADLINE>((resolve) => (onDeadline = resolve))
-    const armDeadline = () => {
-      if (deadlineMs === undefined) return
-      cancelTimer?.()
-      cancelTimer = setTimer(() => onDeadline(DEADLINE), deadlineMs)
-    }
-    const iterator = source
-      .fetchPieces(asset, [...remaining].sort((a, b) => a - b), { signal: controller.signal, deadlineMs, clientId: options.clientId })
-      [Symbol.asyncIterator]()
-    armDeadline()
-    try {
-      while (remaining.size > 0) {
-        const next = iterator.next()
-        next.catch(() => undefined) // may lose the race against the deadline
-        const result = deadlineMs === undefined ? await next : await Promise.race([next, deadline])
-        if (result === DEADLINE || result.done) break
-        const { index, bytes, from } = result.value
-        if (!remaining.has(index)) continue // not asked, or already delivered
-        const verdict = await verify(asset, index, bytes)
-        source.onPieceVerdict?.(asset, index, verdict)
-        if (!verdict.ok) {
-          deps.onPieceRejected?.(asset, index, source.name, verdict)
-          rejection = new SwError(verdict.code, `${source.name} sent a bad piece ${index} of ${asset.path}`)
-          continue // never stored, never served; stays missing for the next source
-        }
-        remaining.delete(index)
-        deliver(index, bytes, from ?? source.name)
-        armDeadline()
-      }
-      return rejection
-    } finally {
-      cancelTimer?.()
-      controller.abort()
-      void iterator.return?.()?.catch(() => undefined)
-    }
   }
 
   return {

@@ -13,21 +13,28 @@ export interface SwConfig {
   /** Bytes of pieces kept in IndexedDB before least-recently-used eviction. Default 512 MiB. */
   storeBudgetBytes: number
   /**
-   * Peer deadline per piece: the peer source must deliver its next piece within this time, else the
-   * pieces still missing go to the webseed. Default 2000 ms.
+   * The latency budget: how much later than plain HTTP a piece from peers may arrive. A piece given to
+   * peers is due when HTTP alone would have delivered it (the bytes given to peers so far at the
+   * measured HTTP rate) plus this budget; past that, HTTP fetches it too (first verified copy wins).
+   * Pieces no connected peer holds never wait: HTTP at once. A page that has just navigated also
+   * holds HTTP back at most this long while its agent connects. Default 1000 ms: long enough for a
+   * new page's agent to reach its peers over a real network (tracker round trip, ICE, DTLS), short
+   * next to the multi-second loads where offload matters.
    */
-  pieceDeadlineMs: number
-  /**
-   * How long a request waits for its page's agent to register when the page has just navigated and its
-   * swarmcdn.js has not started yet, before HTTP takes over. Default 1500 ms; once per page.
-   */
-  agentWaitMs: number
+  peerBudgetMs: number
+  /** HTTP rate assumed before any was measured, bytes/s. Default 2.5 MB/s (20 Mbit/s). */
+  httpAssumedBytesPerSec: number
   /** Bytes fetched ahead of the reader of one response. Default 8 MiB (at least one piece). */
   readAheadBytes: number
-  /** Parallel HTTP Range requests to webseeds, across all responses. Default 4. */
+  /** Parallel HTTP Range requests to webseeds, across all responses. Default 6: what browsers open per HTTP/1.1 origin. */
   webseedConcurrency: number
-  /** Upper bound on the bytes asked in one Range request (at least one piece). Default 4 MiB. */
+  /** Upper bound on the bytes asked in one Range request (at least one piece) when P2P is off. Default 4 MiB. */
   webseedMaxRunBytes: number
+  /**
+   * The same bound when this visitor is in a swarm: small runs from random places, so visitors that
+   * arrive together fetch different pieces from the origin and trade them. Default 256 KiB.
+   */
+  webseedCrowdRunBytes: number
   /** Retries per webseed URL after the first attempt, on network errors and 5xx. Default 3. */
   webseedRetries: number
   /** First retry delay; doubles each retry, with jitter in [50%, 100%]. Default 250 ms. */
@@ -38,11 +45,12 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   manifestUrl: MANIFEST_FILE,
   manifestRefreshIntervalMs: 5 * 60_000,
   storeBudgetBytes: 512 * 1024 * 1024,
-  pieceDeadlineMs: 2000,
-  agentWaitMs: 1500,
+  peerBudgetMs: 1000,
+  httpAssumedBytesPerSec: 2_500_000,
   readAheadBytes: 8 * 1024 * 1024,
-  webseedConcurrency: 4,
+  webseedConcurrency: 6,
   webseedMaxRunBytes: 4 * 1024 * 1024,
+  webseedCrowdRunBytes: 256 * 1024,
   webseedRetries: 3,
   webseedRetryBaseMs: 250,
 })

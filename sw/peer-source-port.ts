@@ -1,72 +1,78 @@
-// PeerSource over the page agents' MessagePorts (protocol: agent-protocol.ts).
-//
-// One request goes to ONE agent: the requesting page's, else the oldest other registered agent that is
-// not suspected dead. Never a broadcast: every agent asked would join the swarm and open connections.
-// The request ends when every piece was delivered or declared unavailable, when the agent says `end`,
-// when the caller aborts (→ `cancel`), or when the agent does not answer a ping (page gone or frozen).
+// The SW's view of the site swarm, through the page agents' MessagePorts (core/agent-protocol.ts).
+// Each agent reports which pieces its connected peers hold; the scheduler (piece-scheduler.ts) asks
+// for a piece only an agent that can get it, the requesting page's own first. A piece no agent can
+// get is never waited for: it goes to HTTP at once.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { AgentRegistry } from './agent-registry.ts'
-import { parseAgentMessage, type AgentToSwMessage, type SwToAgentMessage } from './agent-protocol.ts'
-import { createAsyncQueue, type AsyncQueue } from './async-queue.ts'
-import type { PeerSource, PeerSourceDeps } from './peer-source.ts'
-import type { PieceDelivery, PieceRequestOptions } from './piece-source.ts'
+import { parseAgentMessage, type AgentToSwMessage, type SiteMessage, type SwToAgentMessage } from '../core/agent-protocol.ts'
 import { pieceKey } from './piece-store.ts'
 
-export interface PortPeerSourceOptions {
-  /** Absolute ws(s) tracker URLs of the current manifest (agent-protocol.ts absoluteTrackerUrls). */
-  trackers: () => string[]
+export interface PeerPieceRequest {
+  /** The piece's (unverified) bytes; rejects when the agent could not get it. */
+  promise: Promise<Uint8Array>
+  cancel(): void
+}
+
+/** What the scheduler needs from peers. A second implementation lives in the unit tests. */
+export interface PeerPieces {
+  /** Some agent (the requesting page's first) can get this piece from a connected peer now. */
+  has(infoHash: string, index: number, clientId?: string): boolean
+  /** Whether the requesting page runs (or is about to run) an agent: P2P is on for it. */
+  active(clientId?: string): boolean
+  /**
+   * The requesting page's agent is about to know what its peers hold: the page has just navigated and
+   * its agent has not registered yet, or it is still connecting to the peers the tracker named.
+   */
+  settling(clientId?: string): boolean
+  request(asset: ManifestAsset, index: number, clientId?: string): PeerPieceRequest
+  /** The verdict on a piece a request delivered: a bad one counts against the peer that sent it. */
+  verdict(asset: ManifestAsset, index: number, ok: boolean): void
+  /** Called whenever an agent learns of pieces newly available (infoHash) or stops settling (null); returns an unsubscribe function. */
+  onAvailable(listener: (infoHash: string | null) => void): () => void
+}
+
+export interface PortPeerPiecesOptions {
+  agents: AgentRegistry
   /** An agent silent for longer than this is pinged when asked for pieces. Default 10 000 ms. */
   pingAfterIdleMs?: number
   /** An agent that does not answer a ping within this time is suspected dead. Default 750 ms. */
   pingTimeoutMs?: number
   now?: () => number
-  /** Returns a cancel function. Default setTimeout. */
-  setTimer?: (callback: () => void, ms: number) => () => void
-}
-
-export type PortPeerSourceDeps = PeerSourceDeps & PortPeerSourceOptions
-
-interface PendingRequest {
-  port: MessagePort
-  infoHash: string
-  remaining: Set<number>
-  queue: AsyncQueue<PieceDelivery>
-  finish(sendCancel: boolean): void
 }
 
 interface PortState {
+  settling: boolean
+  available: Map<string, Set<number>>
   lastMessageMs: number
-  /** No answer to a ping: skipped while another agent exists, until it speaks again. */
   suspect: boolean
   pingNonce: number | null
-  cancelPingTimer?: () => void
-  requests: Set<number>
+  pending: Map<number, Pending>
 }
 
-/** Recent deliveries remembered for bad-piece reports (the verdict follows the delivery at once). */
+interface Pending {
+  index: number
+  resolve(bytes: Uint8Array): void
+  reject(error: Error): void
+}
+
 const MAX_REMEMBERED_DELIVERIES = 512
-
-const defaultSetTimer = (callback: () => void, ms: number) => {
-  const timer = setTimeout(callback, ms)
-  return () => clearTimeout(timer)
-}
 
 function post(port: MessagePort, message: SwToAgentMessage): void {
   try {
     port.postMessage(message)
   } catch {
-    // A closed port: the request ends by its deadline or by the ping check.
+    // A closed port: its requests fail through the ping check or the scheduler's deadline.
   }
 }
 
-export function createPortPeerSource(deps: PortPeerSourceDeps): PeerSource {
-  const now = deps.now ?? Date.now
-  const setTimer = deps.setTimer ?? defaultSetTimer
-  const pingAfterIdleMs = deps.pingAfterIdleMs ?? 10_000
-  const pingTimeoutMs = deps.pingTimeoutMs ?? 750
+export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces & { stateOf(port: MessagePort): void } {
+  const { agents } = options
+  const now = options.now ?? Date.now
+  const pingAfterIdleMs = options.pingAfterIdleMs ?? 10_000
+  const pingTimeoutMs = options.pingTimeoutMs ?? 750
   const states = new WeakMap<MessagePort, PortState>()
-  const pending = new Map<number, PendingRequest>()
+  const listeners = new Set<(infoHash: string | null) => void>()
   const deliveredBy = new Map<string, MessagePort>()
   let nextRequestId = 1
   let nextNonce = 1
@@ -74,145 +80,165 @@ export function createPortPeerSource(deps: PortPeerSourceDeps): PeerSource {
   function stateOf(port: MessagePort): PortState {
     let state = states.get(port)
     if (state) return state
-    // Never heard from: the first request to it also pings it.
-    const fresh: PortState = { lastMessageMs: -Infinity, suspect: false, pingNonce: null, requests: new Set() }
+    const fresh: PortState = { settling: true, available: new Map(), lastMessageMs: now(), suspect: false, pingNonce: null, pending: new Map() }
     states.set(port, fresh)
-    port.addEventListener('message', (event) => onMessage(port, fresh, parseAgentMessage((event as MessageEvent).data)))
+    port.addEventListener('message', (event) => onMessage(fresh, parseAgentMessage((event as MessageEvent).data)))
     port.start()
     return fresh
   }
 
-  function onMessage(port: MessagePort, state: PortState, message: AgentToSwMessage | null): void {
+  function onMessage(state: PortState, message: AgentToSwMessage | null): void {
     state.lastMessageMs = now()
     state.suspect = false
     if (!message) return
-    if (message.type === 'pong') {
-      if (message.nonce === state.pingNonce) {
-        state.pingNonce = null
-        state.cancelPingTimer?.()
+    switch (message.type) {
+      case 'pong':
+        if (message.nonce === state.pingNonce) state.pingNonce = null
+        return
+      case 'swarm': {
+        const was = state.settling
+        state.settling = message.settling
+        if (was && !message.settling) for (const listener of listeners) listener(null)
+        return
       }
-      return
-    }
-    const request = pending.get(message.requestId)
-    if (!request || request.port !== port) return // another agent's, or already finished
-    if (message.type === 'piece') {
-      if (!request.remaining.delete(message.index)) return
-      remember(pieceKey(request.infoHash, message.index), port)
-      const bytes = new Uint8Array(message.bytes)
-      request.queue.push(message.local === true ? { index: message.index, bytes, from: 'store' } : { index: message.index, bytes })
-      if (request.remaining.size === 0) request.finish(false)
-    } else if (message.type === 'unavailable') {
-      for (const index of message.indexes) request.remaining.delete(index)
-      if (request.remaining.size === 0) request.finish(false)
-    } else {
-      request.finish(false)
+      case 'availability': {
+        if (message.reset) return state.available.clear()
+        let set = state.available.get(message.infoHash)
+        if (!set) state.available.set(message.infoHash, (set = new Set()))
+        for (const index of message.indexes) message.available ? set.add(index) : set.delete(index)
+        if (message.available) for (const listener of listeners) listener(message.infoHash)
+        return
+      }
+      case 'piece': {
+        const pending = state.pending.get(message.requestId)
+        if (!pending || pending.index !== message.index) return
+        state.pending.delete(message.requestId)
+        pending.resolve(new Uint8Array(message.bytes))
+        return
+      }
+      case 'unavailable': {
+        const pending = state.pending.get(message.requestId)
+        if (!pending) return
+        state.pending.delete(message.requestId)
+        pending.reject(new Error('unavailable'))
+      }
     }
   }
 
-  function remember(key: string, port: MessagePort): void {
-    deliveredBy.delete(key)
-    deliveredBy.set(key, port)
-    if (deliveredBy.size > MAX_REMEMBERED_DELIVERIES) deliveredBy.delete(deliveredBy.keys().next().value as string)
+  /** Agents able to get the piece now, the requesting page's first; suspects last. */
+  function portsWith(infoHash: string, index: number, clientId?: string): MessagePort[] {
+    const ids = agents.clientIds()
+    const ordered = clientId && ids.includes(clientId) ? [clientId, ...ids.filter((id) => id !== clientId)] : ids
+    const found: MessagePort[] = []
+    const suspects: MessagePort[] = []
+    for (const id of ordered) {
+      const port = agents.get(id)
+      const state = port && states.get(port)
+      if (!port || !state?.available.get(infoHash)?.has(index)) continue
+      ;(state.suspect ? suspects : found).push(port)
+    }
+    return [...found, ...suspects]
   }
 
-  /** Pings an agent that has been quiet; no pong in time → suspect, and its requests end (HTTP takes over). */
+  /** Pings an agent that has been quiet; no pong in time → suspect, and its requests fail (HTTP takes over). */
   function checkAlive(port: MessagePort, state: PortState): void {
     if (state.pingNonce !== null || now() - state.lastMessageMs < pingAfterIdleMs) return
     const nonce = nextNonce++
     state.pingNonce = nonce
     const sentAt = now()
     post(port, { type: 'ping', nonce })
-    state.cancelPingTimer = setTimer(() => {
+    setTimeout(() => {
       if (state.pingNonce !== nonce) return
       state.pingNonce = null
-      if (state.lastMessageMs > sentAt) return // it spoke meanwhile
+      if (state.lastMessageMs > sentAt) return
       state.suspect = true
-      for (const requestId of [...state.requests]) pending.get(requestId)?.finish(false)
+      for (const [requestId, pending] of state.pending) {
+        state.pending.delete(requestId)
+        pending.reject(new Error('agent silent'))
+      }
     }, pingTimeoutMs)
   }
 
-  /** The requesting page's agent first, then the oldest other one; suspects only when nothing else is left. */
-  function pickPort(clientId: string | undefined): MessagePort | undefined {
-    const ids = deps.agents.clientIds()
-    const ordered = clientId && ids.includes(clientId) ? [clientId, ...ids.filter((id) => id !== clientId)] : ids
-    let fallback: MessagePort | undefined
-    for (const id of ordered) {
-      const port = deps.agents.get(id)
-      if (!port) continue
-      if (!states.get(port)?.suspect) return port
-      fallback ??= port
-    }
-    return fallback
-  }
-
   return {
-    name: 'peers',
-    isAvailable(clientId?: string) {
-      return deps.agents.size() > 0 || (clientId !== undefined && deps.agents.mayRegister(clientId))
+    stateOf: (port) => void stateOf(port),
+    has: (infoHash, index, clientId) => portsWith(infoHash, index, clientId).length > 0,
+    active(clientId) {
+      if (!clientId) return agents.size() > 0
+      return agents.get(clientId) !== undefined || agents.mayRegister(clientId) || agents.size() > 0
     },
-    fetchPieces(asset: ManifestAsset, indexes: readonly number[], options): AsyncIterable<PieceDelivery> {
-      if (indexes.length === 0 || options.signal.aborted) return createEndedQueue()
-      const { clientId } = options
-      if (clientId && !deps.agents.get(clientId) && deps.agents.mayRegister(clientId)) {
-        // The page has just navigated and its swarmcdn.js has not started: give its agent a bounded wait.
-        const waited = deps.agents.waitFor(clientId, deps.config.agentWaitMs).then((port) => port ?? pickPort(clientId))
-        return deferredIterable(waited.then((port) => (options.signal.aborted ? createEndedQueue() : ask(port, asset, indexes, options))))
+    settling(clientId) {
+      // Media requests may come without a client id: then any page still connecting counts.
+      if (!clientId) {
+        if (agents.navigationPending()) return true
+        return agents.clientIds().some((id) => {
+          const state = states.get(agents.get(id)!)
+          return !state || (state.settling && !state.suspect)
+        })
       }
-      return ask(pickPort(clientId), asset, indexes, options)
+      const port = agents.get(clientId)
+      if (!port) return agents.mayRegister(clientId)
+      const state = states.get(port)
+      return !state || (state.settling && !state.suspect)
     },
-    onPieceVerdict(asset, index, verdict) {
+    request(asset, index, clientId) {
+      const port = portsWith(asset.infoHash, index, clientId)[0]
+      if (!port) return { promise: Promise.reject(new Error('unavailable')), cancel: () => undefined }
+      const state = stateOf(port)
+      const requestId = nextRequestId++
+      let settled = false
+      const promise = new Promise<Uint8Array>((resolve, reject) => {
+        state.pending.set(requestId, {
+          index,
+          resolve: (bytes) => {
+            settled = true
+            deliveredBy.delete(pieceKey(asset.infoHash, index))
+            deliveredBy.set(pieceKey(asset.infoHash, index), port)
+            if (deliveredBy.size > MAX_REMEMBERED_DELIVERIES) deliveredBy.delete(deliveredBy.keys().next().value as string)
+            resolve(bytes)
+          },
+          reject: (error) => {
+            settled = true
+            reject(error)
+          },
+        })
+      })
+      promise.catch(() => undefined)
+      post(port, { type: 'get-pieces', requestId, infoHash: asset.infoHash, indexes: [index] })
+      checkAlive(port, state)
+      return {
+        promise,
+        cancel() {
+          if (settled) return
+          settled = true
+          state.pending.get(requestId)?.reject(new Error('cancelled'))
+          state.pending.delete(requestId)
+          post(port, { type: 'cancel', requestId })
+        },
+      }
+    },
+    verdict(asset, index, ok) {
       const key = pieceKey(asset.infoHash, index)
       const port = deliveredBy.get(key)
       deliveredBy.delete(key)
-      if (port && !verdict.ok) post(port, { type: 'bad-piece', infoHash: asset.infoHash, index })
+      if (port && !ok) post(port, { type: 'bad-piece', infoHash: asset.infoHash, index })
     },
-  }
-
-  function ask(port: MessagePort | undefined, asset: ManifestAsset, indexes: readonly number[], options: PieceRequestOptions): AsyncIterable<PieceDelivery> {
-    if (!port) return createEndedQueue()
-    const state = stateOf(port)
-    const requestId = nextRequestId++
-    let finished = false
-    const finish = (sendCancel: boolean) => {
-      if (finished) return
-      finished = true
-      pending.delete(requestId)
-      state.requests.delete(requestId)
-      options.signal.removeEventListener('abort', onAbort)
-      if (sendCancel) post(port, { type: 'cancel', requestId })
-      queue.end()
-    }
-    const queue = createAsyncQueue<PieceDelivery>(() => finish(true))
-    const onAbort = () => finish(true)
-    pending.set(requestId, { port, infoHash: asset.infoHash, remaining: new Set(indexes), queue, finish })
-    state.requests.add(requestId)
-    options.signal.addEventListener('abort', onAbort)
-    post(port, { type: 'get-pieces', requestId, asset, trackers: deps.trackers(), indexes: [...indexes] })
-    checkAlive(port, state)
-    return queue
-  }
-}
-
-/** An iterable whose items come from one that is only known later. */
-function deferredIterable(later: Promise<AsyncIterable<PieceDelivery>>): AsyncIterable<PieceDelivery> {
-  return {
-    async *[Symbol.asyncIterator]() {
-      yield* await later
+    onAvailable(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
     },
   }
 }
 
-function createEndedQueue(): AsyncIterable<PieceDelivery> {
-  const queue = createAsyncQueue<PieceDelivery>()
-  queue.end()
-  return queue
-}
-
-/** Tells every agent that the SW stored these pieces (e.g. from HTTP), so they seed them at once. */
+/** Tells every agent that the SW stored these pieces (e.g. from HTTP), so they share them at once. */
 export function notifyStored(agents: Pick<AgentRegistry, 'clientIds' | 'get'>, infoHash: string, indexes: readonly number[]): void {
   if (indexes.length === 0) return
   for (const clientId of agents.clientIds()) {
     const port = agents.get(clientId)
     if (port) post(port, { type: 'stored', infoHash, indexes: [...indexes] })
   }
+}
+
+/** Tells an agent which site swarm to join and what the assets are. */
+export function sendSite(port: MessagePort, site: SiteMessage): void {
+  post(port, site)
 }

@@ -4,7 +4,7 @@
 // Without a valid key the SW routes nothing (every request goes to the network as if it were absent).
 
 import { createAgentRegistry } from './agent-registry.ts'
-import { createAssetFetcher, type SourceTier } from './asset-fetcher.ts'
+import { createAssetFetcher } from './asset-fetcher.ts'
 import { createAssetStats } from './asset-stats.ts'
 import { readBootConfig } from './boot-config.ts'
 import { resolveSwConfig } from './config.ts'
@@ -14,8 +14,10 @@ import { createManifestTrust, createEd25519Verifier, type TrustState } from './m
 import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
-import { createPortPeerSource } from './peer-source-port.ts'
-import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SeedMessage } from './agent-protocol.ts'
+import { createPortPeerPieces, sendSite } from './peer-source-port.ts'
+import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SiteMessage } from '../core/agent-protocol.ts'
+import { createSchedulerClock, createSlotLimiter } from './piece-scheduler.ts'
+import { verifyPiece } from './piece-verifier.ts'
 import { withStoredNotifications } from './stored-notifier.ts'
 import { adoptCachedAssets } from './adopt-cached-assets.ts'
 
@@ -43,21 +45,54 @@ const agents = createAgentRegistry()
 const store = withStoredNotifications(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), agents)
 const stats = createAssetStats()
 const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self.location.origin)
-const peers = createPortPeerSource({ agents, config, trackers })
+const peers = createPortPeerPieces({ agents })
 const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config })
-// Peers first, each piece with a deadline; what they have not delivered by then comes by HTTP.
-const sources: SourceTier[] = [{ source: peers, deadlineMs: config.pieceDeadlineMs }, { source: webseed }]
 const fetcher = createAssetFetcher({
   store,
-  sources: () => sources,
   config,
-  onPieceRejected: (asset, _index, source) => {
-    if (source !== 'store') stats.pieceRejected(asset, source)
-    // A bad piece from the origin itself most likely means a deploy changed the file: check for a new
-    // manifest, at most every few seconds however many pieces fail.
-    if (source === 'http') void trust.refreshIfOlderThan(BAD_ORIGIN_PIECE_RECHECK_MS)?.then((outcome) => actOn(outcome.state))
+  // Peers for what connected peers hold, HTTP for the rest at once and for what peers are late with.
+  scheduler: {
+    peers,
+    http: webseed,
+    httpSlots: createSlotLimiter(config.webseedConcurrency),
+    verify: verifyPiece,
+    config,
+    clock: createSchedulerClock(),
+    onRejected: (asset, _index, source) => {
+      if (source !== 'store') stats.pieceRejected(asset, source)
+      // A bad piece from the origin itself most likely means a deploy changed the file: check for a new
+      // manifest, at most every few seconds however many pieces fail.
+      if (source === 'http') void trust.refreshIfOlderThan(BAD_ORIGIN_PIECE_RECHECK_MS)?.then((outcome) => actOn(outcome.state))
+    },
   },
 })
+
+/** The site swarm and assets an agent needs, from the current manifest (null: no P2P). */
+function siteMessage(): SiteMessage | null {
+  const manifest = trust.current()
+  if (!manifest?.swarm) return null
+  return {
+    type: 'site',
+    swarm: manifest.swarm,
+    trackers: trackers(),
+    iceServers: [],
+    assets: manifest.assets.map(({ infoHash, length, pieceLength }) => ({ infoHash, length, pieceLength })),
+  }
+}
+
+/** After a manifest change, every agent learns the new assets. */
+let lastSiteSequence: number | null = null
+function announceSite(): void {
+  const manifest = trust.current()
+  if (!manifest || manifest.sequence === lastSiteSequence) return
+  lastSiteSequence = manifest.sequence
+  const site = siteMessage()
+  if (!site) return
+  for (const clientId of agents.clientIds()) {
+    const port = agents.get(clientId)
+    if (port) sendSite(port, site)
+  }
+}
 const handle = createAssetRequestHandler({
   manifest: trust,
   fetcher,
@@ -70,6 +105,7 @@ const handle = createAssetRequestHandler({
 /** Kill switch side effects: step aside for good and tell the pages. */
 let killHandled = false
 async function actOn(state: TrustState): Promise<void> {
+  announceSite()
   if (state.status !== 'killed' || killHandled) return
   killHandled = true
   try {
@@ -97,6 +133,7 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const refresh = trust.refreshIfStale()
   if (refresh) event.waitUntil(refresh.then((outcome) => actOn(outcome.state)))
+  if (event.request.mode === 'navigate' && event.resultingClientId) agents.noteNavigation(event.resultingClientId)
   const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
   if (!handled) return
   event.respondWith(handled.response)
@@ -143,14 +180,13 @@ self.addEventListener('message', (event) => {
     // Forget agents of pages that are gone, so requests never go to a dead port first.
     event.waitUntil(self.clients.matchAll().then((clients) => agents.prune([client.id, ...clients.map((c) => c.id)])))
     agents.register(client.id, port)
+    peers.stateOf(port) // listen at once: availability reports start before any request
     port.postMessage({ type: MSG_AGENT_REGISTERED })
-    // Tell the new agent which swarms it can seed from the shared store (once the manifest is restored).
+    // Tell the new agent which site swarm to join (once the manifest is restored).
     event.waitUntil(
       trust.load().then(() => {
-        const manifest = trust.current()
-        if (!manifest) return
-        const seed: SeedMessage = { type: 'seed', assets: manifest.assets, trackers: trackers() }
-        port.postMessage(seed)
+        const site = siteMessage()
+        if (site) sendSite(port, site)
       }),
     )
   }

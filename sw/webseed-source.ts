@@ -109,7 +109,12 @@ function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T>
   }
 }
 
-export function createWebseedSource(options: WebseedSourceOptions): PieceSource {
+export interface WebseedSource extends PieceSource {
+  /** One run of adjacent pieces from the origin, then the mirrors, with retries; no concurrency limit of its own. */
+  fetchRun(asset: ManifestAsset, first: number, last: number, emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void>
+}
+
+export function createWebseedSource(options: WebseedSourceOptions): WebseedSource {
   const { config } = options
   const sleep = options.sleep ?? defaultSleep
   const random = options.random ?? Math.random
@@ -197,7 +202,7 @@ export function createWebseedSource(options: WebseedSourceOptions): PieceSource 
   }
 
   /** Delivers every piece of a run, or throws the last error after all URLs and retries. */
-  async function fetchRun(asset: ManifestAsset, run: PieceRun, urls: string[], emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void> {
+  async function fetchRun(asset: ManifestAsset, run: PieceRun, urls: string[], emit: (piece: PieceDelivery) => void, signal: AbortSignal, limited = true): Promise<void> {
     const progress = { next: run.first }
     let lastError: SwError = new SwError('no-source', 'no webseed URL')
     for (const url of urls) {
@@ -206,7 +211,8 @@ export function createWebseedSource(options: WebseedSourceOptions): PieceSource 
         if (signal.aborted) throw new SwError('aborted', 'aborted')
         const before = progress.next
         try {
-          await limit(() => requestRange(asset, url, progress.next, run.last, emit, progress, signal))
+          const request = () => requestRange(asset, url, progress.next, run.last, emit, progress, signal)
+          await (limited ? limit(request) : request())
           return
         } catch (error) {
           lastError = toSwError(error)
@@ -223,6 +229,9 @@ export function createWebseedSource(options: WebseedSourceOptions): PieceSource 
 
   return {
     name: 'http',
+    fetchRun(asset, first, last, emit, signal) {
+      return fetchRun(asset, { first, last }, webseedUrls(asset, options.origin, options.manifest()), emit, signal, false)
+    },
     fetchPieces(asset: ManifestAsset, indexes: readonly number[], requestOptions: PieceRequestOptions): AsyncIterable<PieceDelivery> {
       const controller = new AbortController()
       const queue = createAsyncQueue<PieceDelivery>(() => controller.abort())

@@ -1,11 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ManifestAsset } from '../core/manifest-format.ts'
-import { createAssetFetcher, type DeliveredPiece, type PieceCursor, type SourceTier } from '../sw/asset-fetcher.ts'
+import { createAssetFetcher, type DeliveredPiece, type PieceCursor } from '../sw/asset-fetcher.ts'
+import { createSchedulerClock, createSlotLimiter } from '../sw/piece-scheduler.ts'
+import { verifyPiece } from '../sw/piece-verifier.ts'
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import type { PieceStore } from '../sw/piece-store.ts'
 import { createWebseedSource } from '../sw/webseed-source.ts'
-import { ORIGIN, PIECE, createFakeOrigin, createFakePeerSource, delay, makeAsset, makeBytes, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
+import { ORIGIN, PIECE, createFakeOrigin, createFakePeers, delay, makeAsset, makeBytes, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
 
 const bytes = makeBytes(10 * PIECE + 999, 3)
 const asset = makeAsset(bytes, { path: '/media/video.mp4' })
@@ -22,18 +24,24 @@ function webseed(origin: FakeOrigin) {
   })
 }
 
-function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeerSource>; deadlineMs?: number; store?: PieceStore; readAheadBytes?: number } = {}) {
+function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeers>; budgetMs?: number; store?: PieceStore; readAheadBytes?: number; random?: () => number } = {}) {
   const origin = options.origin ?? createFakeOrigin({ [URL_ORIGIN]: bytes })
   const store = options.store ?? createMemoryPieceStore({ budgetBytes: 1 << 30 })
-  const tiers: SourceTier[] = []
-  if (options.peers) tiers.push({ source: options.peers, deadlineMs: options.deadlineMs ?? 50 })
-  tiers.push({ source: webseed(origin) })
   const rejected: Array<{ index: number; source: string }> = []
   const fetcher = createAssetFetcher({
     store,
-    sources: () => tiers,
     config: { readAheadBytes: options.readAheadBytes ?? 64 * PIECE },
-    onPieceRejected: (_a, index, source) => rejected.push({ index, source }),
+    scheduler: {
+      peers: options.peers ?? null,
+      http: webseed(origin),
+      httpSlots: createSlotLimiter(4),
+      verify: verifyPiece,
+      // A fast assumed HTTP rate: peer pieces are due after the budget alone.
+      config: { peerBudgetMs: options.budgetMs ?? 50, httpAssumedBytesPerSec: 1e12, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+      clock: createSchedulerClock(),
+      random: options.random ?? (() => 0),
+      onRejected: (_a, index, source) => rejected.push({ index, source }),
+    },
   })
   return { origin, store, fetcher, rejected }
 }
@@ -113,20 +121,54 @@ test('concurrent requests for the same asset share one download per piece', asyn
   assert.deepEqual(requestedPieces(slow), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) // each piece once
 })
 
-test('peers first; pieces they miss by the deadline go to http, which never re-fetches delivered ones', async () => {
-  const peers = createFakePeerSource(bytes, { have: [0, 2, 3], delayMs: 5, after: 'hang' })
-  const { fetcher, origin } = setup({ peers, deadlineMs: 60 })
+test('pieces peers hold go to peers; the rest to http at once; a peer late past the budget is raced by http', async () => {
+  const peers = createFakePeers(bytes, { have: [0, 2, 3], delayMs: 5, hang: [3] })
+  const { fetcher, origin } = setup({ peers, budgetMs: 60 })
   const started = Date.now()
   const pieces = await readAll(fetcher.open(asset, 0, 5))
   assertInOrderAndCorrect(pieces, asset, 0, 5)
-  assert.deepEqual(pieces.map((p) => p.source), ['peers', 'http', 'peers', 'peers', 'http', 'http'])
-  assert.deepEqual(peers.asked, [[0, 1, 2, 3, 4, 5]])
-  assert.deepEqual(requestedPieces(origin), [1, 4, 5])
-  assert.ok(Date.now() - started >= 55, 'waited for the peer deadline') // timers may fire a millisecond early
+  assert.deepEqual(pieces.map((p) => p.source), ['peers', 'http', 'peers', 'http', 'http', 'http'])
+  assert.deepEqual(peers.asked, [0, 2, 3])
+  assert.deepEqual(requestedPieces(origin), [1, 3, 4, 5])
+  assert.deepEqual(peers.cancelled, [3], 'the late peer request is cancelled once http delivered')
+  assert.ok(Date.now() - started >= 55, 'waited the budget for the late piece') // timers may fire a millisecond early
+})
+
+test('pieces no peer holds never wait: http starts at once even with a long budget', async () => {
+  const peers = createFakePeers(bytes, { have: [] })
+  const { fetcher, origin } = setup({ peers, budgetMs: 5000 })
+  const started = Date.now()
+  assertInOrderAndCorrect(await readAll(fetcher.open(asset, 0, 3)), asset, 0, 3)
+  assert.ok(Date.now() - started < 1000)
+  assert.deepEqual(peers.asked, [])
+  assert.deepEqual(requestedPieces(origin), [0, 1, 2, 3])
+})
+
+test('a page still connecting to its peers holds http back, and pieces that become available go to peers', async () => {
+  const peers = createFakePeers(bytes, { have: [], settling: true })
+  const { fetcher, origin } = setup({ peers, budgetMs: 300 })
+  const cursor = fetcher.open(asset, 0, 3)
+  await delay(30)
+  peers.add([0, 1, 2, 3]) // the agent connected and reported what its peers hold
+  const pieces = await readAll(cursor)
+  assertInOrderAndCorrect(pieces, asset, 0, 3)
+  assert.ok(pieces.every((p) => p.source === 'peers'), JSON.stringify(pieces.map((p) => p.source)))
+  assert.deepEqual(requestedPieces(origin), [])
+})
+
+test('in a crowd, http takes small runs starting at a random place; alone, large runs in order', async () => {
+  const crowd = setup({ peers: createFakePeers(bytes, { have: [] }), random: () => 0.5 })
+  await readAll(crowd.fetcher.open(asset, 0, 7))
+  assert.equal(crowd.origin.calls[0].start, 4 * PIECE, 'the first run starts mid-way')
+  assert.ok(crowd.origin.calls.every((call) => call.end - call.start < PIECE), 'one piece per run')
+  const alone = setup({ peers: createFakePeers(bytes, { have: [], active: false }), random: () => 0.5 })
+  await readAll(alone.fetcher.open(asset, 0, 7))
+  assert.equal(alone.origin.calls[0].start, 0)
+  assert.equal(alone.origin.calls.length, 2, 'runs of four pieces')
 })
 
 test('a corrupted piece from peers is not stored; the correct bytes come from http; the source is told', async () => {
-  const peers = createFakePeerSource(bytes, { have: [0, 1, 2], corrupt: [1], after: 'end' })
+  const peers = createFakePeers(bytes, { have: [0, 1, 2], corrupt: [1] })
   const { fetcher, origin, store, rejected } = setup({ peers })
   const pieces = await readAll(fetcher.open(asset, 0, 2))
   assertInOrderAndCorrect(pieces, asset, 0, 2)
@@ -135,7 +177,7 @@ test('a corrupted piece from peers is not stored; the correct bytes come from ht
   assert.deepEqual(await store.get(asset.infoHash, 1), pieceOf(bytes, asset, 1))
   assert.deepEqual(rejected, [{ index: 1, source: 'peers' }])
   assert.deepEqual(
-    peers.verdicts.map((v) => [v.index, v.verdict.ok]),
+    peers.verdicts.sort((a, b) => a.index - b.index).map((v) => [v.index, v.ok]),
     [
       [0, true],
       [1, false],
@@ -145,7 +187,7 @@ test('a corrupted piece from peers is not stored; the correct bytes come from ht
 })
 
 test('the bad piece is never stored even for a moment (store sees only good bytes)', async () => {
-  const peers = createFakePeerSource(bytes, { have: [4], corrupt: [4], after: 'end' })
+  const peers = createFakePeers(bytes, { have: [4], corrupt: [4] })
   const base = createMemoryPieceStore({ budgetBytes: 1 << 30 })
   const writes: Array<[number, Uint8Array]> = []
   const store: PieceStore = { ...base, put: (h, i, b) => (writes.push([i, b.slice()]), base.put(h, i, b)) }
@@ -155,23 +197,15 @@ test('the bad piece is never stored even for a moment (store sees only good byte
   assert.deepEqual(writes[0], [4, pieceOf(bytes, asset, 4)])
 })
 
-test('a peer source failing mid-way: the remaining pieces come from the webseed', async () => {
-  const peers = createFakePeerSource(bytes, { have: [0, 1], after: 'throw' })
-  const { fetcher, origin } = setup({ peers })
+test('pieces a peer cannot deliver after all (it left) come from http at once', async () => {
+  const peers = createFakePeers(bytes, { have: [0, 1, 2, 3, 4], fail: [2, 3, 4] })
+  const { fetcher, origin } = setup({ peers, budgetMs: 5000 })
+  const started = Date.now()
   const pieces = await readAll(fetcher.open(asset, 0, 4))
   assertInOrderAndCorrect(pieces, asset, 0, 4)
   assert.deepEqual(pieces.map((p) => p.source), ['peers', 'peers', 'http', 'http', 'http'])
   assert.deepEqual(requestedPieces(origin), [2, 3, 4])
-})
-
-test('an unavailable peer source is skipped without waiting for its deadline', async () => {
-  const peers = createFakePeerSource(bytes, { have: [0, 1, 2], available: false })
-  const { fetcher } = setup({ peers, deadlineMs: 5000 })
-  const started = Date.now()
-  const pieces = await readAll(fetcher.open(asset, 0, 2))
   assert.ok(Date.now() - started < 1000)
-  assert.deepEqual(peers.asked, [])
-  assert.ok(pieces.every((p) => p.source === 'http'))
 })
 
 test('a piece no source can deliver correctly rejects with piece-hash-mismatch; earlier pieces are fine', async () => {

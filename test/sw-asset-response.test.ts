@@ -3,34 +3,44 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Manifest } from '../core/manifest-format.ts'
-import { createAssetFetcher, type SourceTier } from '../sw/asset-fetcher.ts'
+import { createAssetFetcher } from '../sw/asset-fetcher.ts'
+import { createSchedulerClock, createSlotLimiter } from '../sw/piece-scheduler.ts'
+import { verifyPiece } from '../sw/piece-verifier.ts'
 import { createAssetStats } from '../sw/asset-stats.ts'
 import { createAssetRequestHandler, type HandledRequest } from '../sw/handle-asset-request.ts'
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import { createWebseedSource } from '../sw/webseed-source.ts'
-import { ORIGIN, PIECE, concat, createFakeOrigin, createFakePeerSource, makeAsset, makeBytes, makeManifest, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
+import { ORIGIN, PIECE, concat, createFakeOrigin, createFakePeers, makeAsset, makeBytes, makeManifest, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
 
 const bytes = makeBytes(8 * PIECE + 4321, 5)
 const asset = makeAsset(bytes, { path: '/media/video.mp4', type: 'video/mp4' })
 const URL_ASSET = `${ORIGIN}/media/video.mp4`
 const LEN = bytes.length
 
-function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeerSource>; loaded?: boolean; hangingLoad?: boolean } = {}) {
+function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeers>; loaded?: boolean; hangingLoad?: boolean } = {}) {
   const origin = options.origin ?? createFakeOrigin({ [URL_ASSET]: bytes })
   const store = createMemoryPieceStore({ budgetBytes: 1 << 30 })
   const stats = createAssetStats()
-  const tiers: SourceTier[] = []
-  if (options.peers) tiers.push({ source: options.peers, deadlineMs: 100 })
-  tiers.push({
-    source: createWebseedSource({
-      fetch: origin.fetch,
-      origin: ORIGIN,
-      manifest: () => null,
-      config: { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1 },
-      sleep: async () => undefined,
-    }),
+  const webseed = createWebseedSource({
+    fetch: origin.fetch,
+    origin: ORIGIN,
+    manifest: () => null,
+    config: { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1 },
+    sleep: async () => undefined,
   })
-  const fetcher = createAssetFetcher({ store, sources: () => tiers, config: { readAheadBytes: 4 * PIECE } })
+  const fetcher = createAssetFetcher({
+    store,
+    config: { readAheadBytes: 4 * PIECE },
+    scheduler: {
+      peers: options.peers ?? null,
+      http: webseed,
+      httpSlots: createSlotLimiter(2),
+      verify: verifyPiece,
+      config: { peerBudgetMs: 100, httpAssumedBytesPerSec: 1e12, webseedMaxRunBytes: 2 * PIECE, webseedCrowdRunBytes: PIECE },
+      clock: createSchedulerClock(),
+      random: () => 0,
+    },
+  })
   const manifest: Manifest = makeManifest({ assets: [asset] })
   let loaded = options.loaded ?? true
   const fallbacks: string[] = []
@@ -114,9 +124,8 @@ test('mixed store + http: header and exact per-request tally', async () => {
   assert.deepEqual(stats.snapshot().recent[0].bytes, { store: PIECE, peers: 0, http: PIECE })
 })
 
-test('peers + http: a peer agent failing mid-stream, the rest from the webseed, bytes exact', async () => {
-  // The agent dies (throws) after sending pieces 0-2.
-  const dying = createFakePeerSource(bytes, { have: [0, 1, 2], delayMs: 2, after: 'throw' })
+test('peers + http: pieces peers hold from peers, the rest from the webseed, bytes exact', async () => {
+  const dying = createFakePeers(bytes, { have: [0, 1, 2], delayMs: 2 })
   const { handle, stats } = setup({ peers: dying })
   const { response, bytes: got } = await body(handle(get()))
   assert.equal(response.status, 200)
@@ -124,8 +133,8 @@ test('peers + http: a peer agent failing mid-stream, the rest from the webseed, 
   const tally = stats.snapshot().recent[0].bytes
   assert.equal(tally.peers, 3 * PIECE)
   assert.equal(tally.http, LEN - 3 * PIECE)
-  // Headers leave with the first piece: at that time the plan was peers only.
-  assert.equal(response.headers.get('x-swarmcdn-sources'), 'peers')
+  // Headers leave with the first piece: by then HTTP is already fetching what no peer holds.
+  assert.equal(response.headers.get('x-swarmcdn-sources'), 'peers,http')
 })
 
 test('the first byte arrives long before the whole file', async () => {

@@ -4,8 +4,7 @@
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { MANIFEST_FORMAT, encodeEnvelope, type Manifest, type ManifestAsset } from '../core/manifest-format.ts'
 import { pieceCount } from '../core/piece-math.ts'
-import type { PieceDelivery, PieceRequestOptions, PieceSource } from '../sw/piece-source.ts'
-import type { PieceVerdict } from '../sw/piece-verifier.ts'
+import type { PeerPieces } from '../sw/peer-source-port.ts'
 
 export const ORIGIN = 'https://site.example'
 export const PIECE = 16 * 1024
@@ -147,42 +146,65 @@ function chunked(bytes: Uint8Array, cutAfter: number | undefined): ReadableStrea
   })
 }
 
-export interface FakePeerSource extends PieceSource {
-  asked: number[][]
-  verdicts: Array<{ index: number; verdict: PieceVerdict }>
-}
 
 /**
- * A scripted peer source: delivers `have` pieces (each after delayMs), optionally corrupted, and then
- * either ends, hangs until aborted, or throws.
+ * Scripted peers (the scheduler's PeerPieces): `have` pieces are available and delivered after delayMs,
+ * `corrupt` ones with a flipped byte, `hang` ones never, `fail` ones answer unavailable. `active`
+ * false means P2P off for the page.
  */
-export function createFakePeerSource(
+export interface FakePeers extends PeerPieces {
+  asked: number[]
+  verdicts: Array<{ index: number; ok: boolean }>
+  cancelled: number[]
+  /** Makes more pieces available later, as an agent's availability report would. */
+  add(indexes: number[]): void
+}
+
+export function createFakePeers(
   bytes: Uint8Array,
-  options: { have: number[]; delayMs?: number; corrupt?: number[]; after?: 'end' | 'hang' | 'throw'; available?: boolean },
-): FakePeerSource {
-  const source: FakePeerSource = {
-    name: 'peers',
+  options: { have: number[]; delayMs?: number; corrupt?: number[]; hang?: number[]; fail?: number[]; active?: boolean; settling?: boolean },
+): FakePeers {
+  const have = new Set(options.have)
+  const listeners = new Set<(infoHash: string | null) => void>()
+  let infoHashSeen = ''
+  const peers: FakePeers = {
     asked: [],
     verdicts: [],
-    isAvailable: () => options.available ?? true,
-    onPieceVerdict(_asset, index, verdict) {
-      source.verdicts.push({ index, verdict })
-    },
-    async *fetchPieces(asset, indexes, request: PieceRequestOptions): AsyncGenerator<PieceDelivery> {
-      source.asked.push([...indexes])
-      for (const index of indexes) {
-        if (!options.have.includes(index)) continue
-        if (options.delayMs) await delay(options.delayMs, request.signal)
-        if (request.signal.aborted) return
+    cancelled: [],
+    has: (infoHash, index) => ((infoHashSeen ||= infoHash), have.has(index)),
+    active: () => options.active ?? true,
+    settling: () => options.settling ?? false,
+    request(asset: ManifestAsset, index: number) {
+      peers.asked.push(index)
+      const controller = new AbortController()
+      const promise = (async () => {
+        await delay(options.delayMs ?? 0, controller.signal)
+        if (options.hang?.includes(index)) await delay(60_000, controller.signal)
+        if (controller.signal.aborted || options.fail?.includes(index)) throw new Error('unavailable')
         const piece = pieceOf(bytes, asset, index)
         if (options.corrupt?.includes(index)) piece[0] ^= 0xff
-        yield { index, bytes: piece }
+        return piece
+      })()
+      promise.catch(() => undefined)
+      return {
+        promise,
+        cancel: () => {
+          peers.cancelled.push(index)
+          controller.abort()
+        },
       }
-      if (options.after === 'throw') throw new Error('peer agent went away')
-      if (options.after === 'hang') await delay(60_000, request.signal)
+    },
+    verdict: (_asset, index, ok) => void peers.verdicts.push({ index, ok }),
+    onAvailable(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    add(indexes) {
+      for (const index of indexes) have.add(index)
+      for (const listener of listeners) listener(infoHashSeen)
     },
   }
-  return source
+  return peers
 }
 
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {

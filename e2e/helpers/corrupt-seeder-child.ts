@@ -1,67 +1,46 @@
-// A lying peer for tests: a real WebTorrent seeder (Node, WebRTC via @roamhq/wrtc) whose chunk store
-// returns altered bytes, so every piece it uploads fails its hash. Runs in its own process
-// (corrupt-seeder.ts forks it): native WebRTC must not be able to crash the test runner.
+// A lying peer for tests: a real member of the site swarm (Node, WebRTC via @roamhq/wrtc) that claims
+// every piece of some assets and serves each with one byte flipped, so every piece it uploads fails its
+// hash. Runs in its own process (corrupt-seeder.ts forks it): native WebRTC must not be able to crash
+// the test runner.
 
-import WebTorrent from 'webtorrent'
 import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { encodeTorrentFile, torrentInfoOf } from '../../origin-tools/src/torrent-file.ts'
+import WebSocket from 'ws'
 import type { Manifest } from '../../core/manifest-format.ts'
+import { pieceCount, pieceSize } from '../../core/piece-math.ts'
+import { createSiteSwarm, SITE_SWARM_DEFAULTS, type SiteSwarm } from '../../peer/site-swarm.ts'
 
-/** abstract-chunk-store over a buffer; get() flips one byte of every chunk it returns. */
-function corruptingStore(bytes: Buffer) {
-  return class CorruptingStore {
-    chunkLength: number
-    constructor(chunkLength: number) {
-      this.chunkLength = chunkLength
-    }
-    put(_index: number, _buf: Uint8Array, cb: (err: Error | null) => void) {
-      cb(null)
-    }
-    get(index: number, opts: { offset?: number; length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void) {
-      if (typeof opts === 'function') [cb, opts] = [opts, null]
-      const start = index * this.chunkLength + (opts?.offset ?? 0)
-      const piece = Buffer.from(bytes.subarray(start, Math.min(bytes.length, start + (opts?.length ?? this.chunkLength))))
-      if (piece.length > 0) piece[piece.length >> 1] ^= 0xff
-      queueMicrotask(() => cb(null, piece))
-    }
-    close(cb: (err: Error | null) => void) {
-      cb(null)
-    }
-    destroy(cb: (err: Error | null) => void) {
-      cb(null)
-    }
-  }
-}
-
-async function seedCorrupted(siteDir: string, manifest: Manifest, paths: string[], trackerUrl: string): Promise<WebTorrent> {
-  const client = new WebTorrent({ dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false, webSeeds: false, torrentPort: 0, tracker: { rtcConfig: { iceServers: [] } } })
-  client.on('error', () => {})
-  for (const path of paths) {
-    const asset = manifest.assets.find((a) => a.path === path)!
-    const bytes = await readFile(join(siteDir, decodeURIComponent(path)))
-    const torrentFile = encodeTorrentFile(torrentInfoOf(asset), { trackers: [trackerUrl] })
-    await new Promise<void>((resolve) => {
-      // skipVerify: it claims every piece without checking, which is the point.
-      const torrent = client.add(Buffer.from(torrentFile), { store: corruptingStore(bytes), skipVerify: true, getAnnounceOpts: () => ({ numwant: 0 }) })
-      torrent.on('error', () => {})
-      torrent.once('ready', () => resolve())
-    })
-  }
-  return client
+async function seedCorrupted(siteDir: string, manifest: Manifest, paths: string[], trackerUrl: string): Promise<SiteSwarm> {
+  const wrtc = createRequire(import.meta.url)('@roamhq/wrtc')
+  const files = new Map<string, Buffer>()
+  const assets = manifest.assets.filter((a) => paths.includes(a.path))
+  for (const asset of assets) files.set(asset.infoHash, await readFile(join(siteDir, decodeURIComponent(asset.path))))
+  const swarm = createSiteSwarm({
+    swarmId: manifest.swarm!,
+    trackers: [trackerUrl],
+    seeder: true,
+    config: { ...SITE_SWARM_DEFAULTS, maxPeers: 16, iceServers: [] },
+    RTCPeerConnection: wrtc.RTCPeerConnection,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    async readPiece(infoHash, index) {
+      const asset = assets.find((a) => a.infoHash === infoHash)!
+      const start = index * asset.pieceLength
+      const piece = new Uint8Array(files.get(infoHash)!.subarray(start, start + pieceSize(index, asset.length, asset.pieceLength)))
+      piece[piece.length >> 1] ^= 0xff
+      return piece
+    },
+  })
+  swarm.setAssets(assets)
+  for (const asset of assets) swarm.addHave(asset.infoHash, Array.from({ length: pieceCount(asset.length, asset.pieceLength) }, (_, i) => i))
+  return swarm
 }
 
 process.on('message', async (message: any) => {
   if (message.type === 'start') {
-    const client = await seedCorrupted(message.siteDir, message.manifest, message.paths, message.trackerUrl)
+    const swarm = await seedCorrupted(message.siteDir, message.manifest, message.paths, message.trackerUrl)
     process.on('message', (next: any) => {
-      if (next.type === 'stats') {
-        process.send!({
-          type: 'stats',
-          peers: client.torrents.reduce((sum: number, t: any) => sum + t.numPeers, 0),
-          uploadedBytes: client.torrents.reduce((sum: number, t: any) => sum + t.uploaded, 0),
-        })
-      }
+      if (next.type === 'stats') process.send!({ type: 'stats', peers: swarm.stats().peers, uploadedBytes: swarm.stats().uploadedBytes })
     })
     process.send!({ type: 'ready' })
   }

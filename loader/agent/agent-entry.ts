@@ -1,16 +1,17 @@
-// Entry of the lazily loaded chunk swarmcdn-agent.js (the only place that imports WebTorrent).
+// Entry of the lazily loaded chunk swarmcdn-agent.js: the peer agent with the browser's own WebRTC and
+// WebSocket.
 // Registers the peer agent with the controlling SW over a MessageChannel, and registers again when the
 // controller changes or the SW asks for agents after a restart (its registry lives in memory).
 
-import WebTorrent from 'webtorrent/dist/webtorrent.min.js'
 import { MSG_REGISTER_AGENT } from '../../sw/messages.ts'
-import { MSG_AGENT_WANTED } from '../../sw/agent-protocol.ts'
+import { MSG_AGENT_WANTED } from '../../core/agent-protocol.ts'
 import { createIdbPieceStore } from '../../sw/piece-store-idb.ts'
 import { resolveAgentConfig } from './agent-config.ts'
-import { createPeerAgent, type AgentEvent, type AgentStats, type TorrentClient } from './peer-agent.ts'
+import { createPeerAgent, type AgentEvent, type AgentStats } from './peer-agent.ts'
+import type { CandidatePair } from '../../peer/peer-link.ts'
 import { createStoredIndexLister } from './stored-index-lister.ts'
 
-export type { AgentEvent, AgentStats }
+export type { AgentEvent, AgentStats, CandidatePair }
 
 export interface StartAgentOptions {
   /** Overrides of AgentConfig (agent-config.ts); unknown fields are ignored. */
@@ -24,6 +25,7 @@ export interface AgentHandle {
   /** Resolves when the SW accepted the agent (first registration). */
   ready: Promise<void>
   stats(): AgentStats
+  connections(): Promise<CandidatePair[]>
   /** Leaves every swarm, closes every connection. */
   stop(): Promise<void>
 }
@@ -36,7 +38,8 @@ export function startAgent(options: StartAgentOptions = {}): AgentHandle {
   // evicts, so a page can't enforce a different budget than the one the site owner set (--sw-config).
   const pieces = createIdbPieceStore({ budgetBytes: Number.POSITIVE_INFINITY, requestPersistence: async () => false })
   const agent = createPeerAgent({
-    createClient: (clientOptions) => new WebTorrent(clientOptions) as unknown as TorrentClient,
+    RTCPeerConnection,
+    WebSocket,
     pieces,
     listStored: createStoredIndexLister(pieces),
     config,
@@ -63,6 +66,7 @@ export function startAgent(options: StartAgentOptions = {}): AgentHandle {
   return {
     ready,
     stats: () => agent.stats(),
+    connections: () => agent.connections(),
     async stop() {
       container.removeEventListener('controllerchange', register)
       container.removeEventListener('message', onSwMessage)

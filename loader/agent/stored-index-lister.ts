@@ -5,7 +5,6 @@
 
 import { openDB, type IDBPDatabase } from 'idb'
 import type { PieceStore } from '../../sw/piece-store.ts'
-import { storedIndexes } from './shared-piece-chunk-store.ts'
 
 export type IndexLister = (infoHash: string, pieceCount: number) => Promise<number[]>
 
@@ -41,4 +40,16 @@ export function createStoredIndexLister(pieces: PieceStore, dbName = 'swarmcdn-p
       return storedIndexes(pieces, infoHash, pieceCount)
     }
   }
+}
+
+/** Fallback: one `has` per piece, in batches. */
+async function storedIndexes(pieces: PieceStore, infoHash: string, pieceCount: number): Promise<number[]> {
+  const found: number[] = []
+  const batch = 32
+  for (let first = 0; first < pieceCount; first += batch) {
+    const indexes = Array.from({ length: Math.min(batch, pieceCount - first) }, (_, i) => first + i)
+    const present = await Promise.all(indexes.map((index) => pieces.has(infoHash, index)))
+    indexes.forEach((index, i) => present[i] && found.push(index))
+  }
+  return found
 }

@@ -4,6 +4,7 @@ import { readFile, readdir, rm } from 'node:fs/promises'
 import { join, relative, isAbsolute } from 'node:path'
 import mime from 'mime-types'
 import { walkSite, urlPathFor, type SiteFile } from '../site-walk.ts'
+import { siteSwarmId } from '../site-swarm-id.ts'
 import { hashFilePieces } from '../piece-hasher.ts'
 import { encodeTorrentFile, infoHashOf } from '../torrent-file.ts'
 import { loadPrivateKey, publicKeyBase64, signBytes } from '../keys.ts'
@@ -114,6 +115,7 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
     })
   }
 
+  const publicKey = publicKeyBase64(createPublicKey(privateKey))
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     scope,
@@ -124,10 +126,10 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
     mirrors: options.mirrors,
     killSwitch: options.killSwitch,
     assets: assets.map((asset) => asset.manifestAsset),
+    swarm: siteSwarmId(publicKey, scope),
   }
   const manifestText = JSON.stringify(manifest)
   const signature = signBytes(privateKey, Buffer.from(manifestText, 'utf8')).toString('base64')
-  const publicKey = publicKeyBase64(createPublicKey(privateKey))
   await emitClientFiles(options.siteDir, publicKey, options.swConfig)
   // The manifest is written last and in one rename: readers see the old one or the new one, whole.
   await writeFileAtomic(manifestFile, encodeEnvelope(manifestText, signature))

@@ -1,7 +1,7 @@
 // `swarmcdn serve`: the embedded default. Static origin + tracker + seeder in one process.
 
 import { createOriginServer } from '../origin/origin-server.ts'
-import { SwarmTracker, TRACKER_DEFAULTS } from '../tracker/swarm-tracker.ts'
+import { SwarmTracker, TRACKER_DEFAULTS, admittedIds } from '../tracker/swarm-tracker.ts'
 import type { SiteSeeder } from '../seeder/site-seeder.ts'
 import { startSeederProcess } from '../seeder/seeder-process.ts'
 import { checkSiteForSeeding } from '../seeder/checked-site.ts'
@@ -42,7 +42,7 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
   if (options.tracker || options.seed) manifest = (await checkSiteForSeeding(options.siteDir, options.pub, options.log)).manifest
 
   const tracker = options.tracker
-    ? new SwarmTracker({ ...TRACKER_DEFAULTS, allowedInfoHashes: new Set(manifest!.assets.map((asset) => asset.infoHash)) })
+    ? new SwarmTracker({ ...TRACKER_DEFAULTS, allowedInfoHashes: admittedIds(manifest!) })
     : null
   let seeder: SiteSeeder | null = null
   const origin = createOriginServer({
@@ -79,7 +79,7 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
         const next = (await checkSiteForSeeding(options.siteDir, options.pub, () => {})).manifest
         if (manifest && next.sequence === manifest.sequence) return
         manifest = next
-        tracker?.setAllowedInfoHashes(new Set(next.assets.map((asset) => asset.infoHash)))
+        tracker?.setAllowedInfoHashes(admittedIds(next))
         if (seeder) {
           await seeder.close()
           seeder = await startSeeding(next)

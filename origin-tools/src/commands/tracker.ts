@@ -2,7 +2,7 @@
 
 import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
-import { SwarmTracker, TRACKER_DEFAULTS } from '../tracker/swarm-tracker.ts'
+import { SwarmTracker, TRACKER_DEFAULTS, admittedIds } from '../tracker/swarm-tracker.ts'
 import { listen, displayHost } from '../listen.ts'
 import { onShutdown } from '../shutdown.ts'
 import { CliError } from '../cli-error.ts'
@@ -28,7 +28,7 @@ export async function infoHashesFromManifests(files: string[]): Promise<Set<stri
     }
     try {
       const manifest = validateManifest(JSON.parse(parseEnvelope(text).manifest))
-      for (const asset of manifest.assets) allowed.add(asset.infoHash)
+      for (const id of admittedIds(manifest)) allowed.add(id)
     } catch (error) {
       throw new CliError('verify-failed', `${file} is not a swarmcdn manifest: ${error instanceof ManifestError ? error.message : 'invalid JSON'}`)
     }

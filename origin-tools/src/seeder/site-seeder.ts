@@ -1,11 +1,14 @@
-// Seeds every asset of a verified manifest to browsers over WebRTC (webtorrent in Node; WebRTC from
-// @roamhq/wrtc through the webrtc-polyfill override in package.json).
+// Seeds every asset of a verified manifest to browsers over WebRTC: a member of the site swarm
+// (peer/site-swarm.ts) that holds every piece, reads them from the files on disk and makes no offers
+// of its own (browsers offer to it through the tracker). WebRTC in Node comes from @roamhq/wrtc,
+// which installs from the npm registry alone.
 
-import { dirname } from 'node:path'
-import { EventEmitter } from 'node:events'
-import WebTorrent from 'webtorrent'
+import { open, type FileHandle } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import WebSocket from 'ws'
 import type { Manifest } from '../../../core/manifest-format.ts'
-import { encodeTorrentFile, torrentInfoOf } from '../torrent-file.ts'
+import { pieceCount, pieceSize } from '../../../core/piece-math.ts'
+import { createSiteSwarm, SITE_SWARM_DEFAULTS, type SiteSwarm } from '../../../peer/site-swarm.ts'
 import { siteFileForPath } from '../commands/verify.ts'
 
 export interface SeederOptions {
@@ -15,10 +18,12 @@ export interface SeederOptions {
   /** Absolute ws:// or wss:// tracker URLs. */
   trackers: string[]
   /** ICE servers for WebRTC; [] is right on one machine or a LAN. */
-  iceServers: Array<{ urls: string | string[] }>
+  iceServers: RTCIceServer[]
   /** Upload cap in bytes per second; -1 for none. */
   maxUploadBytesPerSec: number
-  /** Told about tracker trouble (unreachable, refused); webtorrent retries by itself. */
+  /** Browsers connected at once. Default 64. */
+  maxPeers?: number
+  /** Told about tracker trouble (unreachable, refused); the seeder retries by itself. */
   onWarning?: (message: string) => void
 }
 
@@ -35,56 +40,56 @@ export interface SiteSeeder {
 }
 
 export async function startSeeder(options: SeederOptions): Promise<SiteSeeder> {
-  // webtorrent shares one tracker socket between torrents and adds listeners per torrent: a site
-  // with more than ten assets is normal, not a leak.
-  EventEmitter.defaultMaxListeners = Math.max(EventEmitter.defaultMaxListeners, options.manifest.assets.length + 10)
-  const client = new WebTorrent({
-    dht: false,
-    lsd: false,
-    utp: false,
-    natUpnp: false,
-    natPmp: false,
-    webSeeds: false,
-    torrentPort: 0,
-    uploadLimit: options.maxUploadBytesPerSec,
-    tracker: { rtcConfig: { iceServers: options.iceServers } },
+  const { manifest } = options
+  if (!manifest.swarm) throw new Error('the manifest has no site swarm id: rebuild the site with this version of swarmcdn')
+  const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as { RTCPeerConnection: typeof RTCPeerConnection }
+  const files = new Map<string, { path: string; pieceLength: number; length: number; handle?: Promise<FileHandle> }>()
+  for (const asset of manifest.assets) {
+    files.set(asset.infoHash, { path: siteFileForPath(options.siteDir, manifest.scope, asset.path), pieceLength: asset.pieceLength, length: asset.length })
+  }
+
+  async function readPiece(infoHash: string, index: number): Promise<Uint8Array | undefined> {
+    const file = files.get(infoHash)
+    if (!file || index >= pieceCount(file.length, file.pieceLength)) return undefined
+    file.handle ??= open(file.path, 'r')
+    const handle = await file.handle
+    const bytes = new Uint8Array(pieceSize(index, file.length, file.pieceLength))
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, index * file.pieceLength)
+    return bytesRead === bytes.length ? bytes : undefined
+  }
+
+  const swarm: SiteSwarm = createSiteSwarm({
+    swarmId: manifest.swarm,
+    trackers: options.trackers,
+    seeder: true,
+    config: { ...SITE_SWARM_DEFAULTS, maxPeers: options.maxPeers ?? 64, maxUploadBytesPerSec: options.maxUploadBytesPerSec, iceServers: options.iceServers },
+    RTCPeerConnection: wrtc.RTCPeerConnection,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    readPiece,
+    onWarning: options.onWarning,
   })
-  client.on('error', (error: Error) => options.onWarning?.(`seeder: ${error.message}`))
+  swarm.setAssets(manifest.assets)
+  for (const asset of manifest.assets) {
+    swarm.addHave(asset.infoHash, Array.from({ length: pieceCount(asset.length, asset.pieceLength) }, (_, i) => i))
+  }
 
-  await Promise.all(
-    options.manifest.assets.map(
-      (asset) =>
-        new Promise<void>((resolve, reject) => {
-          const file = siteFileForPath(options.siteDir, options.manifest.scope, asset.path)
-          const torrentFile = encodeTorrentFile(torrentInfoOf(asset), { trackers: options.trackers })
-          // skipVerify: the caller hashed every file against the manifest just before.
-          const torrent = client.add(Buffer.from(torrentFile), {
-            path: dirname(file),
-            skipVerify: true,
-            // A seeder makes no WebRTC offers: browsers offer to it through the tracker. Each offer is an
-            // RTCPeerConnection kept for 50 s; five per torrent per announce ran out of file descriptors.
-            getAnnounceOpts: () => ({ numwant: 0 }),
-          })
-          torrent.on('warning', (error: Error) => options.onWarning?.(`${asset.path}: ${error.message}`))
-          torrent.once('error', reject)
-          torrent.once('ready', () => {
-            if (torrent.infoHash !== asset.infoHash) reject(new Error(`infohash mismatch for ${asset.path}`))
-            else resolve()
-          })
-        }),
-    ),
-  )
-
+  let lastBytes = 0
+  let lastMs = Date.now()
+  let rate = 0
   return {
     stats() {
-      const torrents = client.torrents
-      return {
-        torrents: torrents.length,
-        peers: torrents.reduce((sum: number, t: any) => sum + t.numPeers, 0),
-        uploadedBytes: torrents.reduce((sum: number, t: any) => sum + t.uploaded, 0),
-        uploadBytesPerSec: Math.round(client.uploadSpeed),
+      const { peers, uploadedBytes } = swarm.stats()
+      const t = Date.now()
+      if (t - lastMs >= 1000) {
+        rate = ((uploadedBytes - lastBytes) / (t - lastMs)) * 1000
+        lastBytes = uploadedBytes
+        lastMs = t
       }
+      return { torrents: manifest.assets.length, peers, uploadedBytes, uploadBytesPerSec: Math.round(rate) }
     },
-    close: () => new Promise<void>((resolve) => client.destroy(() => resolve())),
+    async close() {
+      swarm.destroy()
+      await Promise.all([...files.values()].map(async (file) => (await file.handle?.catch(() => null))?.close()))
+    },
   }
 }

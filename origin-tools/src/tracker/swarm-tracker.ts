@@ -140,3 +140,10 @@ export class SwarmTracker {
     return new Promise((resolve) => this.server.close(() => resolve()))
   }
 }
+
+/** What a manifest admits at the tracker: its site swarm and, for standard clients, each asset's infohash. */
+export function admittedIds(manifest: { assets: Array<{ infoHash: string }>; swarm?: string }): Set<string> {
+  const ids = new Set(manifest.assets.map((asset) => asset.infoHash))
+  if (manifest.swarm) ids.add(manifest.swarm)
+  return ids
+}

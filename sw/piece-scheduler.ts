@@ -1,0 +1,278 @@
+// Who delivers each missing piece of one batch (the asset fetcher's read-ahead window), and when.
+//
+// - A piece some connected peer holds → that peer (through the page agent). Each piece given to peers
+//   is due when HTTP alone would have delivered it (the bytes given to peers so far, at the measured
+//   HTTP rate) plus the latency budget; past that, HTTP fetches it too and the first verified copy
+//   wins. So peers carry all they can without making the page slower than plain HTTP by more than
+//   the budget. A peer that stalls or leaves makes the agent answer `unavailable` → HTTP at once.
+// - A piece no connected peer holds → HTTP at once, never a wait.
+// - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
+//   random place, and re-checks availability when each run starts: a crowd that arrives together
+//   fetches *different* pieces from the origin and trades them, so the crowd pulls about one copy.
+//   Alone, HTTP takes them in order in large runs: as fast as the plain network.
+// Every piece is verified before it is delivered; a bad one is never delivered, stored or shared.
+
+import type { ManifestAsset } from '../core/manifest-format.ts'
+import { pieceSize } from '../core/piece-math.ts'
+import type { SwConfig } from './config.ts'
+import { SwError, toSwError } from './errors.ts'
+import type { PeerPieces } from './peer-source-port.ts'
+import type { PieceDelivery, SourceName } from './piece-source.ts'
+import type { PieceVerdict, PieceVerifier } from './piece-verifier.ts'
+import { createThroughputMeter, type ThroughputMeter } from './throughput-meter.ts'
+
+export interface HttpRuns {
+  /** Fetches pieces first..last in one request (with retries); emits each piece as it completes. */
+  fetchRun(asset: ManifestAsset, first: number, last: number, emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void>
+}
+
+export interface SlotLimiter {
+  /** Resolves with a release function once one of the limited slots is free. */
+  acquire(): Promise<() => void>
+}
+
+export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'httpAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
+
+/** Shared by every batch of one SW: the HTTP rate, and when the pieces given to peers so far would be done over HTTP. */
+export interface SchedulerClock {
+  http: ThroughputMeter
+  /** Time HTTP alone would finish the pieces handed to peers so far (ms, same clock as now()). */
+  peerDueMs: number
+}
+
+export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
+  return { http: createThroughputMeter(now), peerDueMs: 0 }
+}
+
+export interface SchedulerDeps {
+  peers: PeerPieces | null
+  http: HttpRuns
+  httpSlots: SlotLimiter
+  verify: PieceVerifier
+  config: SchedulerConfig
+  clock: SchedulerClock
+  now?: () => number
+  random?: () => number
+  setTimer?: (callback: () => void, ms: number) => () => void
+  onRejected?: (asset: ManifestAsset, index: number, source: SourceName, verdict: PieceVerdict) => void
+}
+
+export interface BatchCallbacks {
+  deliver(index: number, bytes: Uint8Array, source: SourceName): void
+  fail(index: number, error: SwError): void
+  /** Which source is working on a piece now (for the response's plan). */
+  assigned?(index: number, source: SourceName): void
+}
+
+type PieceState = 'queued' | 'peer' | 'http' | 'done'
+
+const defaultSetTimer = (callback: () => void, ms: number) => {
+  const timer = setTimeout(callback, ms)
+  return () => clearTimeout(timer)
+}
+
+/** Delivers (or fails) every index; resolves when each one is settled. */
+export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexes: number[], callbacks: BatchCallbacks, clientId?: string): Promise<void> {
+  const { peers, config } = deps
+  const random = deps.random ?? Math.random
+  const setTimer = deps.setTimer ?? defaultSetTimer
+  const now = deps.now ?? Date.now
+  const { clock } = deps
+  const state = new Map<number, PieceState>(indexes.map((index) => [index, 'queued']))
+  /** Pieces whose peer request ran past its deadline: HTTP may fetch them too. */
+  const overdue = new Set<number>()
+  const triedPeers = new Set<number>()
+  const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void }>()
+  const p2p = peers?.active(clientId) ?? false
+  // Crowd order: start somewhere random, so visitors arriving together fetch different pieces.
+  const sorted = [...indexes].sort((a, b) => a - b)
+  const offset = p2p ? Math.floor(random() * sorted.length) : 0
+  const order = [...sorted.slice(offset), ...sorted.slice(0, offset)]
+  const controller = new AbortController()
+  let remaining = indexes.length
+  let waitingForSlot = false
+  let lastError: SwError | undefined
+  let finish!: () => void
+  const finished = new Promise<void>((resolve) => (finish = resolve))
+  // A page that has just navigated, or whose agent is still connecting, is about to learn what its
+  // peers hold: HTTP waits for that, within the latency budget.
+  let holdHttp = peers?.settling(clientId) ?? false
+  const cancelHold = holdHttp ? setTimer(() => ((holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
+  const unsubscribe =
+    peers?.onAvailable((infoHash) => {
+      if (infoHash === null && holdHttp && !peers.settling(clientId)) {
+        holdHttp = false
+        cancelHold()
+        pump()
+      } else if (infoHash === asset.infoHash) pump()
+    }) ?? (() => undefined)
+
+  function settle(index: number): boolean {
+    if (state.get(index) === 'done') return false
+    state.set(index, 'done')
+    overdue.delete(index)
+    const request = peerRequests.get(index)
+    peerRequests.delete(index)
+    request?.cancelTimer()
+    request?.cancel()
+    if (--remaining === 0) {
+      unsubscribe()
+      cancelHold()
+      controller.abort()
+      finish()
+    }
+    return true
+  }
+
+  async function accept(index: number, bytes: Uint8Array, source: SourceName): Promise<boolean> {
+    if (state.get(index) === 'done') return true
+    const verdict = await deps.verify(asset, index, bytes)
+    if (source === 'peers') peers?.verdict(asset, index, verdict.ok)
+    if (!verdict.ok) {
+      deps.onRejected?.(asset, index, source, verdict)
+      lastError = new SwError(verdict.code, `${source} sent a bad piece ${index} of ${asset.path}`)
+      return false
+    }
+    if (settle(index)) callbacks.deliver(index, bytes, source)
+    return true
+  }
+
+  function peerable(index: number): boolean {
+    return !!peers && !triedPeers.has(index) && peers.has(asset.infoHash, index, clientId)
+  }
+
+  function startPeer(index: number): void {
+    triedPeers.add(index)
+    state.set(index, 'peer')
+    callbacks.assigned?.(index, 'peers')
+    const request = peers!.request(asset, index, clientId)
+    const t = now()
+    const httpMs = (pieceSize(index, asset.length, asset.pieceLength) / clock.http.rate(config.httpAssumedBytesPerSec)) * 1000
+    clock.peerDueMs = Math.max(clock.peerDueMs, t) + httpMs
+    const deadlineMs = clock.peerDueMs - t + config.peerBudgetMs
+    const cancelTimer = setTimer(() => {
+      if (state.get(index) !== 'peer') return
+      overdue.add(index) // the peer may still win; HTTP races it
+      pump()
+    }, deadlineMs)
+    peerRequests.set(index, { cancel: request.cancel, cancelTimer })
+    request.promise.then(
+      async (bytes) => {
+        if (state.get(index) === 'done') return
+        peerRequests.delete(index)
+        cancelTimer()
+        if (!(await accept(index, bytes, 'peers'))) requeue(index)
+      },
+      () => {
+        peerRequests.delete(index)
+        cancelTimer()
+        requeue(index)
+      },
+    )
+  }
+
+  function requeue(index: number): void {
+    if (state.get(index) !== 'peer') return
+    state.set(index, 'queued')
+    pump()
+  }
+
+  /** Pieces HTTP may take now: queued ones no peer can give, and overdue peer ones. */
+  function httpWanted(index: number): boolean {
+    const s = state.get(index)
+    return (s === 'queued' && !peerable(index)) || (s === 'peer' && overdue.has(index))
+  }
+
+  function pump(): void {
+    if (remaining === 0) return
+    for (const index of order) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
+    if (!waitingForSlot && !holdHttp && order.some(httpWanted)) {
+      waitingForSlot = true
+      void deps.httpSlots.acquire().then(startRun)
+    }
+  }
+
+  /** Holding an HTTP slot: picks the run now, with what is known now. */
+  function startRun(release: () => void): void {
+    waitingForSlot = false
+    for (const index of order) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
+    const first = order.find(httpWanted)
+    if (first === undefined || remaining === 0) return release()
+    const maxBytes = Math.max(asset.pieceLength, p2p ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
+    let last = first
+    while (state.has(last + 1) && httpWanted(last + 1) && (last + 2 - first) * asset.pieceLength <= maxBytes) last++
+    const run: number[] = []
+    for (let index = first; index <= last; index++) {
+      if (state.get(index) === 'queued') state.set(index, 'http')
+      overdue.delete(index) // taken: the next run must not take it again
+      callbacks.assigned?.(index, 'http')
+      run.push(index)
+    }
+    pump() // more HTTP-able pieces: queue for the next slot at once
+    const endMeasure = clock.http.begin()
+    const verifying: Promise<unknown>[] = []
+    deps.http
+      .fetchRun(
+        asset,
+        first,
+        last,
+        (piece) => {
+          clock.http.add(piece.bytes.length)
+          verifying.push(accept(piece.index, piece.bytes, 'http'))
+        },
+        controller.signal,
+      )
+      .catch((error) => {
+        if (remaining > 0) lastError = toSwError(error)
+      })
+      .then(() => Promise.all(verifying)) // a piece still being hashed is not missing
+      .finally(() => {
+        endMeasure()
+        release()
+        // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
+        for (const index of run) {
+          if (state.get(index) === 'done') continue
+          if (peerable(index)) {
+            state.set(index, 'queued')
+            continue
+          }
+          if (state.get(index) === 'peer') continue // the peer request is still going
+          if (settle(index)) callbacks.fail(index, lastError ?? new SwError('no-source', `no source for piece ${index} of ${asset.path}`))
+        }
+        pump()
+      })
+  }
+
+  if (indexes.length === 0) return Promise.resolve()
+  pump()
+  return finished
+}
+
+/** A counting semaphore, first come first served: HTTP requests in flight across every response. */
+export function createSlotLimiter(limit: number): SlotLimiter {
+  let active = 0
+  const waiting: Array<() => void> = []
+  const release = () => {
+    const next = waiting.shift()
+    if (next) next()
+    else active--
+  }
+  return {
+    acquire() {
+      if (active < limit) {
+        active++
+        return Promise.resolve(once(release))
+      }
+      return new Promise((resolve) => waiting.push(() => resolve(once(release))))
+    },
+  }
+}
+
+function once(fn: () => void): () => void {
+  let called = false
+  return () => {
+    if (called) return
+    called = true
+    fn()
+  }
+}

@@ -1,0 +1,72 @@
+// Two members of a site swarm in Node (real WebRTC from @roamhq/wrtc, the real tracker): one holds
+// an asset, the other fetches every piece of it over one connection; a bad-piece report past the limit
+// drops the peer.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
+import { randomBytes } from 'node:crypto'
+import WebSocket from 'ws'
+import { SwarmTracker, TRACKER_DEFAULTS } from '../origin-tools/src/tracker/swarm-tracker.ts'
+import { createSiteSwarm, SITE_SWARM_DEFAULTS, FetchError, type SiteSwarm } from '../peer/site-swarm.ts'
+import { pieceCount, pieceSize } from '../core/piece-math.ts'
+
+const wrtc = createRequire(import.meta.url)('@roamhq/wrtc')
+const SWARM = 'ab'.repeat(20)
+const asset = { infoHash: 'cd'.repeat(20), length: 1_000_000, pieceLength: 65_536 }
+const bytes = randomBytes(asset.length)
+const pieceOf = (index: number) => new Uint8Array(bytes.subarray(index * asset.pieceLength, index * asset.pieceLength + pieceSize(index, asset.length, asset.pieceLength)))
+
+async function startTracker() {
+  const tracker = new SwarmTracker({ ...TRACKER_DEFAULTS, allowedInfoHashes: new Set([SWARM]) })
+  const server = createServer()
+  server.on('upgrade', (request, socket, head) => tracker.handleUpgrade(request, socket, head))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  return { url: `ws://127.0.0.1:${port}/`, close: async () => { await tracker.close(); server.close() } }
+}
+
+function member(url: string, options: { seeder?: boolean; hold?: boolean; onAvailability?: (i: number[]) => void } = {}): SiteSwarm {
+  const swarm = createSiteSwarm({
+    swarmId: SWARM,
+    trackers: [url],
+    seeder: options.seeder,
+    config: { ...SITE_SWARM_DEFAULTS, iceServers: [] },
+    RTCPeerConnection: wrtc.RTCPeerConnection,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    readPiece: async (_h, index) => (options.hold ? pieceOf(index) : undefined),
+    onAvailability: (_h, indexes, available) => available && options.onAvailability?.(indexes),
+  })
+  swarm.setAssets([asset])
+  if (options.hold) swarm.addHave(asset.infoHash, Array.from({ length: pieceCount(asset.length, asset.pieceLength) }, (_, i) => i))
+  return swarm
+}
+
+test('a visitor fetches every piece from the seeder over one connection of the site swarm', { timeout: 30_000 }, async () => {
+  const tracker = await startTracker()
+  const seeder = member(tracker.url, { seeder: true, hold: true })
+  let availableNow!: () => void
+  const available = new Promise<void>((resolve) => (availableNow = resolve))
+  const count = pieceCount(asset.length, asset.pieceLength)
+  const visitor = member(tracker.url, { onAvailability: () => visitor.availableIndexes(asset.infoHash).length === count && availableNow() })
+  try {
+    await available
+    assert.equal(visitor.stats().peers, 1)
+    const results = await Promise.all(Array.from({ length: count }, (_, i) => visitor.fetchPiece(asset.infoHash, i).promise))
+    results.forEach((result, i) => assert.deepEqual(Buffer.from(result.bytes), Buffer.from(pieceOf(i)), `piece ${i}`))
+    assert.equal(results[0].peerId, seeder.peerId)
+    assert.equal(seeder.stats().uploadedBytes, asset.length)
+    // A piece nobody holds fails at once instead of waiting.
+    await assert.rejects(visitor.fetchPiece('ef'.repeat(20), 0).promise, (error: unknown) => error instanceof FetchError && error.code === 'unavailable')
+    // Two bad pieces reported: the seeder is dropped and refused.
+    visitor.reportBadPiece(seeder.peerId)
+    visitor.reportBadPiece(seeder.peerId)
+    assert.equal(visitor.stats().peers, 0)
+    assert.equal(visitor.available(asset.infoHash, 0), false)
+  } finally {
+    visitor.destroy()
+    seeder.destroy()
+    await tracker.close()
+  }
+})
