@@ -18,8 +18,11 @@ export interface PeerPieceRequest {
 export interface PeerPieces {
   /** Some agent (the requesting page's first) can get this piece from a connected peer now. */
   has(infoHash: string, index: number, clientId?: string): boolean
-  /** Whether the requesting page runs (or is about to run) an agent: P2P is on for it. */
-  active(clientId?: string): boolean
+  /**
+   * Whether the requesting page is in a crowd: its agent is connecting, or some agent has peers.
+   * False for a visitor alone (no agent, P2P off, or the tracker knows nobody else).
+   */
+  crowd(clientId?: string): boolean
   /**
    * The requesting page's agent is about to know what its peers hold: the page has just navigated and
    * its agent has not registered yet, or it is still connecting to the peers the tracker named.
@@ -43,6 +46,7 @@ export interface PortPeerPiecesOptions {
 
 interface PortState {
   settling: boolean
+  peers: number
   available: Map<string, Set<number>>
   lastMessageMs: number
   suspect: boolean
@@ -80,7 +84,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   function stateOf(port: MessagePort): PortState {
     let state = states.get(port)
     if (state) return state
-    const fresh: PortState = { settling: true, available: new Map(), lastMessageMs: now(), suspect: false, pingNonce: null, pending: new Map() }
+    const fresh: PortState = { settling: true, peers: 0, available: new Map(), lastMessageMs: now(), suspect: false, pingNonce: null, pending: new Map() }
     states.set(port, fresh)
     port.addEventListener('message', (event) => onMessage(fresh, parseAgentMessage((event as MessageEvent).data)))
     port.start()
@@ -98,6 +102,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       case 'swarm': {
         const was = state.settling
         state.settling = message.settling
+        state.peers = message.peers
         if (was && !message.settling) for (const listener of listeners) listener(null)
         return
       }
@@ -162,9 +167,9 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   return {
     stateOf: (port) => void stateOf(port),
     has: (infoHash, index, clientId) => portsWith(infoHash, index, clientId).length > 0,
-    active(clientId) {
-      if (!clientId) return agents.size() > 0
-      return agents.get(clientId) !== undefined || agents.mayRegister(clientId) || agents.size() > 0
+    crowd(clientId) {
+      if (this.settling(clientId)) return true
+      return agents.clientIds().some((id) => (states.get(agents.get(id)!)?.peers ?? 0) > 0)
     },
     settling(clientId) {
       // Media requests may come without a client id: then any page still connecting counts.

@@ -83,11 +83,14 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const overdue = new Set<number>()
   const triedPeers = new Set<number>()
   const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void }>()
-  const p2p = peers?.active(clientId) ?? false
-  // Crowd order: start somewhere random, so visitors arriving together fetch different pieces.
+  const crowd = peers?.crowd(clientId) ?? false
+  // Crowd order: the reader's next run first (it is needed now), then from somewhere random, so
+  // visitors arriving together fetch different pieces from the origin.
   const sorted = [...indexes].sort((a, b) => a - b)
-  const offset = p2p ? Math.floor(random() * sorted.length) : 0
-  const order = [...sorted.slice(offset), ...sorted.slice(0, offset)]
+  const head = crowd ? Math.min(sorted.length, Math.max(1, Math.floor(config.webseedCrowdRunBytes / asset.pieceLength))) : sorted.length
+  const rest = sorted.slice(head)
+  const offset = Math.floor(random() * rest.length)
+  const order = [...sorted.slice(0, head), ...rest.slice(offset), ...rest.slice(0, offset)]
   const controller = new AbortController()
   let remaining = indexes.length
   let waitingForSlot = false
@@ -198,7 +201,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     for (const index of order) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     const first = order.find(httpWanted)
     if (first === undefined || remaining === 0) return release()
-    const maxBytes = Math.max(asset.pieceLength, p2p ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
+    const maxBytes = Math.max(asset.pieceLength, crowd ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
     let last = first
     while (state.has(last + 1) && httpWanted(last + 1) && (last + 2 - first) * asset.pieceLength <= maxBytes) last++
     const run: number[] = []

@@ -156,12 +156,13 @@ test('a page still connecting to its peers holds http back, and pieces that beco
   assert.deepEqual(requestedPieces(origin), [])
 })
 
-test('in a crowd, http takes small runs starting at a random place; alone, large runs in order', async () => {
+test('in a crowd, http takes small runs: the reader\'s next one, then from a random place; alone, large runs in order', async () => {
   const crowd = setup({ peers: createFakePeers(bytes, { have: [] }), random: () => 0.5 })
-  await readAll(crowd.fetcher.open(asset, 0, 7))
-  assert.equal(crowd.origin.calls[0].start, 4 * PIECE, 'the first run starts mid-way')
+  await readAll(crowd.fetcher.open(asset, 0, 8))
+  assert.equal(crowd.origin.calls[0].start, 0, 'the piece the reader needs first')
+  assert.equal(crowd.origin.calls[1].start, 5 * PIECE, 'then mid-way')
   assert.ok(crowd.origin.calls.every((call) => call.end - call.start < PIECE), 'one piece per run')
-  const alone = setup({ peers: createFakePeers(bytes, { have: [], active: false }), random: () => 0.5 })
+  const alone = setup({ peers: createFakePeers(bytes, { have: [], crowd: false }), random: () => 0.5 })
   await readAll(alone.fetcher.open(asset, 0, 7))
   assert.equal(alone.origin.calls[0].start, 0)
   assert.equal(alone.origin.calls.length, 2, 'runs of four pieces')

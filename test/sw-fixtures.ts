@@ -149,8 +149,8 @@ function chunked(bytes: Uint8Array, cutAfter: number | undefined): ReadableStrea
 
 /**
  * Scripted peers (the scheduler's PeerPieces): `have` pieces are available and delivered after delayMs,
- * `corrupt` ones with a flipped byte, `hang` ones never, `fail` ones answer unavailable. `active`
- * false means P2P off for the page.
+ * `corrupt` ones with a flipped byte, `hang` ones never, `fail` ones answer unavailable. `crowd`
+ * false means a visitor alone (P2P off, or nobody else in the swarm).
  */
 export interface FakePeers extends PeerPieces {
   asked: number[]
@@ -162,7 +162,7 @@ export interface FakePeers extends PeerPieces {
 
 export function createFakePeers(
   bytes: Uint8Array,
-  options: { have: number[]; delayMs?: number; corrupt?: number[]; hang?: number[]; fail?: number[]; active?: boolean; settling?: boolean },
+  options: { have: number[]; delayMs?: number; corrupt?: number[]; hang?: number[]; fail?: number[]; crowd?: boolean; settling?: boolean },
 ): FakePeers {
   const have = new Set(options.have)
   const listeners = new Set<(infoHash: string | null) => void>()
@@ -172,7 +172,7 @@ export function createFakePeers(
     verdicts: [],
     cancelled: [],
     has: (infoHash, index) => ((infoHashSeen ||= infoHash), have.has(index)),
-    active: () => options.active ?? true,
+    crowd: () => options.crowd ?? true,
     settling: () => options.settling ?? false,
     request(asset: ManifestAsset, index: number) {
       peers.asked.push(index)
