@@ -198,6 +198,12 @@ function start(script: HTMLScriptElement | null): void {
     return info
   })().catch((): ReadyInfo => ({ p2p: false, reason: 'agent-failed' }))
   void ready.then((info) => emit('ready', info))
+  // Leaving the page: close its connections and tell the SW at once, so neither the SW nor the peers
+  // keep asking an agent that is gone. Back from the back/forward cache: start again.
+  window.addEventListener('pagehide', () => agent && stopAgent())
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted && sw?.controller) void ready.then((info) => void (info.p2p && startAgent()))
+  })
 
   const api: SwarmcdnApi = {
     ready,

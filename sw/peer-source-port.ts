@@ -37,7 +37,7 @@ export interface PeerPieces {
 
 export interface PortPeerPiecesOptions {
   agents: AgentRegistry
-  /** An agent silent for longer than this is pinged when asked for pieces. Default 10 000 ms. */
+  /** An agent silent for longer than this is pinged when asked for pieces. Default 2000 ms: a page that left without saying so costs a request at most the ping timeout. */
   pingAfterIdleMs?: number
   /** An agent that does not answer a ping within this time is suspected dead. Default 750 ms. */
   pingTimeoutMs?: number
@@ -73,7 +73,7 @@ function post(port: MessagePort, message: SwToAgentMessage): void {
 export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces & { stateOf(port: MessagePort): void } {
   const { agents } = options
   const now = options.now ?? Date.now
-  const pingAfterIdleMs = options.pingAfterIdleMs ?? 10_000
+  const pingAfterIdleMs = options.pingAfterIdleMs ?? 2_000
   const pingTimeoutMs = options.pingTimeoutMs ?? 750
   const states = new WeakMap<MessagePort, PortState>()
   const listeners = new Set<(infoHash: string | null) => void>()
