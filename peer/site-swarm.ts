@@ -140,6 +140,7 @@ interface Peer {
   serving: number | null
   cancelledServes: Set<number>
   rateBytesPerSec: number
+  lastChunkMs: number
   downloadedBytes: number
   uploadedBytes: number
   badPieces: number
@@ -290,6 +291,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       serving: null,
       cancelledServes: new Set(),
       rateBytesPerSec: INITIAL_RATE_BYTES_PER_SEC,
+      lastChunkMs: 0,
       downloadedBytes: 0,
       uploadedBytes: 0,
       badPieces: 0,
@@ -349,14 +351,18 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
         queueMicrotask(checkSettled) // after its availability is reported
         for (const [infoHash, bits] of Object.entries(message.have)) {
           const asset = assets.get(infoHash)
-          // Bitfields of assets we do not know (another deploy) are kept by count only when known later.
-          addPeerHave(peer, infoHash, decodeBitfield(bits, asset ? pieceCount(asset.length, asset.pieceLength) : Number.MAX_SAFE_INTEGER))
+          // Assets this side does not know (another deploy) are of no use: ignored, never stored unbounded.
+          if (asset) addPeerHave(peer, infoHash, decodeBitfield(bits, pieceCount(asset.length, asset.pieceLength)))
         }
         return dispatch()
       }
-      case 'have':
-        addPeerHave(peer, message.h, message.i)
+      case 'have': {
+        const asset = assets.get(message.h)
+        if (!asset) return
+        const count = pieceCount(asset.length, asset.pieceLength)
+        addPeerHave(peer, message.h, message.i.filter((index) => index < count))
         return dispatch()
+      }
       case 'req':
         return onPeerRequest(peer, message.id, message.h, message.i)
       case 'cancel':
@@ -410,7 +416,10 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     outgoing.buffer.set(chunk.bytes, outgoing.received)
     outgoing.received += chunk.bytes.length
     const t = now()
-    const elapsedSec = Math.max(0.001, (t - outgoing.lastProgressMs) / 1000)
+    // Time since this peer's previous chunk, or since this request started if that is later (the peer
+    // was idle): a request queued behind another at the same peer must not look slow.
+    const elapsedSec = Math.max(0.001, (t - Math.max(peer.lastChunkMs, outgoing.startedMs)) / 1000)
+    peer.lastChunkMs = t
     outgoing.lastProgressMs = t
     // Rate per peer, smoothed over chunks; with several requests in flight the chunks are back to back.
     const sample = chunk.bytes.length / elapsedSec

@@ -188,7 +188,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 
   function pump(): void {
     if (remaining === 0) return
-    for (const index of order) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
+    // Peers in reading order (they are asked for what they hold, whatever others do); HTTP in crowd order.
+    for (const index of sorted) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     if (!waitingForSlot && !holdHttp && order.some(httpWanted)) {
       waitingForSlot = true
       void deps.httpSlots.acquire().then(startRun)
@@ -198,7 +199,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Holding an HTTP slot: picks the run now, with what is known now. */
   function startRun(release: () => void): void {
     waitingForSlot = false
-    for (const index of order) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
+    for (const index of sorted) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     const first = order.find(httpWanted)
     if (first === undefined || remaining === 0) return release()
     const maxBytes = Math.max(asset.pieceLength, crowd ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
