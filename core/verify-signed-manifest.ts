@@ -11,6 +11,8 @@ export interface VerifyOptions {
   nowMs: number
   /** Highest sequence accepted before; a lower one is a rollback. */
   minSequence?: number
+  /** False: skip the time window (to read the sequence of a stored, possibly expired manifest). Default true. */
+  checkTime?: boolean
 }
 
 export async function verifySignedManifest(text: string, options: VerifyOptions): Promise<Manifest> {
@@ -28,7 +30,7 @@ export async function verifySignedManifest(text: string, options: VerifyOptions)
     throw new ManifestError('manifest-invalid', 'signed manifest body is not valid JSON')
   }
   const manifest = validateManifest(value)
-  checkManifestTime(manifest, options.nowMs)
+  if (options.checkTime !== false) checkManifestTime(manifest, options.nowMs)
   if (options.minSequence !== undefined && manifest.sequence < options.minSequence) {
     throw new ManifestError('manifest-rollback', `manifest sequence ${manifest.sequence} is older than ${options.minSequence}`)
   }

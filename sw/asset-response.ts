@@ -4,6 +4,12 @@
 // caller falls back to the network), then bytes flow piece by piece. Headers go out before the body,
 // so X-Swarmcdn-Sources holds the sources planned when the first piece was ready; the exact tally
 // goes to stats. A failure mid-body errors the stream: never a short body that looks complete.
+//
+// A response that can be broken part-way when a clean fallback was still possible is a bug: so a
+// response of at most wholeResponseMaxBytes is verified whole before it starts (a deploy that changed
+// the file under an old manifest, or a dead source, then means a plain network fetch, not a broken
+// image), the start is bounded by responseStartTimeoutMs (a stalled source falls back), and a
+// streaming body whose next piece stalls past pieceStallTimeoutMs ends with an error, never hangs.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { PieceCursor, DeliveredPiece } from './asset-fetcher.ts'
@@ -20,6 +26,22 @@ export interface AssetResponseInput {
   /** Opens the pieces covering the range; not called for HEAD. */
   openPieces: (firstPiece: number, lastPiece: number) => PieceCursor
   tally: RequestTally
+  /** Responses up to this many bytes are verified whole before they start. Default 0 (stream after the first piece). */
+  wholeResponseMaxBytes?: number
+  /** Time allowed until the response starts; then it throws (the caller falls back). Default none. */
+  responseStartTimeoutMs?: number
+  /** Time allowed for each next piece of a streaming body; then the body errors. Default none. */
+  pieceStallTimeoutMs?: number
+}
+
+/** The piece, or a timeout error after `ms` (undefined: no limit). */
+function withinTime<T>(work: Promise<T>, ms: number | undefined, what: string): Promise<T> {
+  if (ms === undefined || !Number.isFinite(ms)) return work
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SwError('source-timeout', `${what} took more than ${ms} ms`)), ms)
+  })
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
 }
 
 export interface AssetResponse {
@@ -53,10 +75,21 @@ export async function createAssetResponse(input: AssetResponseInput): Promise<As
   const firstPiece = Math.floor(start / asset.pieceLength)
   const lastPiece = Math.floor(end / asset.pieceLength)
   const cursor = input.openPieces(firstPiece, lastPiece)
-  let first: DeliveredPiece | null
+  const whole = contentLength <= (input.wholeResponseMaxBytes ?? 0)
+  // Pieces received before the response starts: the first one, or all of them for a whole response.
+  const early: DeliveredPiece[] = []
   try {
-    first = await cursor.next()
-    if (!first) throw new SwError('internal', 'no piece for a non-empty range')
+    await withinTime(
+      (async () => {
+        do {
+          const piece = await cursor.next()
+          if (!piece) throw new SwError('internal', early.length === 0 ? 'no piece for a non-empty range' : `pieces ended after ${early.length}`)
+          early.push(piece)
+        } while (whole && early[early.length - 1].index !== lastPiece)
+      })(),
+      input.responseStartTimeoutMs,
+      'the response start',
+    )
   } catch (error) {
     cursor.cancel()
     tally.finish('error')
@@ -66,7 +99,6 @@ export async function createAssetResponse(input: AssetResponseInput): Promise<As
 
   let finished!: () => void
   const ended = new Promise<void>((resolve) => (finished = resolve))
-  let pending: DeliveredPiece | null = first
   let sent = 0
 
   /** The bytes of `piece` that fall inside [start, end]. */
@@ -80,8 +112,7 @@ export async function createAssetResponse(input: AssetResponseInput): Promise<As
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const piece: DeliveredPiece | null = pending ?? (await cursor.next())
-        pending = null
+        const piece: DeliveredPiece | null = early.shift() ?? (await withinTime(cursor.next(), input.pieceStallTimeoutMs, 'the next piece'))
         if (!piece) throw new SwError('internal', `pieces ended after ${sent} of ${contentLength} bytes`)
         const chunk = sliceOf(piece)
         sent += chunk.length

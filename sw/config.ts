@@ -10,6 +10,24 @@ export interface SwConfig {
    * by fetch events, never by a timer: timers would keep the SW alive for nothing.
    */
   manifestRefreshIntervalMs: number
+  /**
+   * A page load (navigation) checks the manifest with a conditional request (a 304 when nothing
+   * changed) if the last check is older than this, so a deploy takes effect on the next page load;
+   * the page's asset requests wait for that check (at most manifestWaitMs). Default 1000 ms.
+   */
+  manifestNavigationCheckMs: number
+  /** How long an asset request may wait for the manifest (cold start or a check under way). Default 500 ms. */
+  manifestWaitMs: number
+  /**
+   * A response of at most this many bytes is verified whole before it starts, so any failure (a
+   * deploy changed the file, a source died) falls back cleanly to the network instead of breaking
+   * part-way. Longer responses (video) stream after their first piece. Default 4 MiB.
+   */
+  wholeResponseMaxBytes: number
+  /** Time allowed until the response can start; then the request falls back to the network. Default 15 000 ms. */
+  responseStartTimeoutMs: number
+  /** A streaming response whose next piece takes longer than this ends with an error rather than hanging. Default 30 000 ms. */
+  pieceStallTimeoutMs: number
   /** Bytes of pieces kept in IndexedDB before least-recently-used eviction. Default 512 MiB. */
   storeBudgetBytes: number
   /**
@@ -44,6 +62,11 @@ export interface SwConfig {
 export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   manifestUrl: MANIFEST_FILE,
   manifestRefreshIntervalMs: 5 * 60_000,
+  manifestNavigationCheckMs: 1000,
+  manifestWaitMs: 500,
+  wholeResponseMaxBytes: 4 * 1024 * 1024,
+  responseStartTimeoutMs: 15_000,
+  pieceStallTimeoutMs: 30_000,
   storeBudgetBytes: 512 * 1024 * 1024,
   peerBudgetMs: 1000,
   httpAssumedBytesPerSec: 2_500_000,

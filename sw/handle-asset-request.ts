@@ -10,6 +10,7 @@ import { couldBeAsset, routeRequest, type AssetRoute } from './asset-router.ts'
 import type { AssetStats } from './asset-stats.ts'
 import { toSwError, type SwError } from './errors.ts'
 import { planRange, unsatisfiableResponse } from './range-response.ts'
+import type { SwConfig } from './config.ts'
 
 export interface HandledRequest {
   /** For event.respondWith: never rejects (falls back to the network). */
@@ -23,6 +24,8 @@ export interface AssetRequestHandlerDeps {
     current(): Manifest | null
     isLoaded(): boolean
     load(): Promise<unknown>
+    /** A check under way (a navigation's revalidation): asset requests wait for it, bounded. */
+    pending?(): Promise<unknown> | null
   }
   fetcher: AssetFetcher
   stats: AssetStats
@@ -30,8 +33,10 @@ export interface AssetRequestHandlerDeps {
   fetch: (request: Request) => Promise<Response>
   /** The SW's origin (self.location.origin). */
   origin: string
-  /** On a cold start, how long a request may wait for the stored manifest before going to the network. Default 500 ms. */
+  /** How long a request may wait for the manifest (cold start, or a check under way) before routing without it. Default 500 ms. */
   manifestWaitMs?: number
+  /** Response limits (sw/config.ts); each defaults to off. */
+  config?: Partial<Pick<SwConfig, 'wholeResponseMaxBytes' | 'responseStartTimeoutMs' | 'pieceStallTimeoutMs'>>
   /** Told why a request fell back to the network. */
   onFallback?: (request: Request, error: SwError) => void
 }
@@ -55,6 +60,9 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
       partial,
       tally,
       openPieces: (first, last) => deps.fetcher.open(asset, first, last, { clientId }),
+      wholeResponseMaxBytes: deps.config?.wholeResponseMaxBytes,
+      responseStartTimeoutMs: deps.config?.responseStartTimeoutMs,
+      pieceStallTimeoutMs: deps.config?.pieceStallTimeoutMs,
     })
   }
 
@@ -81,21 +89,24 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
     return { response, done }
   }
 
+  /** Settles when `work` does or after manifestWaitMs, whichever is first. */
+  const bounded = (work: Promise<unknown>) =>
+    Promise.race([work.then(() => true, () => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.manifestWaitMs ?? 500))])
+
   return (request, clientId) => {
-    if (deps.manifest.isLoaded()) {
+    // A check under way (a page load revalidating the manifest after a deploy), or a cold SW start.
+    const pending = deps.manifest.pending?.() ?? (deps.manifest.isLoaded() ? null : deps.manifest.load())
+    if (!pending) {
       const route = routeRequest(deps.manifest.current(), request, deps.origin)
       return route ? respond(request, clientId, () => route) : null
     }
-    // Cold SW start: hold same-origin sub-resource requests until the stored manifest is restored
-    // (milliseconds), rather than sending asset requests past the SW.
+    // Hold same-origin sub-resource requests until the manifest is settled (milliseconds: a 304, or
+    // the stored copy), rather than serving them from a manifest a deploy has just replaced.
     if (!couldBeAsset(request, deps.origin)) return null
     return respond(request, clientId, async () => {
       // Bounded: a slow or hung manifest fetch must never hold the site's own requests.
-      const loaded = await Promise.race([
-        deps.manifest.load().then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.manifestWaitMs ?? 500)),
-      ])
-      return loaded ? routeRequest(deps.manifest.current(), request, deps.origin) : null
+      await bounded(pending)
+      return deps.manifest.isLoaded() ? routeRequest(deps.manifest.current(), request, deps.origin) : null
     })
   }
 }

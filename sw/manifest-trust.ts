@@ -2,14 +2,20 @@
 // (unregister, telling pages) belong to sw-entry.ts.
 //
 // Rules: a manifest is accepted only if its Ed25519 signature verifies, it is not expired and its
-// sequence is not below the highest accepted before (persisted). A rejected fetch never stops the
-// site: the last good manifest stays while it has not expired; after that there is no manifest and
-// the SW routes nothing.
+// sequence is not below the highest accepted before. A rejected fetch never stops the site: the last
+// good manifest stays while it has not expired; after that there is no manifest and the SW routes nothing.
+//
+// The persisted state is no more trusted than the network: any script of the origin can write
+// IndexedDB. So the rollback floor is the sequence of the stored manifest whose signature verifies
+// (a bare number could be set to block every update), a check time in the future counts as stale,
+// and the state is kept per deployment (scope and public key: trust-state-keys.ts).
 
 import type { Manifest } from '../core/manifest-format.ts'
 import { verifySignedManifest, type SignatureVerifier } from '../core/verify-signed-manifest.ts'
+import { checkManifestTime } from '../core/manifest-format.ts'
 import { SwError, toSwError } from './errors.ts'
 import type { KeyValueStore } from './key-value-store.ts'
+import { LEGACY_TRUST_STATE_KEYS, type TrustStateKeys } from './trust-state-keys.ts'
 
 export type TrustStatus = 'active' | 'killed' | 'none'
 
@@ -21,6 +27,8 @@ export type TrustState =
 
 export interface RefreshOutcome {
   accepted: boolean
+  /** The origin answered 304: the manifest held is still the current one. */
+  unchanged?: boolean
   /** Why the fetched manifest was refused (the state may still hold the last good one). */
   error?: SwError
   state: TrustState
@@ -34,6 +42,13 @@ export interface ManifestTrustOptions {
   kv: KeyValueStore
   now: () => number
   refreshIntervalMs: number
+  /** Where the state lives; default the legacy names (one deployment per origin). */
+  stateKeys?: TrustStateKeys
+  /**
+   * This deployment's scope path. With per-deployment stateKeys and nothing stored under them, a
+   * legacy stored manifest is carried over if it is signed with this key and has this scope.
+   */
+  scope?: string
 }
 
 export interface ManifestTrust {
@@ -49,11 +64,14 @@ export interface ManifestTrust {
   refreshIfOlderThan(minAgeMs: number): Promise<RefreshOutcome> | null
   /** refreshIfOlderThan(refreshIntervalMs). */
   refreshIfStale(): Promise<RefreshOutcome> | null
+  /**
+   * On a navigation: once loaded, a conditional check (If-None-Match) if the last one is older than
+   * minAgeMs, so a deploy takes effect on the next page load. pending() returns it at once. Never rejects.
+   */
+  revalidate(minAgeMs: number): Promise<RefreshOutcome | null>
+  /** The load, revalidation or refresh under way, if any: requests wait for it (bounded) before routing. */
+  pending(): Promise<unknown> | null
 }
-
-const KEY_HIGHEST_SEQUENCE = 'manifest.highestSequence'
-const KEY_LAST_GOOD = 'manifest.lastGoodEnvelope'
-const KEY_LAST_CHECK = 'manifest.lastCheckMs'
 
 /** Ed25519 verification through WebCrypto (service worker, and Node 20's globalThis.crypto). */
 export function createEd25519Verifier(publicKey: Uint8Array, subtle: SubtleCrypto = crypto.subtle): SignatureVerifier {
@@ -69,8 +87,11 @@ const MANIFEST_FETCH_TIMEOUT_MS = 10_000
 
 export function createManifestTrust(options: ManifestTrustOptions): ManifestTrust {
   const { kv, now } = options
+  const keys = options.stateKeys ?? LEGACY_TRUST_STATE_KEYS
   let lastGood: Manifest | null = null
   let highestSequence = 0
+  let etag: string | null = null
+  let revalidating: Promise<RefreshOutcome | null> | undefined
   // Persisted so a SW woken every few seconds does not refetch the manifest each time.
   let lastCheckMs = Number.NEGATIVE_INFINITY
   let loaded = false
@@ -85,14 +106,34 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
     return { status: 'active', manifest: lastGood }
   }
 
+  /** A stored envelope whose signature and shape verify (time not checked), or null. */
+  async function signedCopy(text: string | undefined): Promise<Manifest | null> {
+    if (text === undefined) return null
+    try {
+      return await verifySignedManifest(text, { verifySignature: options.verifySignature, nowMs: now(), checkTime: false })
+    } catch {
+      return null
+    }
+  }
+
   async function restore(): Promise<void> {
     try {
-      highestSequence = Number(await kv.get(KEY_HIGHEST_SEQUENCE)) || 0
-      lastCheckMs = Number(await kv.get(KEY_LAST_CHECK)) || Number.NEGATIVE_INFINITY
-      const text = await kv.get(KEY_LAST_GOOD)
-      if (text === undefined) return
+      let stored = await signedCopy(await kv.get(keys.lastGood))
+      if (stored) etag = (await kv.get(keys.etag)) || null
+      else if (keys !== LEGACY_TRUST_STATE_KEYS && options.scope !== undefined) {
+        // State from before it was kept per deployment: ours only if our key signed it for our scope.
+        const legacy = await signedCopy(await kv.get(LEGACY_TRUST_STATE_KEYS.lastGood))
+        stored = legacy && legacy.scope === options.scope ? legacy : null
+      }
+      // The floor is what the key really signed; a stored number alone could block every update.
+      highestSequence = stored?.sequence ?? 0
+      const checked = Number(await kv.get(keys.lastCheck))
+      // A check "in the future" is impossible (or written by someone else): treat it as stale.
+      lastCheckMs = Number.isFinite(checked) && checked <= now() ? checked : Number.NEGATIVE_INFINITY
+      if (!stored) return
       // Re-verified on every start: the stored copy is no more trusted than the network one.
-      lastGood = await verifySignedManifest(text, { verifySignature: options.verifySignature, nowMs: now(), minSequence: highestSequence })
+      checkManifestTime(stored, now())
+      lastGood = stored
     } catch {
       lastGood = null
     }
@@ -100,12 +141,23 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
 
   async function fetchAndVerify(): Promise<RefreshOutcome> {
     lastCheckMs = now()
+    // Conditional only while a manifest is in force: a 304 then means "keep it".
+    const conditional = etag !== null && state().status !== 'none' ? etag : null
     try {
       let response: Response
       try {
-        response = await options.fetch(options.manifestUrl, { cache: 'no-store', credentials: 'same-origin', signal: AbortSignal.timeout(MANIFEST_FETCH_TIMEOUT_MS) })
+        response = await options.fetch(options.manifestUrl, {
+          cache: 'no-store',
+          credentials: 'same-origin',
+          signal: AbortSignal.timeout(MANIFEST_FETCH_TIMEOUT_MS),
+          ...(conditional ? { headers: { 'If-None-Match': conditional } } : {}),
+        })
       } catch (error) {
         throw new SwError('manifest-fetch-failed', `manifest fetch failed: ${String(error)}`, { cause: error })
+      }
+      if (response.status === 304 && conditional) {
+        await persist([[keys.lastCheck, String(lastCheckMs)]])
+        return { accepted: true, unchanged: true, state: state() }
       }
       if (!response.ok) throw new SwError('manifest-fetch-failed', `manifest fetch returned HTTP ${response.status}`)
       const text = await response.text()
@@ -116,14 +168,15 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
       })
       lastGood = manifest
       highestSequence = manifest.sequence
+      etag = response.headers.get('etag')
       await persist([
-        [KEY_HIGHEST_SEQUENCE, String(highestSequence)],
-        [KEY_LAST_GOOD, text],
-        [KEY_LAST_CHECK, String(lastCheckMs)],
+        [keys.lastGood, text],
+        [keys.lastCheck, String(lastCheckMs)],
+        [keys.etag, etag ?? ''],
       ])
       return { accepted: true, state: state() }
     } catch (error) {
-      await persist([[KEY_LAST_CHECK, String(lastCheckMs)]])
+      await persist([[keys.lastCheck, String(lastCheckMs)]])
       return { accepted: false, error: toSwError(error), state: state() }
     }
   }
@@ -145,8 +198,10 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
         await restore()
         // With a last good manifest, route at once; a stale one is refreshed lazily by the next fetch event.
         // Without one, fetch, unless a check was made within the interval (a SW woken every few seconds
-        // with an expired or refused manifest must not refetch each time).
-        if (!lastGood && now() - lastCheckMs >= options.refreshIntervalMs) await trust.refresh()
+        // with an expired or refused manifest must not refetch each time). A stored kill switch is
+        // always checked again: a newer signed manifest lifts it (a killed SW is installed again at
+        // most once a day by swarmcdn.js, so this costs little).
+        if ((!lastGood && now() - lastCheckMs >= options.refreshIntervalMs) || lastGood?.killSwitch) await trust.refresh()
         loaded = true
         return state()
       })()
@@ -165,6 +220,18 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
     },
     refreshIfStale() {
       return trust.refreshIfOlderThan(options.refreshIntervalMs)
+    },
+    revalidate(minAgeMs) {
+      revalidating ??= trust
+        .load()
+        .then(() => trust.refreshIfOlderThan(minAgeMs))
+        .finally(() => {
+          revalidating = undefined
+        })
+      return revalidating
+    },
+    pending() {
+      return refreshing ?? revalidating ?? (loaded ? null : (loading ?? null))
     },
   }
   return trust

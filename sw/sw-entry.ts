@@ -11,6 +11,8 @@ import { resolveSwConfig } from './config.ts'
 import { createAssetRequestHandler } from './handle-asset-request.ts'
 import { createIdbKeyValueStore } from './key-value-idb.ts'
 import { createManifestTrust, createEd25519Verifier, type TrustState } from './manifest-trust.ts'
+import { trustStateKeys } from './trust-state-keys.ts'
+import { bytesToBase64 } from '../core/base64.ts'
 import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
@@ -30,9 +32,13 @@ const boot = readBootConfig(self.__SWARMCDN__)
 const config = resolveSwConfig(boot?.config)
 const network = (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init)
 
+// Trust state belongs to this deployment: its scope, and its key (a rotated key starts a new floor).
+const scopePath = new URL(self.registration.scope).pathname
 const trust = createManifestTrust({
   fetch: network,
   manifestUrl: new URL(config.manifestUrl, self.registration.scope).href,
+  stateKeys: trustStateKeys(scopePath, boot ? bytesToBase64(boot.publicKey) : 'no-key'),
+  scope: scopePath,
   // No key: every signature fails, so no manifest is ever trusted.
   verifySignature: boot ? createEd25519Verifier(boot.publicKey) : async () => false,
   kv: createIdbKeyValueStore(),
@@ -95,6 +101,8 @@ function announceSite(): void {
 }
 const handle = createAssetRequestHandler({
   manifest: trust,
+  manifestWaitMs: config.manifestWaitMs,
+  config,
   fetcher,
   stats,
   fetch: (request) => fetch(request),
@@ -131,8 +139,10 @@ self.addEventListener('activate', (event) => {
 })
 
 self.addEventListener('fetch', (event) => {
-  const refresh = trust.refreshIfStale()
-  if (refresh) event.waitUntil(refresh.then((outcome) => actOn(outcome.state)))
+  // A page load checks the manifest (conditional, usually a 304) so a deploy takes effect on this
+  // very page; its asset requests wait for the answer (bounded). Other requests refresh lazily.
+  const refresh = event.request.mode === 'navigate' ? trust.revalidate(config.manifestNavigationCheckMs) : trust.refreshIfStale()
+  if (refresh) event.waitUntil(refresh.then((outcome) => outcome && actOn(outcome.state)))
   if (event.request.mode === 'navigate' && event.resultingClientId) agents.noteNavigation(event.resultingClientId)
   const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
   if (!handled) return

@@ -8,7 +8,7 @@ import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
-import { SwarmTracker, TRACKER_DEFAULTS } from '../origin-tools/src/tracker/swarm-tracker.ts'
+import { SwarmTracker } from '../origin-tools/src/tracker/swarm-tracker.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS } from '../peer/site-swarm.ts'
 import { createPeerAgent } from '../loader/agent/peer-agent.ts'
 import { resolveAgentConfig } from '../loader/agent/agent-config.ts'
@@ -25,7 +25,7 @@ const bytes = randomBytes(asset.length)
 const pieceOf = (index: number) => new Uint8Array(bytes.subarray(index * asset.pieceLength, index * asset.pieceLength + pieceSize(index, asset.length, asset.pieceLength)))
 
 async function startTracker() {
-  const tracker = new SwarmTracker({ ...TRACKER_DEFAULTS, allowedInfoHashes: new Set([SWARM]) })
+  const tracker = new SwarmTracker({ admission: { swarmIds: new Set([SWARM]) } })
   const server = createServer()
   server.on('upgrade', (request, socket, head) => tracker.handleUpgrade(request, socket, head))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

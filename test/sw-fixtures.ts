@@ -91,6 +91,7 @@ export type Fault =
   | { kind: 'status'; status: number }
   | { kind: 'corrupt'; at: number } // flips the byte at absolute offset `at` if inside the answer
   | { kind: 'cut'; afterBytes: number } // body errors after this many bytes
+  | { kind: 'stall'; afterBytes: number } // body stops after this many bytes and never ends
   | { kind: 'ignore-range' } // 200 with the whole file
   | { kind: 'wrong-content-range' }
 
@@ -124,7 +125,7 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
       const body = file.slice(start, last + 1)
       if (f?.kind === 'corrupt' && f.at >= start && f.at <= last) body[f.at - start] ^= 0xff
       const contentRange = f?.kind === 'wrong-content-range' ? `bytes ${start + 1}-${last}/${file.length}` : `bytes ${start}-${last}/${file.length}`
-      return new Response(chunked(body, f?.kind === 'cut' ? f.afterBytes : undefined), {
+      return new Response(chunked(body, f?.kind === 'cut' ? f.afterBytes : undefined, f?.kind === 'stall' ? f.afterBytes : undefined), {
         status: 206,
         headers: { 'Content-Range': contentRange, 'Content-Length': String(body.length) },
       })
@@ -133,13 +134,14 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
   return origin
 }
 
-function chunked(bytes: Uint8Array, cutAfter: number | undefined): ReadableStream<Uint8Array> {
+function chunked(bytes: Uint8Array, cutAfter: number | undefined, stallAfter?: number): ReadableStream<Uint8Array> {
   let offset = 0
   return new ReadableStream<Uint8Array>({
     pull(controller) {
+      if (stallAfter !== undefined && offset >= stallAfter) return new Promise<void>(() => undefined) // never another byte
       if (cutAfter !== undefined && offset >= cutAfter) return controller.error(new TypeError('network error mid-body'))
       if (offset >= bytes.length) return controller.close()
-      const size = Math.min(5000, bytes.length - offset, cutAfter !== undefined ? cutAfter - offset : Infinity)
+      const size = Math.min(5000, bytes.length - offset, cutAfter !== undefined ? cutAfter - offset : Infinity, stallAfter !== undefined ? stallAfter - offset : Infinity)
       controller.enqueue(bytes.slice(offset, offset + size))
       offset += size
     },

@@ -25,7 +25,9 @@ declare module 'bittorrent-tracker/server' {
     ws: any
     torrents: Record<string, { complete: number; incomplete: number; peers: { length: number; keys: string[] } }>
     onWebSocketConnection(socket: any, opts?: Record<string, unknown>): void
+    createSwarm(infoHash: string, cb: (error: Error | null, swarm?: unknown) => void): void
     close(cb?: () => void): void
+    static Swarm: new (infoHash: string, server: Server) => any
   }
 }
 

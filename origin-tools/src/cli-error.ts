@@ -9,6 +9,8 @@ export type CliErrorCode =
   | 'key-exists'
   | 'key-not-found'
   | 'key-invalid'
+  | 'key-inside-site'
+  | 'manifest-invalid'
   | 'output-unwritable'
   | 'manifest-missing'
   | 'verify-failed'

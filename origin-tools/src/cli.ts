@@ -7,9 +7,10 @@ import { BUILD_DEFAULTS, buildResultJson, buildSite, buildSummary } from './comm
 import { verifySite } from './commands/verify.ts'
 import { loadPublicKey } from './keys.ts'
 import { formatBytes } from './progress.ts'
-import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveInteger, parsePositiveNumber, parseSwConfig, parseTrackerUrl } from './option-parsers.ts'
+import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveNumber, parseSwConfig, parseTrackerUrl } from './option-parsers.ts'
 import { absoluteTrackerUrl } from './commands/build.ts'
 import { trackerCommand } from './commands/tracker.ts'
+import { trackerLimitOptions, trackerLimitsFrom } from './tracker/tracker-options.ts'
 import { seedCommand } from './commands/seed.ts'
 import { serveCommand } from './commands/serve.ts'
 
@@ -79,16 +80,16 @@ const log = (line: string) => process.stderr.write(line + '\n')
 const iceServerOption = () => new Option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable (default: none, right for one machine or a LAN)').argParser(collect((text: string) => text))
 const uploadOption = () => new Option('--max-upload-bytes-per-sec <bytes>', 'upload cap (default: none)').argParser(parseByteSize)
 
-program
+const trackerCli = program
   .command('tracker')
   .description('Run a WebSocket BitTorrent tracker. With manifests, admit only their infohashes. Stats as JSON at /stats.')
   .option('--port <n>', 'port', parsePort, 8000)
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--manifest <file>', 'admit only the infohashes of this manifest, repeatable', collect((text: string) => text))
-  .option('--max-offers <n>', 'WebRTC offers relayed per announce', parsePositiveInteger, 10)
-  .action(async (opts: { port: number; host: string; manifest?: string[]; maxOffers: number }) => {
-    await trackerCommand({ port: opts.port, host: opts.host, manifests: opts.manifest ?? [], maxOffersPerAnnounce: opts.maxOffers, log })
-  })
+for (const option of trackerLimitOptions()) trackerCli.addOption(option)
+trackerCli.action(async (opts: { port: number; host: string; manifest?: string[] } & Record<string, unknown>) => {
+  await trackerCommand({ port: opts.port, host: opts.host, manifests: opts.manifest ?? [], limits: trackerLimitsFrom(opts), log })
+})
 
 program
   .command('seed')
@@ -104,7 +105,7 @@ program
     await seedCommand({ siteDir, trackers, baseUrl: opts.baseUrl, pub: opts.pub, iceServers: opts.iceServer ?? [], maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, log })
   })
 
-program
+const serveCli = program
   .command('serve')
   .description('Serve the site (Range, ETag, SW headers, byte counts) with a tracker and a seeder on the same port.')
   .argument('<site-dir>', 'folder holding the built site')
@@ -115,9 +116,10 @@ program
   .option('--pub <key-or-file>', 'public key to check the manifest signature (default: the one in swarmcdn-sw.js)')
   .addOption(iceServerOption())
   .addOption(uploadOption())
-  .action(async (siteDir: string, opts: { port: number; host: string; tracker: boolean; seed: boolean; pub?: string; iceServer?: string[]; maxUploadBytesPerSec?: number }) => {
-    await serveCommand({ siteDir, port: opts.port, host: opts.host, tracker: opts.tracker, seed: opts.seed, pub: opts.pub, iceServers: opts.iceServer ?? [], maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, log })
-  })
+for (const option of trackerLimitOptions()) serveCli.addOption(option)
+serveCli.action(async (siteDir: string, opts: { port: number; host: string; tracker: boolean; seed: boolean; pub?: string; iceServer?: string[]; maxUploadBytesPerSec?: number } & Record<string, unknown>) => {
+  await serveCommand({ siteDir, port: opts.port, host: opts.host, tracker: opts.tracker, seed: opts.seed, pub: opts.pub, iceServers: opts.iceServer ?? [], maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, trackerLimits: trackerLimitsFrom(opts), log })
+})
 
 try {
   await program.parseAsync(process.argv)

@@ -12,14 +12,19 @@ import { writeFileAtomic } from '../atomic-write.ts'
 import { createByteProgress, formatBytes } from '../progress.ts'
 import { createPublicKey } from 'node:crypto'
 import { emitClientFiles } from '../client-bundles.ts'
+import { assertKeyOutsideSite } from '../key-placement.ts'
+import { CliError } from '../cli-error.ts'
 import { autoPieceLength } from '../../../core/piece-math.ts'
 import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   SAME_ORIGIN_TRACKER_PATH,
   TORRENTS_DIR,
+  ManifestError,
+  checkManifestTime,
   encodeEnvelope,
   parseEnvelope,
+  validateManifest,
   torrentNameForPath,
   type Manifest,
   type ManifestAsset,
@@ -75,8 +80,10 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
   const now = options.now?.() ?? new Date()
   const privateKey = loadPrivateKey(options.keyFile) // fail on a bad key before any hashing
   const files = await walkSite(options.siteDir)
+  await assertKeyOutsideSite(options.keyFile, options.siteDir, files)
   // HTML stays plain HTTP whatever its size: documents carry the origin's own headers (CSP, framing).
-  const eligible = files.filter((file) => file.size >= options.minSizeBytes && !isHtml(file.relativePath))
+  // An empty file has no piece to share (and no service worker would accept it).
+  const eligible = files.filter((file) => file.size > 0 && file.size >= options.minSizeBytes && !isHtml(file.relativePath))
   const scope = new URL(options.baseUrl).pathname
   const manifestFile = join(options.siteDir, MANIFEST_FILE)
   const sequence = Math.max((await previousSequence(manifestFile)) + 1, Math.floor(now.getTime() / 1000))
@@ -128,6 +135,7 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
     assets: assets.map((asset) => asset.manifestAsset),
     swarm: siteSwarmId(publicKey, scope),
   }
+  checkBeforeSigning(manifest, now.getTime())
   const manifestText = JSON.stringify(manifest)
   const signature = signBytes(privateKey, Buffer.from(manifestText, 'utf8')).toString('base64')
   await emitClientFiles(options.siteDir, publicKey, options.swConfig)
@@ -144,6 +152,17 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
     filesSeen: files.length,
     hashedBytes: totalBytes,
     hashSeconds,
+  }
+}
+
+/** The checks every service worker makes, before anything is signed: never sign what visitors would refuse. */
+function checkBeforeSigning(manifest: Manifest, nowMs: number): void {
+  try {
+    validateManifest(JSON.parse(JSON.stringify(manifest)))
+    checkManifestTime(manifest, nowMs)
+  } catch (error) {
+    if (error instanceof ManifestError) throw new CliError('manifest-invalid', `refusing to sign a manifest every service worker would refuse: ${error.message}`)
+    throw error
   }
 }
 

@@ -1,7 +1,8 @@
 // `swarmcdn serve`: the embedded default. Static origin + tracker + seeder in one process.
 
 import { createOriginServer } from '../origin/origin-server.ts'
-import { SwarmTracker, TRACKER_DEFAULTS, admittedIds } from '../tracker/swarm-tracker.ts'
+import { SwarmTracker, type TrackerConfig } from '../tracker/swarm-tracker.ts'
+import { admissionFromManifests } from '../tracker/tracker-admission.ts'
 import type { SiteSeeder } from '../seeder/site-seeder.ts'
 import { startSeederProcess } from '../seeder/seeder-process.ts'
 import { checkSiteForSeeding } from '../seeder/checked-site.ts'
@@ -24,6 +25,8 @@ export interface ServeCommandOptions {
   pub?: string
   iceServers: string[]
   maxUploadBytesPerSec: number
+  /** Tracker limits from the command line; the rest take TRACKER_DEFAULTS. */
+  trackerLimits?: Partial<TrackerConfig>
   log: (line: string) => void
 }
 
@@ -42,7 +45,7 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
   if (options.tracker || options.seed) manifest = (await checkSiteForSeeding(options.siteDir, options.pub, options.log)).manifest
 
   const tracker = options.tracker
-    ? new SwarmTracker({ ...TRACKER_DEFAULTS, allowedInfoHashes: admittedIds(manifest!) })
+    ? new SwarmTracker({ ...options.trackerLimits, admission: admissionFromManifests([manifest!]) })
     : null
   let seeder: SiteSeeder | null = null
   const origin = createOriginServer({
@@ -79,7 +82,7 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
         const next = (await checkSiteForSeeding(options.siteDir, options.pub, () => {})).manifest
         if (manifest && next.sequence === manifest.sequence) return
         manifest = next
-        tracker?.setAllowedInfoHashes(admittedIds(next))
+        tracker?.setAdmission(admissionFromManifests([next]))
         if (seeder) {
           await seeder.close()
           seeder = await startSeeding(next)

@@ -2,23 +2,25 @@
 
 import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
-import { SwarmTracker, TRACKER_DEFAULTS, admittedIds } from '../tracker/swarm-tracker.ts'
+import { SwarmTracker, type TrackerConfig } from '../tracker/swarm-tracker.ts'
+import { admissionFromManifests } from '../tracker/tracker-admission.ts'
 import { listen, displayHost } from '../listen.ts'
 import { onShutdown } from '../shutdown.ts'
 import { CliError } from '../cli-error.ts'
-import { parseEnvelope, validateManifest, ManifestError } from '../../../core/manifest-format.ts'
+import { parseEnvelope, validateManifest, ManifestError, type Manifest } from '../../../core/manifest-format.ts'
 
 export interface TrackerCommandOptions {
   port: number
   host: string
   manifests: string[]
-  maxOffersPerAnnounce: number
+  /** Limits from the command line; the rest take TRACKER_DEFAULTS. */
+  limits?: Partial<TrackerConfig>
   log: (line: string) => void
 }
 
-/** Infohashes admitted by the given manifest files (their signatures are the site's business). */
-export async function infoHashesFromManifests(files: string[]): Promise<Set<string>> {
-  const allowed = new Set<string>()
+/** The given manifest files (their signatures are the site's business: the tracker only admits swarms). */
+export async function readManifests(files: string[]): Promise<Manifest[]> {
+  const manifests: Manifest[] = []
   for (const file of files) {
     let text: string
     try {
@@ -27,18 +29,17 @@ export async function infoHashesFromManifests(files: string[]): Promise<Set<stri
       throw new CliError('manifest-missing', `cannot read manifest ${file}`)
     }
     try {
-      const manifest = validateManifest(JSON.parse(parseEnvelope(text).manifest))
-      for (const id of admittedIds(manifest)) allowed.add(id)
+      manifests.push(validateManifest(JSON.parse(parseEnvelope(text).manifest)))
     } catch (error) {
       throw new CliError('verify-failed', `${file} is not a swarmcdn manifest: ${error instanceof ManifestError ? error.message : 'invalid JSON'}`)
     }
   }
-  return allowed
+  return manifests
 }
 
-export async function runTracker(options: TrackerCommandOptions): Promise<{ port: number; close: () => Promise<void> }> {
-  const allowed = options.manifests.length > 0 ? await infoHashesFromManifests(options.manifests) : null
-  const tracker = new SwarmTracker({ ...TRACKER_DEFAULTS, allowedInfoHashes: allowed, maxOffersPerAnnounce: options.maxOffersPerAnnounce })
+export async function runTracker(options: TrackerCommandOptions): Promise<{ port: number; tracker: SwarmTracker; close: () => Promise<void> }> {
+  const admission = options.manifests.length > 0 ? admissionFromManifests(await readManifests(options.manifests)) : null
+  const tracker = new SwarmTracker({ ...options.limits, admission })
   const server = createServer((req, res) => {
     if (new URL(req.url ?? '/', 'http://t').pathname === '/stats') {
       res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
@@ -50,13 +51,13 @@ export async function runTracker(options: TrackerCommandOptions): Promise<{ port
   server.on('upgrade', (req, socket, head) => tracker.handleUpgrade(req, socket, head))
   const port = await listen(server, options.port, options.host)
   const host = displayHost(options.host)
-  options.log(`tracker: ws://${host}:${port}  (stats: http://${host}:${port}/stats; ${allowed ? `${allowed.size} infohashes admitted` : 'any infohash admitted'})`)
+  options.log(`tracker: ws://${host}:${port}  (stats: http://${host}:${port}/stats; ${admission ? `${admission.swarmIds.size} infohashes admitted` : 'any infohash admitted'})`)
   const close = async () => {
     await tracker.close()
     server.closeAllConnections()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
-  return { port, close }
+  return { port, tracker, close }
 }
 
 export async function trackerCommand(options: TrackerCommandOptions): Promise<void> {

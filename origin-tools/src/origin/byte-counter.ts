@@ -1,4 +1,5 @@
-// Counts body bytes the origin sends, per path, so offload is measurable.
+// Counts body bytes the origin sends, per file, so offload is measurable. Only files that exist are
+// counted (a 404 adds nothing), and the per-path table is bounded.
 
 import type { ServerResponse } from 'node:http'
 
@@ -9,16 +10,23 @@ export interface OriginStats {
   paths: Record<string, { bytes: number; requests: number }>
 }
 
+/** Where paths beyond maxPaths are counted. */
+export const OTHER_PATHS = '(other paths)'
+
 export class OriginByteCounter {
   private readonly since = new Date().toISOString()
   private totalBytes = 0
   private totalRequests = 0
   private readonly paths = new Map<string, { bytes: number; requests: number }>()
 
-  /** Wraps res.write/res.end so every body byte for `path` is counted. */
+  /** @param maxPaths paths counted one by one; the rest share OTHER_PATHS. Default 10 000. */
+  constructor(private readonly maxPaths = 10_000) {}
+
+  /** Wraps res.write/res.end so every body byte for the file at `path` is counted. */
   track(path: string, res: ServerResponse): void {
-    const entry = this.paths.get(path) ?? { bytes: 0, requests: 0 }
-    this.paths.set(path, entry)
+    const key = this.paths.has(path) || this.paths.size < this.maxPaths ? path : OTHER_PATHS
+    const entry = this.paths.get(key) ?? { bytes: 0, requests: 0 }
+    this.paths.set(key, entry)
     entry.requests++
     this.totalRequests++
     const count = (chunk: unknown, encoding?: unknown) => {

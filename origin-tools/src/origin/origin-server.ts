@@ -3,10 +3,12 @@
 // and optionally the tracker's WebSocket on the same port.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import send from 'send'
 import { OriginByteCounter } from './byte-counter.ts'
-import { VisitorReports } from './visitor-reports.ts'
+import { VisitorReports, type VisitorReportsConfig } from './visitor-reports.ts'
+import { checkSitePath, requestPath } from './site-path.ts'
 import type { SwarmTracker } from '../tracker/swarm-tracker.ts'
 import { MANIFEST_FILE, SAME_ORIGIN_TRACKER_PATH, SERVICE_WORKER_FILE } from '../../../core/manifest-format.ts'
 
@@ -21,6 +23,9 @@ export interface OriginServerOptions {
   tracker: SwarmTracker | null
   /** Extra JSON endpoints (path → producer), e.g. seeder stats. */
   extraStats?: Record<string, () => unknown>
+  /** Paths counted one by one in origin-stats. Default 10 000. */
+  maxStatsPaths?: number
+  visitorReports?: Partial<VisitorReportsConfig>
 }
 
 export interface OriginServer {
@@ -30,11 +35,18 @@ export interface OriginServer {
 }
 
 export function createOriginServer(options: OriginServerOptions): OriginServer {
-  const counter = new OriginByteCounter()
-  const visitors = new VisitorReports()
-  const server = createServer((req, res) => handleRequest(req, res, options, counter, visitors))
+  const counter = new OriginByteCounter(options.maxStatsPaths)
+  const visitors = new VisitorReports(options.visitorReports)
+  // Resolved once: files are served only if their real path is inside this folder.
+  const siteRealRoot = realpathSync(options.siteDir)
+  const server = createServer((req, res) => {
+    handleRequest(req, res, options, siteRealRoot, counter, visitors).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('error')
+      else res.destroy()
+    })
+  })
   server.on('upgrade', (req, socket, head) => {
-    const path = new URL(req.url ?? '/', 'http://origin').pathname
+    const path = requestPath(req.url)
     if (options.tracker && path === SAME_ORIGIN_TRACKER_PATH) return options.tracker.handleUpgrade(req, socket, head)
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
   })
@@ -47,30 +59,60 @@ function sendJson(res: ServerResponse, value: unknown): void {
   res.end(body)
 }
 
-function handleRequest(req: IncomingMessage, res: ServerResponse, options: OriginServerOptions, counter: OriginByteCounter, visitors: VisitorReports): void {
+/** True when a browser says the request comes from a page of this very origin. */
+function isSameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin
+  const host = req.headers.host
+  if (typeof origin !== 'string' || typeof host !== 'string') return false
+  if (origin !== `http://${host}` && origin !== `https://${host}`) return false
+  const site = req.headers['sec-fetch-site']
+  return site === undefined || site === 'same-origin'
+}
+
+function acceptVisitorReport(req: IncomingMessage, res: ServerResponse, visitors: VisitorReports): void {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+  if (!isSameOrigin(req) || type !== 'application/json') {
+    res.writeHead(403, { Connection: 'close' }).end()
+    return
+  }
+  let body = ''
+  req.setEncoding('utf8')
+  req.on('data', (chunk: string) => {
+    body += chunk
+    if (body.length > visitors.config.maxBodyBytes) {
+      res.writeHead(413, { Connection: 'close' }).end()
+      req.destroy() // stop reading a body nobody will use
+    }
+  })
+  req.on('end', () => {
+    if (res.headersSent) return
+    res.writeHead(visitors.accept(body, Date.now(), req.socket.remoteAddress ?? 'unknown') ? 204 : 400).end()
+  })
+}
+
+async function handleRequest(req: IncomingMessage, res: ServerResponse, options: OriginServerOptions, siteRealRoot: string, counter: OriginByteCounter, visitors: VisitorReports): Promise<void> {
   // The raw (percent-encoded) path: what manifests list, and what `send` expects (it decodes itself).
-  const path = new URL(req.url ?? '/', 'http://origin').pathname
+  const path = requestPath(req.url)
   if (path === ORIGIN_STATS_PATH) return sendJson(res, counter.snapshot())
   if (path === TRACKER_STATS_PATH && options.tracker) return sendJson(res, options.tracker.stats())
   if (path === VISITOR_REPORTS_PATH) return sendJson(res, visitors.snapshot())
-  if (path === VISITOR_REPORT_PATH && req.method === 'POST') {
-    let body = ''
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => (body.length < 8192 ? (body += chunk) : undefined))
-    req.on('end', () => res.writeHead(visitors.accept(body) ? 204 : 400).end())
-    return
-  }
+  if (path === VISITOR_REPORT_PATH && req.method === 'POST') return acceptVisitorReport(req, res, visitors)
   const extra = options.extraStats?.[path]
   if (extra) return sendJson(res, extra())
 
-  counter.track(path, res)
-  const file = send(req, path, { root: options.siteDir, index: ['index.html'], dotfiles: 'ignore', etag: true, lastModified: true, acceptRanges: true })
+  if ((await checkSitePath(siteRealRoot, path)) === 'outside') {
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found')
+    return
+  }
+  const file = send(req, path, { root: siteRealRoot, index: ['index.html'], dotfiles: 'ignore', etag: true, lastModified: true, acceptRanges: true })
+  // Counted once send has found a real file: 404s and redirects add no path to the table.
+  file.on('file', () => counter.track(path, res))
   file.on('headers', (response: ServerResponse, filePath: string) => {
-    if (filePath === join(options.siteDir, SERVICE_WORKER_FILE)) {
+    if (filePath === join(siteRealRoot, SERVICE_WORKER_FILE)) {
       response.setHeader('Service-Worker-Allowed', '/')
       response.setHeader('Cache-Control', 'no-cache')
     }
-    if (filePath === join(options.siteDir, MANIFEST_FILE)) response.setHeader('Cache-Control', 'no-cache')
+    if (filePath === join(siteRealRoot, MANIFEST_FILE)) response.setHeader('Cache-Control', 'no-cache')
   })
   file.on('error', (error: { status?: number; message: string }) => {
     const status = error.status ?? 500
@@ -78,7 +120,8 @@ function handleRequest(req: IncomingMessage, res: ServerResponse, options: Origi
     res.end(status === 404 ? 'not found' : 'error')
   })
   file.on('directory', () => {
-    res.writeHead(301, { Location: path + '/' })
+    // Never `//host/`: a Location starting with two slashes would send the browser to another site.
+    res.writeHead(301, { Location: '/' + path.replace(/^\/+/, '') + '/' })
     res.end()
   })
   file.pipe(res)
