@@ -16,6 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Browser } from 'playwright-core'
 import { ORIGIN_IP, STUN_IP, STUN_PORT, WAN_IP, INTERNET_PREFIX_LEN, MAX_VISITORS, visitorAddresses, type VisitorAddresses } from './address-plan.ts'
 import { addAddress, attachToBridge, createBridge, createNamespace, createVethPair, deleteNamespaceSync, nsName, ownNamespaces, removeLeftoverNamespaces, setDefaultRoute, NS_PREFIX } from './namespaces.ts'
@@ -71,11 +72,14 @@ export interface EmulatedInternet {
   start(ns: string, name: string, command: string, args: string[], options?: StartOptions): Promise<NetnsProcess>
   /** Headless Chromium in a visitor's namespace; closed on close(). */
   launchBrowser(visitor: Visitor, options?: { secureOrigins?: string[]; args?: string[] }): Promise<Browser>
+  /** A Unix socket in workDir that reaches host:port inside `ns` (unix-socket-relay.ts). */
+  relay(ns: string, host: string, port: number): Promise<string>
   setOriginMbit(mbit: number): Promise<void>
   close(): Promise<void>
 }
 
 const BRIDGE = 'inet'
+const RELAY_SCRIPT = fileURLToPath(new URL('./unix-socket-relay.ts', import.meta.url))
 const DELAY_QUEUE = 0
 const live = new Set<() => void>()
 let handlersInstalled = false
@@ -175,6 +179,11 @@ export async function createEmulatedInternet(options: InternetOptions): Promise<
         const browser = await launchChromiumInNamespace(visitor.ns, { workDir, secureOrigins: browserOptions.secureOrigins ?? [`http://${ORIGIN_IP}`], args: browserOptions.args })
         browsers.push(browser)
         return browser
+      },
+      async relay(ns, host, port) {
+        const socketPath = join(workDir, `relay-${ns}-${host}-${port}.sock`)
+        await start(ns, `relay to ${host}:${port}`, process.execPath, ['--import', import.meta.resolve('tsx'), RELAY_SCRIPT, socketPath, host, String(port)], { ready: /ready/, timeoutMs: 15_000 })
+        return socketPath
       },
       setOriginMbit: (mbit) => shapeEgress(originNs, 'eth0', { rateMbit: mbit, queueMs: options.queueMs }),
       async close() {

@@ -63,7 +63,7 @@ function handleRequest(req: IncomingMessage, res: ServerResponse, options: Origi
   const extra = options.extraStats?.[path]
   if (extra) return sendJson(res, extra())
 
-  counter.track(path, res)
+  counter.track(path, res, req.socket.remoteAddress)
   const file = send(req, path, { root: options.siteDir, index: ['index.html'], dotfiles: 'ignore', etag: true, lastModified: true, acceptRanges: true })
   file.on('headers', (response: ServerResponse, filePath: string) => {
     if (filePath === join(options.siteDir, SERVICE_WORKER_FILE)) {
