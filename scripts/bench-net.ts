@@ -93,7 +93,8 @@ async function main(): Promise<void> {
       workDir,
       media,
       baseUrl: `http://${ORIGIN_IP}/`,
-      pageConfig: { agent: { iceServers: opts.stun ? [{ urls: stunUrl }] : [] } },
+      // ICE servers reach every page through the signed manifest, as on a real deployment.
+      buildArgs: ['--ice-server', opts.stun ? stunUrl : 'none'],
     })
     log(`page: ${site.assets.length} assets, ${(site.pageBytes / 1e6).toFixed(1)} MB (${site.assets.map((a) => `${a.path} ${(a.bytes / 1e6).toFixed(2)} MB`).join(', ')})`)
     const results: ScenarioResult[] = []

@@ -4,7 +4,9 @@
 //   { type: 'swarmcdn:get-stats' }       + optional MessagePort: reply { type: 'swarmcdn:stats', … } on the port
 //                                          (or to the sending client when no port is given)
 //   { type: 'swarmcdn:register-agent' }  + MessagePort (required): the page's peer agent; the SW keeps it per
-//                                          clientId (agent-registry.ts), replies { type: 'swarmcdn:agent-registered' }
+//                                          clientId (agent-registry.ts), replies on the port
+//                                          { type: 'swarmcdn:agent-registered', iceServers } with the verified
+//                                          manifest's ICE servers (absent when it has none)
 //   { type: 'swarmcdn:no-agent' }         this page runs no peer agent (P2P off, agent failed): the SW stops
 //                                          waiting for one before going to HTTP
 //   { type: 'swarmcdn:adopt', urls }     URLs this page loaded before the SW controlled it: the SW stores
@@ -16,6 +18,7 @@
 
 import type { StatsSnapshot } from './asset-stats.ts'
 import type { TrustStatus } from './manifest-trust.ts'
+import type { ManifestIceServer } from '../core/manifest-format.ts'
 
 export const MSG_GET_STATS = 'swarmcdn:get-stats'
 export const MSG_STATS = 'swarmcdn:stats'
@@ -35,7 +38,13 @@ export interface StatsReply {
   manifest: { status: TrustStatus; sequence: number | null }
 }
 
-export type SwToPageMessage = StatsReply | { type: typeof MSG_AGENT_REGISTERED } | { type: typeof MSG_KILLED }
+export interface AgentRegisteredReply {
+  type: typeof MSG_AGENT_REGISTERED
+  /** The manifest's STUN/TURN servers, for the agent's WebRTC connections. */
+  iceServers?: ManifestIceServer[]
+}
+
+export type SwToPageMessage = StatsReply | AgentRegisteredReply | { type: typeof MSG_KILLED }
 
 export function parsePageMessage(data: unknown): PageToSwMessage | null {
   if (typeof data !== 'object' || data === null) return null

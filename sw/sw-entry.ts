@@ -11,7 +11,7 @@ import { resolveSwConfig } from './config.ts'
 import { createAssetRequestHandler } from './handle-asset-request.ts'
 import { createIdbKeyValueStore } from './key-value-idb.ts'
 import { createManifestTrust, createEd25519Verifier, type TrustState } from './manifest-trust.ts'
-import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
+import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type AgentRegisteredReply, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
 import { createPortPeerSource } from './peer-source-port.ts'
@@ -142,12 +142,15 @@ self.addEventListener('message', (event) => {
   } else if (message.type === MSG_REGISTER_AGENT && port && client) {
     // Forget agents of pages that are gone, so requests never go to a dead port first.
     event.waitUntil(self.clients.matchAll().then((clients) => agents.prune([client.id, ...clients.map((c) => c.id)])))
-    agents.register(client.id, port)
-    port.postMessage({ type: MSG_AGENT_REGISTERED })
-    // Tell the new agent which swarms it can seed from the shared store (once the manifest is restored).
+    // The reply carries the manifest's ICE servers, so it waits for the manifest (restored from storage
+    // or fetched), and the agent is asked for pieces only after it has them; then the agent learns
+    // which swarms it can seed from the shared store.
     event.waitUntil(
-      trust.load().then(() => {
+      trust.load().catch(() => undefined).then(() => {
         const manifest = trust.current()
+        const registered: AgentRegisteredReply = { type: MSG_AGENT_REGISTERED, ...(manifest?.iceServers ? { iceServers: manifest.iceServers } : {}) }
+        port.postMessage(registered)
+        agents.register(client.id, port)
         if (!manifest) return
         const seed: SeedMessage = { type: 'seed', assets: manifest.assets, trackers: trackers() }
         port.postMessage(seed)

@@ -438,3 +438,25 @@ test('seed joins swarms of assets with stored pieces only, within the cap; ping 
     await env.close()
   }
 })
+
+test('the registration reply reaches the page with its ICE servers; setIceServers changes the config every connection reads', async () => {
+  const env = setup()
+  try {
+    const replies: unknown[] = []
+    const channel = new MessageChannel()
+    env.agent.attach(channel.port1, (reply) => replies.push(reply))
+    const iceServers = [{ urls: 'stun:203.0.113.3:3478' }]
+    channel.port2.postMessage({ type: 'swarmcdn:agent-registered', iceServers })
+    await env.until(() => replies.length === 1, 'the registration reply')
+    assert.deepEqual(replies[0], { type: 'swarmcdn:agent-registered', iceServers })
+    const rtcConfig = (env.clientOptions().tracker as { rtcConfig: RTCConfiguration }).rtcConfig
+    assert.deepEqual(rtcConfig.iceServers, [])
+    env.agent.setIceServers(iceServers)
+    // The same object the client was given (and every simple-peer after it): later connections use STUN.
+    assert.deepEqual(rtcConfig.iceServers, iceServers)
+    assert.deepEqual(await env.agent.connections(), [])
+    channel.port2.close()
+  } finally {
+    await env.close()
+  }
+})

@@ -28,6 +28,8 @@ declare module 'webtorrent/dist/webtorrent.min.js' {
     _critical: boolean[]
     _markVerified(index: number): void
     _peersLength: number
+    /** webtorrent internal: peers by id; a WebRTC peer's `conn` is a simple-peer whose `_pc` is its RTCPeerConnection. */
+    _peers: Map<string, { conn?: { _pc?: RTCPeerConnection } | null }> | null
     /** webtorrent internal: creates `discovery` (trackers) once the torrent can announce. */
     _startDiscovery(): void
     discovery: { tracker?: { on?(event: 'update', listener: (data: { complete?: number; incomplete?: number }) => void): unknown } } | null

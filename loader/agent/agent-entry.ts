@@ -9,8 +9,9 @@ import { createIdbPieceStore } from '../../sw/piece-store-idb.ts'
 import { resolveAgentConfig } from './agent-config.ts'
 import { createPeerAgent, type AgentEvent, type AgentStats, type TorrentClient } from './peer-agent.ts'
 import { createStoredIndexLister } from './stored-index-lister.ts'
+import type { ConnectionInfo } from './selected-candidate-pair.ts'
 
-export type { AgentEvent, AgentStats }
+export type { AgentEvent, AgentStats, ConnectionInfo }
 
 export interface StartAgentOptions {
   /** Overrides of AgentConfig (agent-config.ts); unknown fields are ignored. */
@@ -24,6 +25,7 @@ export interface AgentHandle {
   /** Resolves when the SW accepted the agent (first registration). */
   ready: Promise<void>
   stats(): AgentStats
+  connections(): Promise<ConnectionInfo[]>
   /** Leaves every swarm, closes every connection. */
   stop(): Promise<void>
 }
@@ -31,6 +33,8 @@ export interface AgentHandle {
 export function startAgent(options: StartAgentOptions = {}): AgentHandle {
   const container = options.serviceWorker ?? navigator.serviceWorker
   const config = resolveAgentConfig(options.config)
+  // ICE servers set by the page win; otherwise the manifest's, which come with the SW's registration reply.
+  const pageSetIceServers = Array.isArray((options.config as { iceServers?: unknown } | null | undefined)?.iceServers)
   // Same database as the SW; never ask for persistent storage from the page (Firefox would prompt).
   // The SW owns the budget: it stores every piece the agent hands it too, and evicts then. The page never
   // evicts, so a page can't enforce a different budget than the one the site owner set (--sw-config).
@@ -50,7 +54,10 @@ export function startAgent(options: StartAgentOptions = {}): AgentHandle {
     const controller = container.controller
     if (!controller) return
     const channel = new MessageChannel()
-    agent.attach(channel.port1, markReady)
+    agent.attach(channel.port1, (reply) => {
+      if (!pageSetIceServers && Array.isArray(reply.iceServers)) agent.setIceServers(reply.iceServers)
+      markReady()
+    })
     controller.postMessage({ type: MSG_REGISTER_AGENT }, [channel.port2])
   }
   const onSwMessage = (event: MessageEvent) => {
@@ -63,6 +70,7 @@ export function startAgent(options: StartAgentOptions = {}): AgentHandle {
   return {
     ready,
     stats: () => agent.stats(),
+    connections: () => agent.connections(),
     async stop() {
       container.removeEventListener('controllerchange', register)
       container.removeEventListener('message', onSwMessage)

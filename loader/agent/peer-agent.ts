@@ -7,7 +7,7 @@
 
 import { pieceCount } from '../../core/piece-math.ts'
 import type { ManifestAsset } from '../../core/manifest-format.ts'
-import { MSG_AGENT_REGISTERED } from '../../sw/messages.ts'
+import { MSG_AGENT_REGISTERED, type AgentRegisteredReply } from '../../sw/messages.ts'
 import { parseSwMessage, type AgentToSwMessage, type GetPiecesMessage } from '../../sw/agent-protocol.ts'
 import type { PieceStore } from '../../sw/piece-store.ts'
 import type { WebTorrentTorrent, WebTorrentWire } from 'webtorrent/dist/webtorrent.min.js'
@@ -18,6 +18,7 @@ import { createPieceRequests, type Outcome, type Unavailable } from './piece-req
 import { bitfieldOf, createSharedChunkStoreClass } from './shared-piece-chunk-store.ts'
 import type { IndexLister } from './stored-index-lister.ts'
 import { createSwarmLru } from './swarm-lru.ts'
+import { selectedCandidatePair, type ConnectionInfo } from './selected-candidate-pair.ts'
 
 /** The part of a WebTorrent client the agent uses (injected, so only agent-entry.ts imports webtorrent). */
 export interface TorrentClient {
@@ -58,8 +59,12 @@ export interface PeerAgentDeps {
 
 export interface PeerAgent {
   /** Speaks to the SW on this port from now on; requests of a previous port are dropped. */
-  attach(port: MessagePort, onRegistered?: () => void): void
+  attach(port: MessagePort, onRegistered?: (reply: AgentRegisteredReply) => void): void
   stats(): AgentStats
+  /** ICE servers for connections made from now on (the manifest's, when the page set none). */
+  setIceServers(servers: RTCIceServer[]): void
+  /** The selected candidate pair of each open WebRTC connection. */
+  connections(): Promise<ConnectionInfo[]>
   destroy(): Promise<void>
 }
 
@@ -104,6 +109,8 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     }
   }
 
+  // One object, held by reference down to every simple-peer: setIceServers() changes later connections.
+  const rtcConfig: RTCConfiguration = { iceServers: config.iceServers }
   const client = deps.createClient({
     dht: false,
     lsd: false,
@@ -113,7 +120,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     natPmp: false,
     maxConns: config.maxConnsPerSwarm,
     uploadLimit: config.maxUploadBytesPerSec,
-    tracker: { rtcConfig: { iceServers: config.iceServers } },
+    tracker: { rtcConfig },
   })
   client.on('error', () => undefined) // per-torrent errors are handled per swarm; never throw into the page
   client.on('warning', () => undefined)
@@ -430,9 +437,9 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     }
   }
 
-  function onMessage(data: unknown, onRegistered?: () => void): void {
+  function onMessage(data: unknown, onRegistered?: (reply: AgentRegisteredReply) => void): void {
     if (destroyed) return
-    if ((data as { type?: unknown } | null)?.type === MSG_AGENT_REGISTERED) return onRegistered?.()
+    if ((data as { type?: unknown } | null)?.type === MSG_AGENT_REGISTERED) return onRegistered?.(data as AgentRegisteredReply)
     const message = parseSwMessage(data)
     if (!message) return
     switch (message.type) {
@@ -471,6 +478,20 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
       next.onmessage = (event) => onMessage(event.data, onRegistered)
     },
     stats: () => ({ peers: peerCount(), swarms: swarms.size, uploadedBytes, downloadedBytes, rejectedPieces, bannedPeers }),
+    setIceServers(servers) {
+      rtcConfig.iceServers = servers
+    },
+    async connections() {
+      const open = new Set<RTCPeerConnection>()
+      for (const torrent of client.torrents) {
+        for (const peer of torrent._peers?.values() ?? []) {
+          const pc = peer.conn?._pc
+          if (pc && pc.connectionState === 'connected') open.add(pc)
+        }
+      }
+      const pairs = await Promise.all([...open].map((pc) => selectedCandidatePair(pc).catch(() => null)))
+      return pairs.filter((pair): pair is ConnectionInfo => pair !== null)
+    },
     destroy() {
       if (destroyed) return Promise.resolve()
       destroyed = true

@@ -15,7 +15,7 @@ export interface SeederOptions {
   /** Absolute ws:// or wss:// tracker URLs. */
   trackers: string[]
   /** ICE servers for WebRTC; [] is right on one machine or a LAN. */
-  iceServers: Array<{ urls: string | string[] }>
+  iceServers: Array<{ urls: string | string[]; username?: string; credential?: string }>
   /** Upload cap in bytes per second; -1 for none. */
   maxUploadBytesPerSec: number
   /** Told about tracker trouble (unreachable, refused); webtorrent retries by itself. */
