@@ -19,7 +19,7 @@ export interface AgentConfig {
   peerWaitMs: number
   /** Failed pieces a peer may contribute to before it is dropped and refused. Default 2. */
   maxBadPiecesPerPeer: number
-  /** ICE servers for WebRTC. Default [] (host candidates only; set STUN/TURN for real networks). */
+  /** ICE servers for WebRTC. Default: the signed manifest's (`build --ice-server`); set here, they win. */
   iceServers: RTCIceServer[]
 }
 
