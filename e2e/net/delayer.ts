@@ -1,7 +1,7 @@
 // The delay line: nfq-delay.c, compiled at run time with gcc (Debian: gcc, which brings libc6-dev
 // and linux-libc-dev for the kernel headers; no libnetfilter-queue needed), run in a router namespace
-// on the NFQUEUE that nat-router.ts sends forwarded packets to. It holds each packet for the one-way
-// delay of its remote address, in both directions, so a round trip through one router gains 2×delay.
+// on the NFQUEUE that nat-router.ts sends packets leaving the LAN to. It holds each packet for the
+// delay of its remote address, so a round trip through one router gains that delay.
 
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'

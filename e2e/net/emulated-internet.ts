@@ -4,9 +4,10 @@
 //     ├─ origin namespace: ORIGIN_IP; its link to the internet is capped (shared by every visitor)
 //     └─ per visitor: router namespace (NAT, delay line, shaped down/up links) ─ visitor namespace (198.51.100.x)
 //
-// Round-trip times: each router delays both directions of what it forwards (delayer.ts), by half the
-// visitor's RTT to the origin for the origin/STUN, and by a quarter of a pair's RTT for another
-// visitor (the other visitor's router adds the other half). Rates: tbf (shaping.ts).
+// Round-trip times: each router delays what it forwards from its LAN to the internet (delayer.ts,
+// nat-router.ts): by the visitor's whole RTT to the origin for the origin/STUN, and by half a pair's
+// RTT for another visitor (the other visitor's router adds the other half on the way back).
+// Rates: tbf (shaping.ts).
 //
 // Teardown: close() stops every process and deletes every namespace; if the process exits or gets
 // SIGINT/SIGTERM first, a synchronous handler does the same. Leftovers of a crashed run are removed
@@ -160,8 +161,8 @@ export async function createEmulatedInternet(options: InternetOptions): Promise<
     }
     for (const visitor of visitors) {
       const peers: Record<string, number> = {}
-      for (const other of visitors) if (other !== visitor) peers[other.publicIp] = options.peerRttMs(visitor.index, other.index) / 4
-      await start(visitor.routerNs, `delayer ${visitor.index}`, delayerBinary, delayerArgs({ queue: DELAY_QUEUE, lanCidr: visitor.lanCidr, defaultDelayMs: visitor.link.originRttMs / 2, peers }), { ready: DELAYER_READY, timeoutMs: 5000 })
+      for (const other of visitors) if (other !== visitor) peers[other.publicIp] = options.peerRttMs(visitor.index, other.index) / 2
+      await start(visitor.routerNs, `delayer ${visitor.index}`, delayerBinary, delayerArgs({ queue: DELAY_QUEUE, lanCidr: visitor.lanCidr, defaultDelayMs: visitor.link.originRttMs, peers }), { ready: DELAYER_READY, timeoutMs: 5000 })
     }
     const stun = options.stun ?? true
     if (stun) processes.push(await startStunServer(wanNs, STUN_IP, STUN_PORT, workDir))

@@ -1,5 +1,5 @@
-// nfq-delay: adds a fixed one-way delay to every packet of an NFQUEUE queue, chosen by the packet's
-// remote address. This kernel has no netem; NFQUEUE (CONFIG_NETFILTER_NETLINK_QUEUE) plus a small
+// nfq-delay: adds a fixed delay to every packet of an NFQUEUE queue, chosen by the packet's remote
+// address. This kernel has no netem; NFQUEUE (CONFIG_NETFILTER_NETLINK_QUEUE) plus a small
 // user-space program that holds each packet's verdict for N ms is the delay line instead.
 //
 // Needs only gcc and the kernel's UAPI headers (Debian: gcc, libc6-dev, linux-libc-dev); it speaks

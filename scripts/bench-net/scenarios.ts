@@ -6,7 +6,7 @@
 import type { EmulatedInternet } from '../../e2e/net/emulated-internet.ts'
 import { getJsonViaSocket } from '../../e2e/net/unix-socket-relay.ts'
 import type { BenchSite } from './bench-site.ts'
-import { checkTiming, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type Variant } from './visitor-session.ts'
+import { checkTiming, launchBrowsers, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type Variant } from './visitor-session.ts'
 
 export type ScenarioName = 'sequential' | 'crowd'
 
@@ -88,9 +88,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const results: VisitorResult[] = []
   let startBytes = 0
   let firstArrival = 0
+  const browsers = await launchBrowsers(o.net, o.site)
   if (o.scenario === 'sequential') {
-    for (const visitor of visitors) {
-      const open = await openVisitor(o.net, visitor, o.site, o.variant)
+    for (const [i, visitor] of visitors.entries()) {
+      const open = await openVisitor(browsers[i], visitor, o.site, o.variant)
       if (results.length === 0) {
         firstArrival = Date.now()
         startBytes = (await stats(o)).totalBytes
@@ -98,9 +99,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       results.push(await measure(o, open, firstArrival))
     }
   } else {
-    // Browsers start one at a time (start-up is not what is measured), then arrive within the window.
-    const opened: OpenVisitor[] = []
-    for (const visitor of visitors) opened.push(await openVisitor(o.net, visitor, o.site, o.variant))
+    // Everyone opens the home page first, then all arrive at the measured page within the window.
+    const opened = await Promise.all(visitors.map((visitor, i) => openVisitor(browsers[i], visitor, o.site, o.variant)))
     startBytes = (await stats(o)).totalBytes
     firstArrival = Date.now()
     const gap = opened.length > 1 ? o.crowdWindowMs / (opened.length - 1) : 0

@@ -37,9 +37,22 @@ export interface LoadOutcome {
 
 const CONTROL_TIMEOUT_MS = 20_000
 
-export async function openVisitor(net: EmulatedInternet, visitor: Visitor, site: BenchSite, variant: Variant): Promise<OpenVisitor> {
+/** Starts every visitor's browser (no page yet), a few at a time: start-up is not what is measured. */
+export async function launchBrowsers(net: EmulatedInternet, site: BenchSite, concurrency = 4): Promise<Browser[]> {
   const origin = new URL(site.baseUrl).origin
-  const browser = await net.launchBrowser(visitor, { secureOrigins: [origin] })
+  const browsers: Browser[] = new Array(net.visitors.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, net.visitors.length) }, async () => {
+    while (next < net.visitors.length) {
+      const index = next++
+      browsers[index] = await net.launchBrowser(net.visitors[index], { secureOrigins: [origin] })
+    }
+  }))
+  return browsers
+}
+
+/** The visitor arrives at the site: a fresh profile opens the home page (the SW installs there). */
+export async function openVisitor(browser: Browser, visitor: Visitor, site: BenchSite, variant: Variant): Promise<OpenVisitor> {
   const context = await newShimmedContext(browser, { serviceWorkers: variant === 'http' ? 'block' : 'allow' })
   const page = await context.newPage()
   const started = Date.now()
