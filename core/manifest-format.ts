@@ -30,6 +30,15 @@ export interface ManifestAsset {
   infoHash: string
 }
 
+/** A STUN or TURN server for the visitors' WebRTC connections (the shape of WebRTC's RTCIceServer). */
+export interface ManifestIceServer {
+  /** stun:, stuns:, turn: or turns: URLs (RFC 7064 / 7065), one or several. */
+  urls: string | string[]
+  /** TURN only (required there): long-term credential mechanism. */
+  username?: string
+  credential?: string
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT
   /** URL path prefix the manifest covers; starts and ends with '/'. */
@@ -49,10 +58,15 @@ export interface Manifest {
   assets: ManifestAsset[]
   /**
    * The site swarm: 40 hex, the id every visitor and the seeder announce at the tracker, one for all
-   * assets (docs/peer-protocol.md). SHA-1 of the site's public key and scope (core/site-swarm-id.ts),
+   * assets (docs/peer-protocol.md). SHA-1 of the site's public key and scope (origin-tools/src/site-swarm-id.ts),
    * so it stays the same across deploys. Absent: no P2P, HTTP only.
    */
   swarm?: string
+  /**
+   * Optional: ICE servers every page's agent uses for WebRTC (STUN for visitors behind NATs, TURN for the
+   * few behind symmetric ones). Absent: the agent's own default (none). Public: every visitor reads them.
+   */
+  iceServers?: ManifestIceServer[]
 }
 
 /** What travels on the wire: the manifest's exact bytes (as a JSON string) and their Ed25519 signature. */
@@ -119,8 +133,33 @@ function isHttpUrl(value: unknown): value is string {
   }
 }
 
+/** stun:host[:port], stuns:…, turn:host[:port][?transport=udp|tcp], turns:… (RFC 7064, RFC 7065). */
+export function isIceUrl(value: unknown): value is string {
+  return typeof value === 'string' && /^(stuns?|turns?):[^\s/?#@]+(\?transport=(udp|tcp))?$/.test(value)
+}
+
+const ICE_SERVER_KEYS = ['urls'] as const
+const ICE_SERVER_OPTIONAL_KEYS = ['username', 'credential'] as const
+
+/** Checks a manifest's (or a command line's) ICE servers; TURN URLs need a username and a credential. */
+export function validateIceServers(value: unknown, where = 'iceServers'): ManifestIceServer[] {
+  if (!Array.isArray(value)) invalid(`${where} must be an array`)
+  value.forEach((server, i) => {
+    const at = `${where}[${i}]`
+    if (!isRecord(server)) invalid(`${at} is not an object`)
+    requireKeys(server, ICE_SERVER_KEYS, at, ICE_SERVER_OPTIONAL_KEYS)
+    const urls = typeof server.urls === 'string' ? [server.urls] : server.urls
+    if (!Array.isArray(urls) || urls.length === 0 || !urls.every(isIceUrl)) invalid(`${at}.urls must be stun:, stuns:, turn: or turns: URLs`)
+    for (const key of ICE_SERVER_OPTIONAL_KEYS) if (key in server && typeof server[key] !== 'string') invalid(`${at}.${key} must be a string`)
+    if (urls.some((url) => url.startsWith('turn')) && (typeof server.username !== 'string' || typeof server.credential !== 'string')) {
+      invalid(`${at}: a TURN server needs a username and a credential`)
+    }
+  })
+  return value as ManifestIceServer[]
+}
+
 const MANIFEST_KEYS = ['format', 'scope', 'sequence', 'issuedAt', 'expiresAt', 'trackers', 'mirrors', 'killSwitch', 'assets'] as const
-const OPTIONAL_MANIFEST_KEYS = ['swarm'] as const
+const OPTIONAL_MANIFEST_KEYS = ['swarm', 'iceServers'] as const
 const ASSET_KEYS = ['path', 'length', 'type', 'pieceLength', 'pieces', 'infoHash'] as const
 
 /** Checks shape and internal consistency; says nothing about signature or time. */
@@ -137,6 +176,7 @@ export function validateManifest(value: unknown): Manifest {
   if (!Array.isArray(trackers) || !trackers.every(isTrackerUrl)) invalid('trackers must be ws:, wss: or same-origin path URLs')
   if (!Array.isArray(mirrors) || !mirrors.every(isHttpUrl)) invalid('mirrors must be http: or https: URLs')
   if (typeof killSwitch !== 'boolean') invalid('killSwitch must be a boolean')
+  if ('iceServers' in value) validateIceServers(value.iceServers)
   if (!Array.isArray(assets)) invalid('assets must be an array')
   if (value.swarm !== undefined && (typeof value.swarm !== 'string' || !/^[0-9a-f]{40}$/.test(value.swarm))) invalid('swarm must be 40 lowercase hex digits')
   const seen = new Set<string>()

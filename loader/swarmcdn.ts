@@ -3,7 +3,7 @@
 // window.swarmcdn = { ready, stats(), on(), optOut(), optIn() }. Runs on every page: small, and it must
 // never throw into the page.
 
-import type { AgentEvent, AgentHandle, AgentStats, StartAgentOptions } from './agent/agent-entry.ts'
+import type { AgentEvent, AgentHandle, AgentStats, ConnectionInfo, StartAgentOptions } from './agent/agent-entry.ts'
 import { MSG_ADOPT, MSG_GET_STATS, MSG_KILLED, MSG_NO_AGENT, type StatsReply } from '../sw/messages.ts'
 import type { SourceBytes } from '../sw/asset-stats.ts'
 
@@ -30,6 +30,8 @@ export type SwarmcdnEvent = 'ready' | 'piece' | 'peer' | 'killed' | 'stats'
 export interface SwarmcdnApi {
   ready: Promise<ReadyInfo>
   stats(): Promise<SwarmcdnStats>
+  /** Each open WebRTC connection's selected ICE candidate types (host, srflx, prflx, relay). */
+  connections(): Promise<ConnectionInfo[]>
   on(event: SwarmcdnEvent, listener: (detail: unknown) => void): () => void
   optOut(): void
   optIn(): void
@@ -220,6 +222,7 @@ function start(script: HTMLScriptElement | null): void {
         p2p: agent !== null,
       }
     },
+    connections: () => agent?.connections().catch(() => []) ?? Promise.resolve([]),
     on(event, listener) {
       if (event === 'ready') {
         void ready.then(safe(listener, undefined))

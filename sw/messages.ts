@@ -4,7 +4,9 @@
 //   { type: 'swarmcdn:get-stats' }       + optional MessagePort: reply { type: 'swarmcdn:stats', … } on the port
 //                                          (or to the sending client when no port is given)
 //   { type: 'swarmcdn:register-agent' }  + MessagePort (required): the page's peer agent; the SW keeps it per
-//                                          clientId (agent-registry.ts), replies { type: 'swarmcdn:agent-registered' }
+//                                          clientId (agent-registry.ts), replies on the port
+//                                          { type: 'swarmcdn:agent-registered', iceServers } with the verified
+//                                          manifest's ICE servers (absent when it has none)
 //   { type: 'swarmcdn:no-agent' }         this page runs no peer agent (P2P off, agent failed): the SW stops
 //                                          waiting for one before going to HTTP
 //   { type: 'swarmcdn:adopt', urls }     URLs this page loaded before the SW controlled it: the SW stores
@@ -35,7 +37,11 @@ export interface StatsReply {
   manifest: { status: TrustStatus; sequence: number | null }
 }
 
-export type SwToPageMessage = StatsReply | { type: typeof MSG_AGENT_REGISTERED } | { type: typeof MSG_KILLED }
+export interface AgentRegisteredReply {
+  type: typeof MSG_AGENT_REGISTERED
+}
+
+export type SwToPageMessage = StatsReply | AgentRegisteredReply | { type: typeof MSG_KILLED }
 
 export function parsePageMessage(data: unknown): PageToSwMessage | null {
   if (typeof data !== 'object' || data === null) return null

@@ -81,7 +81,7 @@ function siteMessage(): SiteMessage | null {
     type: 'site',
     swarm: manifest.swarm,
     trackers: trackers(),
-    iceServers: [],
+    iceServers: manifest.iceServers ?? [],
     assets: manifest.assets.map(({ infoHash, length, pieceLength }) => ({ infoHash, length, pieceLength })),
   }
 }

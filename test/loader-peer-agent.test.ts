@@ -115,3 +115,41 @@ test('the agent reports availability, fetches for the SW, shares the store, and 
     await tracker.close()
   }
 })
+
+test('the site\'s ICE servers (from the manifest) reach every connection the agent makes; the page\'s own setting wins', { timeout: 30_000 }, async () => {
+  const tracker = await startTracker()
+  const siteIce = [{ urls: 'stun:127.0.0.1:9' }]
+  const seen: Array<{ page: boolean; config: RTCConfiguration }> = []
+  const recording = (page: boolean) =>
+    class extends wrtc.RTCPeerConnection {
+      constructor(config: RTCConfiguration) {
+        seen.push({ page, config })
+        super(config)
+      }
+    }
+  const agents = [false, true].map((pageSet) => {
+    const agent = createPeerAgent({
+      pieces: createMemoryPieceStore({ budgetBytes: 1 << 20 }),
+      listStored: async () => [],
+      config: resolveAgentConfig(pageSet ? { iceServers: [] } : {}),
+      RTCPeerConnection: recording(pageSet) as unknown as typeof RTCPeerConnection,
+      WebSocket: WS,
+    })
+    const channel = new MessageChannel()
+    agent.attach(channel.port1)
+    channel.port2.postMessage({ type: 'site', swarm: SWARM, trackers: [tracker.url], iceServers: siteIce, assets: [asset] })
+    return { agent, channel }
+  })
+  try {
+    const deadline = Date.now() + 15_000
+    while (!(seen.some((s) => s.page) && seen.some((s) => !s.page)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.ok(seen.length > 0, 'no connection was attempted')
+    for (const { page, config } of seen) assert.deepEqual(config.iceServers, page ? [] : siteIce)
+  } finally {
+    for (const { agent, channel } of agents) {
+      await agent.destroy()
+      channel.port2.close()
+    }
+    await tracker.close()
+  }
+})

@@ -103,6 +103,11 @@ test('a signed but malformed manifest is refused by validation', async () => {
     (m) => m.assets.push(structuredClone(m.assets[0])),
     (m) => (m.extra = 1),
     (m) => delete m.killSwitch,
+    (m) => (m.iceServers = { urls: 'stun:stun.example.com' }),
+    (m) => (m.iceServers = [{ urls: 'http://stun.example.com' }]),
+    (m) => (m.iceServers = [{ urls: [] }]),
+    (m) => (m.iceServers = [{ urls: 'turn:turn.example.com:3478' }]),
+    (m) => (m.iceServers = [{ urls: 'stun:stun.example.com', password: 'x' }]),
   ]
   for (const change of cases) {
     const manifest: any = sampleManifest()
@@ -110,6 +115,16 @@ test('a signed but malformed manifest is refused by validation', async () => {
     await assert.rejects(verifySignedManifest(signed(manifest), { verifySignature, nowMs: NOW }), { code: 'manifest-invalid' }, JSON.stringify(manifest).slice(0, 200))
   }
   assert.throws(() => validateManifest([]), { code: 'manifest-invalid' })
+})
+
+test('optional ICE servers: STUN alone, TURN with credentials', async () => {
+  const manifest: any = sampleManifest()
+  manifest.iceServers = [
+    { urls: 'stun:stun.example.com:3478' },
+    { urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp'], username: '1767225600:site', credential: 's3cret/+=' },
+  ]
+  const accepted = await verifySignedManifest(signed(manifest), { verifySignature, nowMs: NOW })
+  assert.deepEqual(accepted.iceServers, manifest.iceServers)
 })
 
 test('an envelope that is not the documented shape is refused', async () => {

@@ -100,7 +100,7 @@ test('the service worker script may control the whole origin and is not cached s
   assert.equal((await get('/nope.bin')).res.status, 404)
 })
 
-test('origin-stats counts the body bytes served per path', async () => {
+test('origin-stats counts the body bytes served per path and per client address', async () => {
   const before = await (await fetch(url('/__swarmcdn/origin-stats'))).json()
   await get('/media/big.bin', { Range: 'bytes=0-1233' })
   await get('/index.html')
@@ -109,6 +109,8 @@ test('origin-stats counts the body bytes served per path', async () => {
   assert.equal(delta('/media/big.bin'), 1234)
   assert.ok(delta('/index.html') > 10)
   assert.equal(after.totalBytes - before.totalBytes, delta('/media/big.bin') + delta('/index.html'))
+  const client = (stats: any) => stats.clients['127.0.0.1']?.bytes ?? 0
+  assert.equal(client(after) - client(before), after.totalBytes - before.totalBytes)
 })
 
 function announce(infoHashHex: string): Promise<any> {

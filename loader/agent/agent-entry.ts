@@ -8,10 +8,10 @@ import { MSG_AGENT_WANTED } from '../../core/agent-protocol.ts'
 import { createIdbPieceStore } from '../../sw/piece-store-idb.ts'
 import { resolveAgentConfig } from './agent-config.ts'
 import { createPeerAgent, type AgentEvent, type AgentStats } from './peer-agent.ts'
-import type { CandidatePair } from '../../peer/peer-link.ts'
 import { createStoredIndexLister } from './stored-index-lister.ts'
+import type { ConnectionInfo } from '../../peer/selected-candidate-pair.ts'
 
-export type { AgentEvent, AgentStats, CandidatePair }
+export type { AgentEvent, AgentStats, ConnectionInfo }
 
 export interface StartAgentOptions {
   /** Overrides of AgentConfig (agent-config.ts); unknown fields are ignored. */
@@ -25,7 +25,7 @@ export interface AgentHandle {
   /** Resolves when the SW accepted the agent (first registration). */
   ready: Promise<void>
   stats(): AgentStats
-  connections(): Promise<CandidatePair[]>
+  connections(): Promise<ConnectionInfo[]>
   /** Leaves every swarm, closes every connection. */
   stop(): Promise<void>
 }

@@ -7,7 +7,8 @@ import { BUILD_DEFAULTS, buildResultJson, buildSite, buildSummary } from './comm
 import { verifySite } from './commands/verify.ts'
 import { loadPublicKey } from './keys.ts'
 import { formatBytes } from './progress.ts'
-import { collect, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveNumber, parseSwConfig, parseTrackerUrl } from './option-parsers.ts'
+import type { ManifestIceServer } from '../../core/manifest-format.ts'
+import { collect, iceServersFromFlags, parseIceServer, parseBaseUrl, parseByteSize, parseHttpUrl, parsePieceLength, parsePort, parsePositiveNumber, parseSwConfig, parseTrackerUrl } from './option-parsers.ts'
 import { absoluteTrackerUrl } from './commands/build.ts'
 import { trackerCommand } from './commands/tracker.ts'
 import { trackerLimitOptions, trackerLimitsFrom } from './tracker/tracker-options.ts'
@@ -45,10 +46,12 @@ program
   .option('--expires-in-days <days>', 'manifest lifetime', parsePositiveNumber, BUILD_DEFAULTS.expiresInDays)
   .option('--kill-switch', 'sign a manifest that makes every visitor\'s service worker step aside and unregister', false)
   .option('--sw-config <json>', 'service worker settings baked into swarmcdn-sw.js, e.g. \'{"storeBudgetBytes":268435456}\' (see docs/service-worker.md)', parseSwConfig)
+  .option('--ice-server <url>', 'STUN/TURN server every visitor uses, repeatable: stun:HOST[:PORT], turn:USER:CREDENTIAL@HOST[:PORT][?transport=udp|tcp], or none (default: none for a localhost --base-url, else public STUN: stun.l.google.com:19302, stun.cloudflare.com:3478)', collect(parseIceServer))
   .option('--json', 'print one JSON object on stdout and nothing else', false)
   .action(async (siteDir: string, opts: {
     key: string; baseUrl: string; tracker?: string[]; mirror?: string[]; minSize: number
     pieceLength?: number; expiresInDays: number; killSwitch: boolean; json: boolean; swConfig?: Record<string, number>
+    iceServer?: Array<ManifestIceServer | null>
   }) => {
     const result = await buildSite({
       siteDir,
@@ -62,6 +65,7 @@ program
       killSwitch: opts.killSwitch,
       json: opts.json,
       swConfig: opts.swConfig,
+      iceServers: iceServersFromFlags(opts.iceServer),
     })
     process.stdout.write(opts.json ? JSON.stringify(buildResultJson(result)) + '\n' : buildSummary(result) + '\n')
   })
@@ -77,7 +81,7 @@ program
   })
 
 const log = (line: string) => process.stderr.write(line + '\n')
-const iceServerOption = () => new Option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable (default: none, right for one machine or a LAN)').argParser(collect((text: string) => text))
+const iceServerOption = () => new Option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable, as for build, or none (default: the manifest\'s)').argParser(collect(parseIceServer))
 const uploadOption = () => new Option('--max-upload-bytes-per-sec <bytes>', 'upload cap (default: none)').argParser(parseByteSize)
 
 const trackerCli = program
@@ -100,9 +104,9 @@ program
   .option('--pub <key-or-file>', 'public key to check the manifest signature (default: the one in swarmcdn-sw.js)')
   .addOption(iceServerOption())
   .addOption(uploadOption())
-  .action(async (siteDir: string, opts: { tracker?: string[]; baseUrl: string; pub?: string; iceServer?: string[]; maxUploadBytesPerSec?: number }) => {
+  .action(async (siteDir: string, opts: { tracker?: string[]; baseUrl: string; pub?: string; iceServer?: Array<ManifestIceServer | null>; maxUploadBytesPerSec?: number }) => {
     const trackers = opts.tracker?.map((t) => absoluteTrackerUrl(t, opts.baseUrl))
-    await seedCommand({ siteDir, trackers, baseUrl: opts.baseUrl, pub: opts.pub, iceServers: opts.iceServer ?? [], maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, log })
+    await seedCommand({ siteDir, trackers, baseUrl: opts.baseUrl, pub: opts.pub, iceServers: iceServersFromFlags(opts.iceServer), maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, log })
   })
 
 const serveCli = program
@@ -117,8 +121,8 @@ const serveCli = program
   .addOption(iceServerOption())
   .addOption(uploadOption())
 for (const option of trackerLimitOptions()) serveCli.addOption(option)
-serveCli.action(async (siteDir: string, opts: { port: number; host: string; tracker: boolean; seed: boolean; pub?: string; iceServer?: string[]; maxUploadBytesPerSec?: number } & Record<string, unknown>) => {
-  await serveCommand({ siteDir, port: opts.port, host: opts.host, tracker: opts.tracker, seed: opts.seed, pub: opts.pub, iceServers: opts.iceServer ?? [], maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, trackerLimits: trackerLimitsFrom(opts), log })
+serveCli.action(async (siteDir: string, opts: { port: number; host: string; tracker: boolean; seed: boolean; pub?: string; iceServer?: Array<ManifestIceServer | null>; maxUploadBytesPerSec?: number } & Record<string, unknown>) => {
+  await serveCommand({ siteDir, port: opts.port, host: opts.host, tracker: opts.tracker, seed: opts.seed, pub: opts.pub, iceServers: iceServersFromFlags(opts.iceServer), maxUploadBytesPerSec: opts.maxUploadBytesPerSec ?? -1, trackerLimits: trackerLimitsFrom(opts), log })
 })
 
 try {

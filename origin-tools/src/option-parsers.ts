@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander'
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isPowerOfTwo } from '../../core/piece-math.ts'
 import { SW_CONFIG_DEFAULTS } from '../../sw/config.ts'
+import { isIceUrl, type ManifestIceServer } from '../../core/manifest-format.ts'
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1, b: 1,
@@ -103,4 +104,39 @@ export function parseSwConfig(text: string): Record<string, number> {
     if (typeof field !== 'number' || !Number.isFinite(field) || field < 0) throw new InvalidArgumentError(`${key} must be a non-negative number`)
   }
   return value as Record<string, number>
+}
+
+/**
+ * One --ice-server value: `stun:HOST[:PORT]`, `turn:USER:CREDENTIAL@HOST[:PORT][?transport=udp|tcp]`
+ * (also `stuns:`, `turns:`), or `none` (returned as null: no ICE servers at all). The credential is what
+ * follows the last ':' before the last '@', so a TURN REST username such as `1767225600:site` needs no
+ * escaping; percent-encode a ':' or '@' inside the credential (%3A, %40).
+ */
+export function parseIceServer(text: string): ManifestIceServer | null {
+  if (text === 'none') return null
+  const turn = /^(turns?):(.+)@([^@]+)$/.exec(text)
+  if (turn) {
+    const [, scheme, userinfo, hostPart] = turn
+    const split = userinfo.lastIndexOf(':')
+    const urls = `${scheme}:${hostPart}`
+    if (split > 0 && split < userinfo.length - 1 && isIceUrl(urls)) {
+      try {
+        return { urls, username: decodeURIComponent(userinfo.slice(0, split)), credential: decodeURIComponent(userinfo.slice(split + 1)) }
+      } catch {
+        // bad percent-encoding: fall through to the message below
+      }
+    }
+  } else if (/^stuns?:/.test(text) && isIceUrl(text)) {
+    return { urls: text }
+  } else if (/^turns?:/.test(text) && isIceUrl(text)) {
+    throw new InvalidArgumentError(`a TURN server needs a username and a credential: turn:USER:CREDENTIAL@HOST:PORT (got ${text})`)
+  }
+  throw new InvalidArgumentError(`expected stun:HOST[:PORT], turn:USER:CREDENTIAL@HOST[:PORT][?transport=udp|tcp], or none (got ${text})`)
+}
+
+/** The list of repeated --ice-server values: undefined when none was given, [] for `none`. */
+export function iceServersFromFlags(values: Array<ManifestIceServer | null> | undefined): ManifestIceServer[] | undefined {
+  if (!values) return undefined
+  if (values.includes(null) && values.length > 1) throw new InvalidArgumentError('--ice-server none cannot be combined with servers')
+  return values.filter((value): value is ManifestIceServer => value !== null)
 }

@@ -26,8 +26,10 @@ import {
   parseEnvelope,
   validateManifest,
   torrentNameForPath,
+  validateIceServers,
   type Manifest,
   type ManifestAsset,
+  type ManifestIceServer,
 } from '../../../core/manifest-format.ts'
 
 export interface BuildOptions {
@@ -45,6 +47,8 @@ export interface BuildOptions {
   json: boolean
   /** Service worker settings baked into swarmcdn-sw.js (sw/config.ts names, numbers only). */
   swConfig?: Record<string, number>
+  /** STUN/TURN servers for the manifest; undefined: defaultIceServers(baseUrl). */
+  iceServers?: ManifestIceServer[]
   /** Injected clock, for tests. */
   now?: () => Date
 }
@@ -57,6 +61,32 @@ export const BUILD_DEFAULTS = {
   minSizeBytes: 256 * 1024,
   expiresInDays: 30,
 } as const
+
+/**
+ * STUN for a production build: most visitors sit behind NATs and reach each other only with a
+ * server-reflexive candidate, so without STUN a deployed site sees almost no P2P. Two free, anycast,
+ * long-lived public services from different operators (one outage leaves the other); no credentials
+ * needed. They learn visitors' addresses: a site that minds runs its own (coturn, docs/deploying.md).
+ */
+export const PUBLIC_STUN_SERVERS: readonly ManifestIceServer[] = Object.freeze([
+  { urls: 'stun:stun.l.google.com:19302' },
+  { urls: 'stun:stun.cloudflare.com:3478' },
+])
+
+/** True for localhost, *.localhost, 127.0.0.0/8 and ::1: a site on this machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1'
+}
+
+/**
+ * The build's ICE servers when --ice-server is not given: none for a site on loopback (peers on one
+ * machine need only host candidates, and an unreachable STUN server would only slow ICE gathering
+ * on a closed network), the public STUN list otherwise.
+ */
+export function defaultIceServers(baseUrl: string): ManifestIceServer[] {
+  return isLoopbackHost(new URL(baseUrl).hostname) ? [] : PUBLIC_STUN_SERVERS.map((server) => ({ ...server }))
+}
 
 export interface BuiltAsset {
   file: string
@@ -123,6 +153,7 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
   }
 
   const publicKey = publicKeyBase64(createPublicKey(privateKey))
+  const iceServers = validateIceServers(options.iceServers ?? defaultIceServers(options.baseUrl))
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     scope,
@@ -132,6 +163,8 @@ export async function buildSite(options: BuildOptions): Promise<BuildResult> {
     trackers: options.trackers,
     mirrors: options.mirrors,
     killSwitch: options.killSwitch,
+    // Absent rather than empty: a manifest without ICE servers stays what it was before the field existed.
+    ...(iceServers.length > 0 ? { iceServers } : {}),
     assets: assets.map((asset) => asset.manifestAsset),
     swarm: siteSwarmId(publicKey, scope),
   }
@@ -234,6 +267,7 @@ export function buildSummary(result: BuildResult): string {
   const lines = [
     `built ${result.assets.length} P2P assets of ${result.filesSeen} files: hashed ${formatBytes(result.hashedBytes)} in ${result.hashSeconds.toFixed(2)} s (${speed.toFixed(0)} MB/s)`,
     ...result.assets.map((a) => `  ${a.manifestAsset.path}  ${formatBytes(a.manifestAsset.length)}  ${a.manifestAsset.infoHash}`),
+    `ICE servers: ${result.manifest.iceServers?.map((server) => [server.urls].flat().join(' ')).join(', ') || 'none'}`,
     `manifest: ${displayPath(result.manifestFile)} (sequence ${result.manifest.sequence}, expires ${result.manifest.expiresAt}${result.manifest.killSwitch ? ', KILL SWITCH ON' : ''})`,
     `public key: ${result.publicKey}`,
   ]

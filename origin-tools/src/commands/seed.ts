@@ -7,7 +7,7 @@ import { absoluteTrackerUrl } from './build.ts'
 import { onShutdown } from '../shutdown.ts'
 import { startStatusLine } from '../status-line.ts'
 import { formatBytes } from '../progress.ts'
-import type { Manifest } from '../../../core/manifest-format.ts'
+import type { Manifest, ManifestIceServer } from '../../../core/manifest-format.ts'
 
 export interface SeedCommandOptions {
   siteDir: string
@@ -15,7 +15,8 @@ export interface SeedCommandOptions {
   trackers?: string[]
   baseUrl: string
   pub?: string
-  iceServers: string[]
+  /** STUN/TURN for the seeder; undefined: the manifest's. */
+  iceServers?: ManifestIceServer[]
   maxUploadBytesPerSec: number
   log: (line: string) => void
 }
@@ -54,7 +55,7 @@ export async function seedCommand(options: SeedCommandOptions): Promise<void> {
     siteDir: options.siteDir,
     manifest,
     trackers,
-    iceServers: options.iceServers.map((urls) => ({ urls })),
+    iceServers: options.iceServers ?? manifest.iceServers ?? [],
     maxUploadBytesPerSec: options.maxUploadBytesPerSec,
     onWarning: warnOnce(options.log),
     log: options.log,

@@ -12,7 +12,7 @@ import { startStatusLine } from '../status-line.ts'
 import { formatBytes } from '../progress.ts'
 import { assertSiteDirectory } from '../site-walk.ts'
 import { seederStatus, warnOnce } from './seed.ts'
-import { MANIFEST_FILE, SAME_ORIGIN_TRACKER_PATH, type Manifest } from '../../../core/manifest-format.ts'
+import { MANIFEST_FILE, SAME_ORIGIN_TRACKER_PATH, type Manifest, type ManifestIceServer } from '../../../core/manifest-format.ts'
 import { watchFile, unwatchFile } from 'node:fs'
 import { join } from 'node:path'
 
@@ -23,7 +23,8 @@ export interface ServeCommandOptions {
   tracker: boolean
   seed: boolean
   pub?: string
-  iceServers: string[]
+  /** STUN/TURN for the seeder; undefined: the manifest's. */
+  iceServers?: ManifestIceServer[]
   maxUploadBytesPerSec: number
   /** Tracker limits from the command line; the rest take TRACKER_DEFAULTS. */
   trackerLimits?: Partial<TrackerConfig>
@@ -65,7 +66,7 @@ export async function runServe(options: ServeCommandOptions): Promise<RunningSer
       siteDir: options.siteDir,
       manifest: current,
       trackers,
-      iceServers: options.iceServers.map((urls) => ({ urls })),
+      iceServers: options.iceServers ?? current.iceServers ?? [],
       maxUploadBytesPerSec: options.maxUploadBytesPerSec,
       onWarning: warnOnce(options.log),
       log: options.log,

@@ -1,5 +1,6 @@
-// Counts body bytes the origin sends, per file, so offload is measurable. Only files that exist are
-// counted (a 404 adds nothing), and the per-path table is bounded.
+// Counts body bytes the origin sends, per file and per client address, so offload is measurable (per
+// visitor too, where each visitor has its own address, as in the emulated network benchmark). Only
+// files that exist are counted (a 404 adds nothing), and both tables are bounded.
 
 import type { ServerResponse } from 'node:http'
 
@@ -8,31 +9,41 @@ export interface OriginStats {
   totalBytes: number
   totalRequests: number
   paths: Record<string, { bytes: number; requests: number }>
+  /** By client IP address (IPv4-mapped IPv6 written as plain IPv4). */
+  clients: Record<string, { bytes: number; requests: number }>
 }
 
 /** Where paths beyond maxPaths are counted. */
 export const OTHER_PATHS = '(other paths)'
+export const OTHER_CLIENTS = '(other clients)'
 
 export class OriginByteCounter {
   private readonly since = new Date().toISOString()
   private totalBytes = 0
   private totalRequests = 0
   private readonly paths = new Map<string, { bytes: number; requests: number }>()
+  private readonly clients = new Map<string, { bytes: number; requests: number }>()
 
-  /** @param maxPaths paths counted one by one; the rest share OTHER_PATHS. Default 10 000. */
-  constructor(private readonly maxPaths = 10_000) {}
+  /** @param maxEntries paths (and addresses) counted one by one; the rest share OTHER_PATHS (OTHER_CLIENTS). Default 10 000. */
+  constructor(private readonly maxEntries = 10_000) {}
 
-  /** Wraps res.write/res.end so every body byte for the file at `path` is counted. */
-  track(path: string, res: ServerResponse): void {
-    const key = this.paths.has(path) || this.paths.size < this.maxPaths ? path : OTHER_PATHS
+  /** Wraps res.write/res.end so every body byte for the file at `path` (and `client`, an IP address) is counted. */
+  track(path: string, res: ServerResponse, client = 'unknown'): void {
+    const key = this.paths.has(path) || this.paths.size < this.maxEntries ? path : OTHER_PATHS
     const entry = this.paths.get(key) ?? { bytes: 0, requests: 0 }
     this.paths.set(key, entry)
+    const plain = client.startsWith('::ffff:') ? client.slice(7) : client
+    const address = this.clients.has(plain) || this.clients.size < this.maxEntries ? plain : OTHER_CLIENTS
+    const byClient = this.clients.get(address) ?? { bytes: 0, requests: 0 }
+    this.clients.set(address, byClient)
     entry.requests++
+    byClient.requests++
     this.totalRequests++
     const count = (chunk: unknown, encoding?: unknown) => {
       if (chunk == null || typeof chunk === 'function') return
       const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : (chunk as Uint8Array).byteLength
       entry.bytes += bytes
+      byClient.bytes += bytes
       this.totalBytes += bytes
     }
     const write = res.write.bind(res) as (...args: unknown[]) => boolean
@@ -48,6 +59,6 @@ export class OriginByteCounter {
   }
 
   snapshot(): OriginStats {
-    return { since: this.since, totalBytes: this.totalBytes, totalRequests: this.totalRequests, paths: Object.fromEntries(this.paths) }
+    return { since: this.since, totalBytes: this.totalBytes, totalRequests: this.totalRequests, paths: Object.fromEntries(this.paths), clients: Object.fromEntries(this.clients) }
   }
 }

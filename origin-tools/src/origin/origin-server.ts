@@ -106,7 +106,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   }
   const file = send(req, path, { root: siteRealRoot, index: ['index.html'], dotfiles: 'ignore', etag: true, lastModified: true, acceptRanges: true })
   // Counted once send has found a real file: 404s and redirects add no path to the table.
-  file.on('file', () => counter.track(path, res))
+  file.on('file', () => counter.track(path, res, req.socket.remoteAddress))
   file.on('headers', (response: ServerResponse, filePath: string) => {
     if (filePath === join(siteRealRoot, SERVICE_WORKER_FILE)) {
       response.setHeader('Service-Worker-Allowed', '/')

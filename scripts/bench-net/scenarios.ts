@@ -1,0 +1,115 @@
+// The benchmark's scenarios, run once per variant (plain HTTP or swarmcdn) on a fresh emulated
+// internet: the same pages, network and origin profile.
+//   sequential: visitors arrive one after another, each once the previous page has loaded, and stay.
+//   crowd: every visitor opens the home page, then all arrive at the measured page within a window.
+
+import type { EmulatedInternet } from '../../e2e/net/emulated-internet.ts'
+import { getJsonViaSocket } from '../../e2e/net/unix-socket-relay.ts'
+import type { BenchSite } from './bench-site.ts'
+import { checkTiming, launchBrowsers, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type Variant } from './visitor-session.ts'
+
+export type ScenarioName = 'sequential' | 'crowd'
+
+export interface OriginStats {
+  totalBytes: number
+  clients: Record<string, { bytes: number; requests: number }>
+}
+
+export interface VisitorResult {
+  visitor: number
+  /** When it navigated to the measured page, ms after the scenario's first arrival. */
+  arrivedAtMs: number
+  loadMs: number | null
+  error: string | null
+  /** Origin body bytes to this visitor's address while its page loaded. */
+  originBytes: number
+  /** 1 − originBytes / page bytes. */
+  offload: number
+  controlledAfterMs: number | null
+  timing: PageTiming | null
+  swarmcdnStats: unknown
+  ready: unknown
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioName
+  variant: Variant
+  originMbit: number
+  visitors: VisitorResult[]
+  /** Origin body bytes from the first arrival until the last load ended (all addresses). */
+  originBytes: number
+  /** originBytes / page bytes. */
+  originCopies: number
+  wallMs: number
+}
+
+export interface ScenarioOptions {
+  net: EmulatedInternet
+  site: BenchSite
+  variant: Variant
+  scenario: ScenarioName
+  originMbit: number
+  /** Unix socket reaching the origin (unix-socket-relay.ts). */
+  originSocket: string
+  pageTimeoutMs: number
+  crowdWindowMs: number
+  log: (line: string) => void
+}
+
+const stats = (o: ScenarioOptions) => getJsonViaSocket<OriginStats>(o.originSocket, '/__swarmcdn/origin-stats')
+const clientBytes = (s: OriginStats, ip: string) => s.clients?.[ip]?.bytes ?? 0
+
+async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: number): Promise<VisitorResult> {
+  const before = await stats(o)
+  const arrivedAtMs = Date.now() - firstArrival
+  const outcome = await loadMeasuredPage(open, o.site, o.pageTimeoutMs)
+  const after = await stats(o)
+  const originBytes = clientBytes(after, open.visitor.publicIp) - clientBytes(before, open.visitor.publicIp)
+  const problems = outcome.timing ? checkTiming(outcome.timing, o.site) : []
+  const error = [outcome.error, ...problems].filter(Boolean).join('; ') || null
+  const result: VisitorResult = {
+    visitor: open.visitor.index + 1,
+    arrivedAtMs,
+    loadMs: outcome.timing && !error ? Math.round(outcome.timing.loadMs) : null,
+    error,
+    originBytes,
+    offload: 1 - originBytes / o.site.pageBytes,
+    controlledAfterMs: open.controlledAfterMs,
+    timing: outcome.timing,
+    swarmcdnStats: outcome.swarmcdnStats,
+    ready: outcome.ready,
+  }
+  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB, offload ${(result.offload * 100).toFixed(0)}%`)
+  return result
+}
+
+export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
+  const visitors = o.net.visitors
+  const results: VisitorResult[] = []
+  let startBytes = 0
+  let firstArrival = 0
+  const browsers = await launchBrowsers(o.net, o.site)
+  if (o.scenario === 'sequential') {
+    for (const [i, visitor] of visitors.entries()) {
+      const open = await openVisitor(browsers[i], visitor, o.site, o.variant)
+      if (results.length === 0) {
+        firstArrival = Date.now()
+        startBytes = (await stats(o)).totalBytes
+      }
+      results.push(await measure(o, open, firstArrival))
+    }
+  } else {
+    // Everyone opens the home page first, then all arrive at the measured page within the window.
+    const opened = await Promise.all(visitors.map((visitor, i) => openVisitor(browsers[i], visitor, o.site, o.variant)))
+    startBytes = (await stats(o)).totalBytes
+    firstArrival = Date.now()
+    const gap = opened.length > 1 ? o.crowdWindowMs / (opened.length - 1) : 0
+    results.push(...await Promise.all(opened.map(async (open, i) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.round(i * gap)))
+      return measure(o, open, firstArrival)
+    })))
+  }
+  const wallMs = Date.now() - firstArrival
+  const originBytes = (await stats(o)).totalBytes - startBytes
+  return { scenario: o.scenario, variant: o.variant, originMbit: o.originMbit, visitors: results, originBytes, originCopies: originBytes / o.site.pageBytes, wallMs }
+}

@@ -1,0 +1,97 @@
+// One visitor of a benchmark run: its own headless Chromium inside its namespace, a fresh profile,
+// the home page first (where swarmcdn's service worker installs, as on a site's entry page), then the
+// measured page. Only the public surface is read: the page's own timing (bench-site.ts),
+// `window.swarmcdn` when present, and the origin's byte log (by the visitor's public address).
+
+import type { Browser, Page } from 'playwright-core'
+import type { EmulatedInternet, Visitor } from '../../e2e/net/emulated-internet.ts'
+import { newShimmedContext } from '../../e2e/net/chromium-in-netns.ts'
+import type { BenchSite } from './bench-site.ts'
+
+export type Variant = 'http' | 'swarmcdn'
+
+export interface PageTiming {
+  loadMs: number
+  images: Array<{ path: string; ms: number; width?: number; error?: string }>
+  download: { path: string; ms: number; status?: number; bytes?: number; sha256?: string; error?: string }
+  video: { path: string; ms: number; how?: string; duration?: number; error?: string }
+  errors: string[]
+}
+
+export interface OpenVisitor {
+  visitor: Visitor
+  browser: Browser
+  page: Page
+  /** ms from opening the home page until a service worker controlled it (swarmcdn), or null. */
+  controlledAfterMs: number | null
+}
+
+export interface LoadOutcome {
+  timing: PageTiming | null
+  error: string | null
+  /** window.swarmcdn.stats() after the load, when the page has it. */
+  swarmcdnStats: unknown
+  /** window.swarmcdn.ready. */
+  ready: unknown
+}
+
+const CONTROL_TIMEOUT_MS = 20_000
+
+/** Starts every visitor's browser (no page yet), a few at a time: start-up is not what is measured. */
+export async function launchBrowsers(net: EmulatedInternet, site: BenchSite, concurrency = 4): Promise<Browser[]> {
+  const origin = new URL(site.baseUrl).origin
+  const browsers: Browser[] = new Array(net.visitors.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, net.visitors.length) }, async () => {
+    while (next < net.visitors.length) {
+      const index = next++
+      browsers[index] = await net.launchBrowser(net.visitors[index], { secureOrigins: [origin] })
+    }
+  }))
+  return browsers
+}
+
+/** The visitor arrives at the site: a fresh profile opens the home page (the SW installs there). */
+export async function openVisitor(browser: Browser, visitor: Visitor, site: BenchSite, variant: Variant): Promise<OpenVisitor> {
+  const context = await newShimmedContext(browser, { serviceWorkers: variant === 'http' ? 'block' : 'allow' })
+  const page = await context.newPage()
+  const started = Date.now()
+  await page.goto(new URL(site.homePath, site.baseUrl).href)
+  let controlledAfterMs: number | null = null
+  if (variant === 'swarmcdn') {
+    const controlled = await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: CONTROL_TIMEOUT_MS }).then(() => true, () => false)
+    if (controlled) controlledAfterMs = Date.now() - started
+  }
+  return { visitor, browser, page, controlledAfterMs }
+}
+
+/** Navigates to the measured page and waits for its load as bench-site.ts defines it. */
+export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeoutMs: number): Promise<LoadOutcome> {
+  const { page } = open
+  try {
+    await page.goto(new URL(site.pagePath, site.baseUrl).href, { waitUntil: 'domcontentloaded', timeout: timeoutMs })
+    const timing = await Promise.race([
+      page.evaluate(() => (window as unknown as { __bench: Promise<PageTiming> }).__bench),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`page not loaded within ${timeoutMs} ms`)), timeoutMs)),
+    ])
+    const [swarmcdnStats, ready] = await page.evaluate(async () => {
+      const api = (window as unknown as { swarmcdn?: { stats(): Promise<unknown>; ready: Promise<unknown> } }).swarmcdn
+      if (!api) return [null, null]
+      const ready = await Promise.race([api.ready, new Promise((resolve) => setTimeout(() => resolve('pending'), 2000))])
+      return [await api.stats().catch(() => null), ready]
+    })
+    return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready }
+  } catch (error) {
+    return { timing: null, error: (error as Error).message.split('\n')[0], swarmcdnStats: null, ready: null }
+  }
+}
+
+/** The page's own bytes against the files: the download's hash, every image decoded, the video's length. */
+export function checkTiming(timing: PageTiming, site: BenchSite): string[] {
+  const problems: string[] = []
+  const download = site.assets.find((a) => a.kind === 'download')!
+  if (timing.download.sha256 !== download.sha256) problems.push(`download: ${timing.download.bytes} B, sha256 differs from the file`)
+  for (const image of timing.images) if (!(image.width && image.width > 0)) problems.push(`${image.path}: not decoded`)
+  if (timing.video.error || !timing.video.how) problems.push(`video: ${timing.video.error ?? 'not loaded'}`)
+  return problems
+}
