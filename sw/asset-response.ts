@@ -6,9 +6,9 @@
 // goes to stats. A failure mid-body errors the stream: never a short body that looks complete.
 //
 // A response that can be broken part-way when a clean fallback was still possible is a bug: so a
-// response of at most wholeResponseMaxBytes is verified whole before it starts (a deploy that changed
-// the file under an old manifest, or a dead source, then means a plain network fetch, not a broken
-// image), the start is bounded by responseStartTimeoutMs (a stalled source falls back), and a
+// response of at most wholeResponseMaxBytes that starts from the store is verified whole before it
+// starts (a deploy that changed the file under an old manifest then means a plain network fetch, not
+// a broken image), the start is bounded by responseStartTimeoutMs (a stalled source falls back), and a
 // streaming body whose next piece stalls past pieceStallTimeoutMs ends with an error, never hangs.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
@@ -75,7 +75,10 @@ export async function createAssetResponse(input: AssetResponseInput): Promise<As
   const firstPiece = Math.floor(start / asset.pieceLength)
   const lastPiece = Math.floor(end / asset.pieceLength)
   const cursor = input.openPieces(firstPiece, lastPiece)
-  const whole = contentLength <= (input.wholeResponseMaxBytes ?? 0)
+  // A response that starts from the store is a revisit: a deploy may have changed the file since, and
+  // its other pieces would then fail against the old manifest. Verify it whole before it starts.
+  // (Not a response fed by peers from its first piece: holding it back starves them; measured.)
+  const wholeUpTo = contentLength <= (input.wholeResponseMaxBytes ?? 0) ? lastPiece : -1
   // Pieces received before the response starts: the first one, or all of them for a whole response.
   const early: DeliveredPiece[] = []
   try {
@@ -85,7 +88,7 @@ export async function createAssetResponse(input: AssetResponseInput): Promise<As
           const piece = await cursor.next()
           if (!piece) throw new SwError('internal', early.length === 0 ? 'no piece for a non-empty range' : `pieces ended after ${early.length}`)
           early.push(piece)
-        } while (whole && early[early.length - 1].index !== lastPiece)
+        } while (early[0].source === 'store' && early[early.length - 1].index < wholeUpTo)
       })(),
       input.responseStartTimeoutMs,
       'the response start',

@@ -19,9 +19,9 @@ export interface SwConfig {
   /** How long an asset request may wait for the manifest (cold start or a check under way). Default 500 ms. */
   manifestWaitMs: number
   /**
-   * A response of at most this many bytes is verified whole before it starts, so any failure (a
-   * deploy changed the file, a source died) falls back cleanly to the network instead of breaking
-   * part-way. Longer responses (video) stream after their first piece. Default 4 MiB.
+   * A response of at most this many bytes whose first piece is in the store (a revisit) is verified
+   * whole before it starts, so a deploy that changed the file falls back cleanly to the network
+   * instead of breaking part-way. Other responses stream after their first piece. Default 4 MiB.
    */
   wholeResponseMaxBytes: number
   /** Time allowed until the response can start; then the request falls back to the network. Default 15 000 ms. */
