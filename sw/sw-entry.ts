@@ -18,6 +18,7 @@ import { createPortPeerSource } from './peer-source-port.ts'
 import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SeedMessage } from './agent-protocol.ts'
 import { withStoredNotifications } from './stored-notifier.ts'
 import { adoptCachedAssets } from './adopt-cached-assets.ts'
+import type { Manifest } from '../core/manifest-format.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
@@ -142,16 +143,19 @@ self.addEventListener('message', (event) => {
   } else if (message.type === MSG_REGISTER_AGENT && port && client) {
     // Forget agents of pages that are gone, so requests never go to a dead port first.
     event.waitUntil(self.clients.matchAll().then((clients) => agents.prune([client.id, ...clients.map((c) => c.id)])))
-    // The reply carries the manifest's ICE servers, so it waits for the manifest (restored from storage
-    // or fetched), and the agent is asked for pieces only after it has them; then the agent learns
-    // which swarms it can seed from the shared store.
+    agents.register(client.id, port)
+    // The reply carries the manifest's ICE servers. The manifest is almost always loaded by now (the SW
+    // routed this page's own requests); answering at once matters, since the page's requests wait for
+    // its agent. If it was not, a second reply follows once it is.
+    const registered = (manifest: Manifest | null): AgentRegisteredReply => ({ type: MSG_AGENT_REGISTERED, ...(manifest?.iceServers ? { iceServers: manifest.iceServers } : {}) })
+    const answeredWithManifest = trust.current() !== null
+    port.postMessage(registered(trust.current()))
+    // Then tell the new agent which swarms it can seed from the shared store (once the manifest is restored).
     event.waitUntil(
-      trust.load().catch(() => undefined).then(() => {
+      trust.load().then(() => {
         const manifest = trust.current()
-        const registered: AgentRegisteredReply = { type: MSG_AGENT_REGISTERED, ...(manifest?.iceServers ? { iceServers: manifest.iceServers } : {}) }
-        port.postMessage(registered)
-        agents.register(client.id, port)
         if (!manifest) return
+        if (!answeredWithManifest && manifest.iceServers) port.postMessage(registered(manifest))
         const seed: SeedMessage = { type: 'seed', assets: manifest.assets, trackers: trackers() }
         port.postMessage(seed)
       }),
