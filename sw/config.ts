@@ -31,17 +31,17 @@ export interface SwConfig {
   /** Bytes of pieces kept in IndexedDB before least-recently-used eviction. Default 512 MiB. */
   storeBudgetBytes: number
   /**
-   * The latency budget: how much later than plain HTTP a piece from peers may arrive. A piece given to
-   * peers is due when HTTP alone would have delivered it (the bytes given to peers so far at the
-   * measured HTTP rate) plus this budget; past that, HTTP fetches it too (first verified copy wins).
+   * The latency budget. Peers are asked for what they deliver in about this time at their measured
+   * rate (the rest stays open to HTTP, which pulls from the other end); a piece asked of peers that
+   * is later than this plus its expected time is fetched over HTTP too (first verified copy wins).
    * Pieces no connected peer holds never wait: HTTP at once. A page that has just navigated also
    * holds HTTP back at most this long while its agent connects. Default 1000 ms: long enough for a
    * new page's agent to reach its peers over a real network (tracker round trip, ICE, DTLS), short
    * next to the multi-second loads where offload matters.
    */
   peerBudgetMs: number
-  /** HTTP rate assumed before any was measured, bytes/s. Default 2.5 MB/s (20 Mbit/s). */
-  httpAssumedBytesPerSec: number
+  /** Peer rate assumed before any was measured, bytes/s. Default 1 MB/s (8 Mbit/s, a home uplink). */
+  peerAssumedBytesPerSec: number
   /** Bytes fetched ahead of the reader of one response. Default 8 MiB (at least one piece). */
   readAheadBytes: number
   /** Parallel HTTP Range requests to webseeds, across all responses. Default 6: what browsers open per HTTP/1.1 origin. */
@@ -69,7 +69,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   pieceStallTimeoutMs: 30_000,
   storeBudgetBytes: 512 * 1024 * 1024,
   peerBudgetMs: 1000,
-  httpAssumedBytesPerSec: 2_500_000,
+  peerAssumedBytesPerSec: 1_000_000,
   readAheadBytes: 8 * 1024 * 1024,
   webseedConcurrency: 6,
   webseedMaxRunBytes: 4 * 1024 * 1024,

@@ -1,10 +1,12 @@
 // Who delivers each missing piece of one batch (the asset fetcher's read-ahead window), and when.
 //
-// - A piece some connected peer holds → that peer (through the page agent). Each piece given to peers
-//   is due when HTTP alone would have delivered it (the bytes given to peers so far, at the measured
-//   HTTP rate) plus the latency budget; past that, HTTP fetches it too and the first verified copy
-//   wins. So peers carry all they can without making the page slower than plain HTTP by more than
-//   the budget. A peer that stalls or leaves makes the agent answer `unavailable` → HTTP at once.
+// - Pieces some connected peer holds are pulled by peers, in reading order, a pipeline at a time (what
+//   peers deliver in about the latency budget at their measured rate). HTTP pulls too, from the other
+//   end, whenever it has a free slot and nothing no peer holds is left: both sources work until they
+//   meet, so a page is never slower than plain HTTP, and peers carry what they can deliver in that
+//   time. A piece asked of peers that is later than the budget plus its expected time is fetched
+//   over HTTP too (first verified copy wins). A peer that stalls or leaves makes the agent answer
+//   `unavailable` → HTTP at once.
 // - A piece no connected peer holds → HTTP at once, never a wait.
 // - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
 //   random place, and re-checks availability when each run starts: a crowd that arrives together
@@ -31,18 +33,19 @@ export interface SlotLimiter {
   acquire(): Promise<() => void>
 }
 
-export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'httpAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
+export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'peerAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
 
-/** Shared by every batch of one SW: the HTTP rate, and when the pieces given to peers so far would be done over HTTP. */
+/** Shared by every batch of one SW: how fast peers deliver. */
 export interface SchedulerClock {
-  http: ThroughputMeter
-  /** Time HTTP alone would finish the pieces handed to peers so far (ms, same clock as now()). */
-  peerDueMs: number
+  peers: ThroughputMeter
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { http: createThroughputMeter(now), peerDueMs: 0 }
+  return { peers: createThroughputMeter(now) }
 }
+
+/** Fewest pieces asked of peers at once per batch, whatever their measured rate. */
+const MIN_PEER_PIPELINE = 4
 
 export interface SchedulerDeps {
   peers: PeerPieces | null
@@ -76,13 +79,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const { peers, config } = deps
   const random = deps.random ?? Math.random
   const setTimer = deps.setTimer ?? defaultSetTimer
-  const now = deps.now ?? Date.now
   const { clock } = deps
   const state = new Map<number, PieceState>(indexes.map((index) => [index, 'queued']))
   /** Pieces whose peer request ran past its deadline: HTTP may fetch them too. */
   const overdue = new Set<number>()
   const triedPeers = new Set<number>()
-  const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void }>()
+  const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void; endMeasure(): void }>()
   const crowd = peers?.crowd(clientId) ?? false
   // Crowd order: the reader's next run first (it is needed now), then from somewhere random, so
   // visitors arriving together fetch different pieces from the origin.
@@ -117,6 +119,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const request = peerRequests.get(index)
     peerRequests.delete(index)
     request?.cancelTimer()
+    request?.endMeasure()
     request?.cancel()
     if (--remaining === 0) {
       unsubscribe()
@@ -144,31 +147,41 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     return !!peers && !triedPeers.has(index) && peers.has(asset.infoHash, index, clientId)
   }
 
+  /** Pieces peers may be asked for at once: what they deliver in about the budget, at least a few. */
+  function peerPipeline(): number {
+    const rate = clock.peers.rate(config.peerAssumedBytesPerSec)
+    return Math.max(MIN_PEER_PIPELINE, Math.ceil((rate * config.peerBudgetMs) / 1000 / asset.pieceLength))
+  }
+
   function startPeer(index: number): void {
     triedPeers.add(index)
     state.set(index, 'peer')
     callbacks.assigned?.(index, 'peers')
     const request = peers!.request(asset, index, clientId)
-    const t = now()
-    const httpMs = (pieceSize(index, asset.length, asset.pieceLength) / clock.http.rate(config.httpAssumedBytesPerSec)) * 1000
-    clock.peerDueMs = Math.max(clock.peerDueMs, t) + httpMs
-    const deadlineMs = clock.peerDueMs - t + config.peerBudgetMs
+    const endMeasure = clock.peers.begin()
+    const ahead = peerRequests.size + 1
+    const expectedMs = ((ahead * pieceSize(index, asset.length, asset.pieceLength)) / clock.peers.rate(config.peerAssumedBytesPerSec)) * 1000
     const cancelTimer = setTimer(() => {
       if (state.get(index) !== 'peer') return
       overdue.add(index) // the peer may still win; HTTP races it
       pump()
-    }, deadlineMs)
-    peerRequests.set(index, { cancel: request.cancel, cancelTimer })
+    }, config.peerBudgetMs + expectedMs)
+    peerRequests.set(index, { cancel: request.cancel, cancelTimer, endMeasure })
+    const done = () => {
+      peerRequests.delete(index)
+      cancelTimer()
+      endMeasure()
+    }
     request.promise.then(
       async (bytes) => {
         if (state.get(index) === 'done') return
-        peerRequests.delete(index)
-        cancelTimer()
+        clock.peers.add(bytes.length)
+        done()
         if (!(await accept(index, bytes, 'peers'))) requeue(index)
+        else pump() // a slot in the pipeline is free
       },
       () => {
-        peerRequests.delete(index)
-        cancelTimer()
+        done()
         requeue(index)
       },
     )
@@ -180,17 +193,31 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     pump()
   }
 
-  /** Pieces HTTP may take now: queued ones no peer can give, and overdue peer ones. */
-  function httpWanted(index: number): boolean {
+  /** Pieces HTTP should take first: queued ones no peer can give, and overdue peer ones. */
+  function httpFirst(index: number): boolean {
     const s = state.get(index)
     return (s === 'queued' && !peerable(index)) || (s === 'peer' && overdue.has(index))
   }
 
+  /**
+   * Pieces HTTP may take from the far end when it has nothing better: queued ones beyond what peers
+   * reach within the budget at their measured rate (those nearer are left to peers).
+   */
+  function stealable(): Set<number> {
+    const horizon = Math.max(0, peerPipeline() - peerRequests.size)
+    const queued = sorted.filter((index) => state.get(index) === 'queued')
+    return new Set(queued.slice(horizon))
+  }
+
   function pump(): void {
     if (remaining === 0) return
-    // Peers in reading order (they are asked for what they hold, whatever others do); HTTP in crowd order.
-    for (const index of sorted) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
-    if (!waitingForSlot && !holdHttp && order.some(httpWanted)) {
+    // Peers in reading order, a pipeline at a time; HTTP from the crowd order, then from the far end.
+    const pipeline = peerPipeline()
+    for (const index of sorted) {
+      if (peerRequests.size >= pipeline) break
+      if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
+    }
+    if (!waitingForSlot && !holdHttp && (sorted.some(httpFirst) || stealable().size > 0)) {
       waitingForSlot = true
       void deps.httpSlots.acquire().then(startRun)
     }
@@ -199,12 +226,19 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Holding an HTTP slot: picks the run now, with what is known now. */
   function startRun(release: () => void): void {
     waitingForSlot = false
-    for (const index of sorted) if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
-    const first = order.find(httpWanted)
-    if (first === undefined || remaining === 0) return release()
-    const maxBytes = Math.max(asset.pieceLength, crowd ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
-    let last = first
-    while (state.has(last + 1) && httpWanted(last + 1) && (last + 2 - first) * asset.pieceLength <= maxBytes) last++
+    const maxPieces = Math.max(1, Math.floor(Math.max(asset.pieceLength, crowd ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes) / asset.pieceLength))
+    let first: number | undefined = order.find(httpFirst)
+    let last = first ?? -1
+    if (first !== undefined) {
+      while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
+    } else {
+      // Nothing only HTTP can give: take from the end peers reach last, so the two meet in the middle.
+      const steal = stealable()
+      last = [...sorted].reverse().find((index) => steal.has(index)) ?? -1
+      first = last
+      while (steal.has(first - 1) && last - first + 2 <= maxPieces) first--
+    }
+    if (last < 0 || remaining === 0) return release()
     const run: number[] = []
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')
@@ -213,7 +247,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       run.push(index)
     }
     pump() // more HTTP-able pieces: queue for the next slot at once
-    const endMeasure = clock.http.begin()
     const verifying: Promise<unknown>[] = []
     deps.http
       .fetchRun(
@@ -221,7 +254,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         first,
         last,
         (piece) => {
-          clock.http.add(piece.bytes.length)
           verifying.push(accept(piece.index, piece.bytes, 'http'))
         },
         controller.signal,
@@ -231,7 +263,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       })
       .then(() => Promise.all(verifying)) // a piece still being hashed is not missing
       .finally(() => {
-        endMeasure()
         release()
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
         for (const index of run) {

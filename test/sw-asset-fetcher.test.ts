@@ -24,7 +24,7 @@ function webseed(origin: FakeOrigin) {
   })
 }
 
-function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeers>; budgetMs?: number; store?: PieceStore; readAheadBytes?: number; random?: () => number } = {}) {
+function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeers>; budgetMs?: number; peerBytesPerSec?: number; store?: PieceStore; readAheadBytes?: number; random?: () => number } = {}) {
   const origin = options.origin ?? createFakeOrigin({ [URL_ORIGIN]: bytes })
   const store = options.store ?? createMemoryPieceStore({ budgetBytes: 1 << 30 })
   const rejected: Array<{ index: number; source: string }> = []
@@ -36,8 +36,8 @@ function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createF
       http: webseed(origin),
       httpSlots: createSlotLimiter(4),
       verify: verifyPiece,
-      // A fast assumed HTTP rate: peer pieces are due after the budget alone.
-      config: { peerBudgetMs: options.budgetMs ?? 50, httpAssumedBytesPerSec: 1e12, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+      // Fast peers unless said otherwise: every piece they hold is asked at once, due after the budget alone.
+      config: { peerBudgetMs: options.budgetMs ?? 50, peerAssumedBytesPerSec: options.peerBytesPerSec ?? 1e12, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
       clock: createSchedulerClock(),
       random: options.random ?? (() => 0),
       onRejected: (_a, index, source) => rejected.push({ index, source }),
@@ -132,6 +132,19 @@ test('pieces peers hold go to peers; the rest to http at once; a peer late past 
   assert.deepEqual(requestedPieces(origin), [1, 3, 4, 5])
   assert.deepEqual(peers.cancelled, [3], 'the late peer request is cancelled once http delivered')
   assert.ok(Date.now() - started >= 55, 'waited the budget for the late piece') // timers may fire a millisecond early
+})
+
+test('slow peers and a free HTTP slot: peers pull from the front, HTTP from the far end, each piece fetched once', async () => {
+  const peers = createFakePeers(bytes, { have: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], delayMs: 30 })
+  // Peers assumed at one piece a second: a pipeline of 5 pieces within the 5 s budget.
+  const { fetcher, origin } = setup({ peers, budgetMs: 5000, peerBytesPerSec: PIECE })
+  const pieces = await readAll(fetcher.open(asset, 0, LAST))
+  assertInOrderAndCorrect(pieces, asset, 0, LAST)
+  assert.equal(pieces[0].source, 'peers')
+  assert.equal(pieces[LAST].source, 'http', 'the far end came over HTTP')
+  const fromHttp = requestedPieces(origin)
+  assert.ok(fromHttp.length > 0 && fromHttp.length < LAST, `both sources worked: http took ${fromHttp}`)
+  for (const index of fromHttp) assert.ok(!peers.asked.includes(index) || peers.cancelled.includes(index), `piece ${index} fetched twice`)
 })
 
 test('pieces no peer holds never wait: http starts at once even with a long budget', async () => {
