@@ -80,6 +80,8 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   const deliveredBy = new Map<string, MessagePort>()
   let nextRequestId = 1
   let nextNonce = 1
+  /** Peers of the last agent that settled; null before any did. */
+  let lastKnownPeers: number | null = null
 
   function stateOf(port: MessagePort): PortState {
     let state = states.get(port)
@@ -103,6 +105,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
         const was = state.settling
         state.settling = message.settling
         state.peers = message.peers
+        if (!message.settling) lastKnownPeers = message.peers
         if (was && !message.settling) for (const listener of listeners) listener(null)
         return
       }
@@ -181,7 +184,9 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
         })
       }
       const port = agents.get(clientId)
-      if (!port) return agents.mayRegister(clientId)
+      // A page whose agent has not started: worth waiting for only if the last agent here had peers
+      // (a visitor alone in the swarm would wait for nothing).
+      if (!port) return agents.mayRegister(clientId) && lastKnownPeers !== 0
       const state = states.get(port)
       return !state || (state.settling && !state.suspect)
     },

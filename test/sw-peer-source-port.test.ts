@@ -144,10 +144,11 @@ test('settling follows the agent: a page that navigated, then its agent connecti
     assert.equal(peers.settling('page-a'), true, 'registered, nothing said yet')
     const woken: Array<string | null> = []
     peers.onAvailable((infoHash) => woken.push(infoHash))
-    fakes.get('page-a')!.send({ type: 'swarm', peers: 1, settling: false })
+    fakes.get('page-a')!.send({ type: 'swarm', peers: 0, settling: false })
     await tick()
     assert.equal(peers.settling('page-a'), false)
     assert.deepEqual(woken, [null])
+    assert.equal(peers.settling('next-page'), false, 'the last agent was alone: a new page does not wait for peers')
   } finally {
     closeAll()
   }
