@@ -24,7 +24,7 @@ export interface SwConfig {
    * instead of breaking part-way. Other responses stream after their first piece. Default 4 MiB.
    */
   wholeResponseMaxBytes: number
-  /** Time allowed until the response can start; then the request falls back to the network. Default 15 000 ms. */
+  /** Time allowed until the response can start; then the request falls back to the network. Default 60 000 ms: the fallback fetches again what the SW is still fetching, so a busy but working origin (measured: a flash crowd on a congested link, 15 s doubled its bytes) must not trigger it. */
   responseStartTimeoutMs: number
   /** A streaming response whose next piece takes longer than this ends with an error rather than hanging. Default 30 000 ms. */
   pieceStallTimeoutMs: number
@@ -65,7 +65,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   manifestNavigationCheckMs: 1000,
   manifestWaitMs: 500,
   wholeResponseMaxBytes: 4 * 1024 * 1024,
-  responseStartTimeoutMs: 15_000,
+  responseStartTimeoutMs: 60_000,
   pieceStallTimeoutMs: 30_000,
   storeBudgetBytes: 512 * 1024 * 1024,
   peerBudgetMs: 1000,
