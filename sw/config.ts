@@ -26,7 +26,7 @@ export interface SwConfig {
   wholeResponseMaxBytes: number
   /** Time allowed until the response can start; then the request falls back to the network. Default 60 000 ms: the fallback fetches again what the SW is still fetching, so a busy but working origin (measured: a flash crowd on a congested link, 15 s doubled its bytes) must not trigger it. */
   responseStartTimeoutMs: number
-  /** A streaming response whose next piece takes longer than this ends with an error rather than hanging. Default 30 000 ms. */
+  /** A streaming response whose next piece takes longer than this ends with an error rather than hanging. Default 120 000 ms: an error mid-stream breaks what the page shows (measured: 30 s broke an image in a congested flash crowd), so only a real stall may end it. */
   pieceStallTimeoutMs: number
   /** Bytes of pieces kept in IndexedDB before least-recently-used eviction. Default 512 MiB. */
   storeBudgetBytes: number
@@ -66,7 +66,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   manifestWaitMs: 500,
   wholeResponseMaxBytes: 4 * 1024 * 1024,
   responseStartTimeoutMs: 60_000,
-  pieceStallTimeoutMs: 30_000,
+  pieceStallTimeoutMs: 120_000,
   storeBudgetBytes: 512 * 1024 * 1024,
   peerBudgetMs: 1000,
   peerAssumedBytesPerSec: 1_000_000,
