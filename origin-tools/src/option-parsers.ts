@@ -89,7 +89,7 @@ export function collect<T>(parse: (text: string) => T) {
   return (text: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(text)]
 }
 
-/** Service worker settings as JSON, e.g. '{"storeBudgetBytes":268435456,"pieceDeadlineMs":1500}'. */
+/** Service worker settings as JSON, e.g. '{"storeBudgetBytes":268435456,"peerBudgetMs":1500}'. */
 export function parseSwConfig(text: string): Record<string, number> {
   let value: unknown
   try {
