@@ -105,7 +105,9 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
         const was = state.settling
         state.settling = message.settling
         state.peers = message.peers
-        if (!message.settling) lastKnownPeers = message.peers
+        // Alone only if the agent settled with nobody; a leaving page's agent reports 0 as it closes.
+        if (message.peers > 0) lastKnownPeers = message.peers
+        else if (was && !message.settling) lastKnownPeers = 0
         if (was && !message.settling) for (const listener of listeners) listener(null)
         return
       }

@@ -69,6 +69,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   const senders = new Map<string, string>()
 
   function post(message: AgentToSwMessage, transfer: Transferable[] = []): void {
+    if (destroyed) return // closing: what the swarm reports now is not news for the SW
     try {
       port?.postMessage(message, transfer)
     } catch {
