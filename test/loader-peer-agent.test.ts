@@ -4,17 +4,16 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
-import { SwarmTracker } from '../origin-tools/src/tracker/swarm-tracker.ts'
+import { startTracker, pieceBytes } from './helpers/site-swarm-fixture.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS } from '../peer/site-swarm.ts'
 import { createPeerAgent } from '../loader/agent/peer-agent.ts'
 import { resolveAgentConfig } from '../loader/agent/agent-config.ts'
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import { parseAgentMessage, type AgentToSwMessage, type SwToAgentMessage } from '../core/agent-protocol.ts'
-import { pieceCount, pieceSize } from '../core/piece-math.ts'
+import { pieceCount } from '../core/piece-math.ts'
 
 const wrtc = createRequire(import.meta.url)('@roamhq/wrtc')
 const WS = WebSocket as unknown as typeof globalThis.WebSocket
@@ -22,15 +21,8 @@ const SWARM = '12'.repeat(20)
 const asset = { infoHash: '34'.repeat(20), length: 700_000, pieceLength: 65_536 }
 const COUNT = pieceCount(asset.length, asset.pieceLength)
 const bytes = randomBytes(asset.length)
-const pieceOf = (index: number) => new Uint8Array(bytes.subarray(index * asset.pieceLength, index * asset.pieceLength + pieceSize(index, asset.length, asset.pieceLength)))
+const pieceOf = (index: number) => pieceBytes(bytes, asset, index)
 
-async function startTracker() {
-  const tracker = new SwarmTracker({ admission: { swarmIds: new Set([SWARM]) } })
-  const server = createServer()
-  server.on('upgrade', (request, socket, head) => tracker.handleUpgrade(request, socket, head))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/`, close: async () => (await tracker.close(), server.close()) }
-}
 
 /** The SW's end of the agent's port: records messages, resolves waits. */
 function swEnd(port: MessagePort) {
@@ -57,7 +49,7 @@ function swEnd(port: MessagePort) {
 }
 
 test('the agent reports availability, fetches for the SW, shares the store, and drops a peer caught lying', { timeout: 60_000 }, async () => {
-  const tracker = await startTracker()
+  const tracker = await startTracker(SWARM)
   // A seeder that holds pieces 0..COUNT-2; the agent's own store holds the last piece.
   const seeder = createSiteSwarm({
     swarmId: SWARM, trackers: [tracker.url], seeder: true, config: { ...SITE_SWARM_DEFAULTS, iceServers: [] },
@@ -117,7 +109,7 @@ test('the agent reports availability, fetches for the SW, shares the store, and 
 })
 
 test('the site\'s ICE servers (from the manifest) reach every connection the agent makes; the page\'s own setting wins', { timeout: 30_000 }, async () => {
-  const tracker = await startTracker()
+  const tracker = await startTracker(SWARM)
   const siteIce = [{ urls: 'stun:127.0.0.1:9' }]
   const seen: Array<{ page: boolean; config: RTCConfiguration }> = []
   const recording = (page: boolean) =>

@@ -4,28 +4,19 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
-import { SwarmTracker } from '../origin-tools/src/tracker/swarm-tracker.ts'
+import { startTracker, pieceBytes } from './helpers/site-swarm-fixture.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS, FetchError, type SiteSwarm } from '../peer/site-swarm.ts'
-import { pieceCount, pieceSize } from '../core/piece-math.ts'
+import { pieceCount } from '../core/piece-math.ts'
 
 const wrtc = createRequire(import.meta.url)('@roamhq/wrtc')
 const SWARM = 'ab'.repeat(20)
 const asset = { infoHash: 'cd'.repeat(20), length: 1_000_000, pieceLength: 65_536 }
 const bytes = randomBytes(asset.length)
-const pieceOf = (index: number) => new Uint8Array(bytes.subarray(index * asset.pieceLength, index * asset.pieceLength + pieceSize(index, asset.length, asset.pieceLength)))
+const pieceOf = (index: number) => pieceBytes(bytes, asset, index)
 
-async function startTracker() {
-  const tracker = new SwarmTracker({ admission: { swarmIds: new Set([SWARM]) } })
-  const server = createServer()
-  server.on('upgrade', (request, socket, head) => tracker.handleUpgrade(request, socket, head))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  return { url: `ws://127.0.0.1:${port}/`, close: async () => { await tracker.close(); server.close() } }
-}
 
 function member(url: string, options: { seeder?: boolean; hold?: boolean; onAvailability?: (i: number[]) => void } = {}): SiteSwarm {
   const swarm = createSiteSwarm({
@@ -44,7 +35,7 @@ function member(url: string, options: { seeder?: boolean; hold?: boolean; onAvai
 }
 
 test('a visitor fetches every piece from the seeder over one connection of the site swarm', { timeout: 30_000 }, async () => {
-  const tracker = await startTracker()
+  const tracker = await startTracker(SWARM)
   const seeder = member(tracker.url, { seeder: true, hold: true })
   let availableNow!: () => void
   const available = new Promise<void>((resolve) => (availableNow = resolve))

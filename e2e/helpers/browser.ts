@@ -28,18 +28,23 @@ export async function launchChromium(): Promise<Browser> {
   return browser
 }
 
+/** What every test browser needs here: no sandbox (root), no GPU, and none of the network calls this closed machine refuses. */
+export const HEADLESS_CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
 function launchRaw(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...HEADLESS_CHROMIUM_ARGS,
       // Plain local IPs in ICE candidates: mDNS names can fail to resolve in containers.
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       // Let a video play without a user gesture.

@@ -5,7 +5,7 @@
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CHROMIUM_PATH } from '../helpers/browser.ts'
+import { CHROMIUM_PATH, HEADLESS_CHROMIUM_ARGS } from '../helpers/browser.ts'
 
 export interface NetnsChromiumOptions {
   /** Folder for the wrapper script. */
@@ -21,13 +21,7 @@ const KEEP_NAMES_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn)'
 
 /** Flags that keep eight browsers on two cores lean: no GPU, no background services, no throttling of the one tab. */
 export const LEAN_CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
+  ...HEADLESS_CHROMIUM_ARGS,
   '--disable-extensions',
   '--disable-default-apps',
   '--mute-audio',
