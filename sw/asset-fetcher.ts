@@ -47,6 +47,9 @@ export interface AssetFetcherDeps {
   config: Pick<SwConfig, 'readAheadBytes'>
 }
 
+/** Verified pieces waiting for the store, across every cursor, before read-ahead pauses: bounds memory when the store is slower than the sources. */
+export const MAX_PENDING_WRITE_BYTES = 32 * 1024 * 1024
+
 interface PieceSlot {
   promise: Promise<DeliveredPiece>
   resolve(piece: DeliveredPiece): void
@@ -84,6 +87,17 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
   const verify = deps.scheduler.verify
   /** Pieces being fetched (or whose store write is pending), shared by every cursor. */
   const inflight = new Map<string, PieceSlot>()
+  let pendingWriteBytes = 0
+  let writeWaiters: Array<() => void> = []
+  const roomForWrites = () =>
+    pendingWriteBytes <= MAX_PENDING_WRITE_BYTES ? Promise.resolve() : new Promise<void>((resolve) => writeWaiters.push(resolve))
+  const wroteBytes = (bytes: number) => {
+    pendingWriteBytes -= bytes
+    if (pendingWriteBytes > MAX_PENDING_WRITE_BYTES) return
+    const waiters = writeWaiters
+    writeWaiters = []
+    for (const wake of waiters) wake()
+  }
 
   /** Claims the pieces nobody is fetching, then fills them from the store and the sources. */
   async function fetchBatch(asset: ManifestAsset, indexes: number[], slots: Map<number, PieceSlot>, options: OpenOptions): Promise<void> {
@@ -111,11 +125,15 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
         return
       }
       // Stays in flight until stored, so a request arriving meanwhile does not download it again.
+      pendingWriteBytes += bytes.length
       writes.push(
         deps.store
           .put(asset.infoHash, index, bytes)
           .catch(() => false)
-          .finally(() => inflight.delete(key)),
+          .finally(() => {
+            inflight.delete(key)
+            wroteBytes(bytes.length)
+          }),
       )
     }
 
@@ -167,11 +185,13 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
       let nextIndex = first
       let scheduledUpTo = first - 1
       let cancelled = false
+      const served = new Set<SourceName>()
 
       // Keeps at least half a window scheduled ahead of the reader, topping up a whole window at a time
-      // so Range requests stay large.
-      const topUp = () => {
+      // so Range requests stay large; read-ahead pauses while the store is behind (bounded memory).
+      const topUp = (force = false) => {
         if (cancelled || scheduledUpTo >= lastIndex) return
+        if (!force && pendingWriteBytes > MAX_PENDING_WRITE_BYTES) return
         if (scheduledUpTo - nextIndex + 1 > windowPieces / 2) return
         const to = Math.min(lastIndex, nextIndex + windowPieces - 1)
         const batch: number[] = []
@@ -183,16 +203,22 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
       return {
         async next() {
           if (nextIndex > lastIndex || cancelled) return null
-          topUp()
+          if (!slots.has(nextIndex)) {
+            await roomForWrites()
+            if (cancelled) return null
+            topUp(true)
+          } else topUp()
           const slot = slots.get(nextIndex)
           if (!slot) throw new SwError('internal', `piece ${nextIndex} was not scheduled`)
+          slots.delete(nextIndex) // the reader has it: a long stream must not keep what it has served
           nextIndex++
           const piece = await slot.promise
+          served.add(piece.source)
           topUp()
           return piece
         },
         plannedSources() {
-          const names = new Set<SourceName>()
+          const names = new Set<SourceName>(served)
           for (const slot of slots.values()) if (slot.source) names.add(slot.source)
           return SOURCE_ORDER.filter((name) => names.has(name))
         },
