@@ -38,6 +38,8 @@ export interface OpenOptions {
 export interface AssetFetcher {
   /** Pieces first..last (inclusive) of the asset, in order. */
   open(asset: ManifestAsset, first: number, last: number, options?: OpenOptions): PieceCursor
+  /** A download of this piece (or its store write) is under way. */
+  busy(infoHash: string, index: number): boolean
 }
 
 export interface AssetFetcherDeps {
@@ -177,6 +179,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
   }
 
   return {
+    busy: (infoHash, index) => inflight.has(pieceKey(infoHash, index)),
     open(asset, first, last, options = {}) {
       const slots = new Map<number, PieceSlot>()
       const work: Promise<void>[] = []

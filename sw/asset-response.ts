@@ -35,7 +35,7 @@ export interface AssetResponseInput {
 }
 
 /** The piece, or a timeout error after `ms` (undefined: no limit). */
-function withinTime<T>(work: Promise<T>, ms: number | undefined, what: string): Promise<T> {
+export function withinTime<T>(work: Promise<T>, ms: number | undefined, what: string): Promise<T> {
   if (ms === undefined || !Number.isFinite(ms)) return work
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<never>((_, reject) => {
@@ -54,18 +54,22 @@ export function assetEtag(asset: ManifestAsset): string {
   return `"${asset.infoHash}"`
 }
 
-export async function createAssetResponse(input: AssetResponseInput): Promise<AssetResponse> {
-  const { asset, start, end, tally } = input
-  const contentLength = end - start + 1
+/** Status and headers of a response for bytes start..end (inclusive) of the asset, whoever sends the body. */
+export function assetResponseHead(asset: ManifestAsset, start: number, end: number, partial: boolean): { status: number; statusText: string; headers: Headers } {
   const headers = new Headers({
     'Content-Type': asset.type,
-    'Content-Length': String(contentLength),
+    'Content-Length': String(end - start + 1),
     'Accept-Ranges': 'bytes',
     ETag: assetEtag(asset),
   })
-  if (input.partial) headers.set('Content-Range', `bytes ${start}-${end}/${asset.length}`)
-  const status = input.partial ? 206 : 200
-  const statusText = input.partial ? 'Partial Content' : 'OK'
+  if (partial) headers.set('Content-Range', `bytes ${start}-${end}/${asset.length}`)
+  return { status: partial ? 206 : 200, statusText: partial ? 'Partial Content' : 'OK', headers }
+}
+
+export async function createAssetResponse(input: AssetResponseInput): Promise<AssetResponse> {
+  const { asset, start, end, tally } = input
+  const contentLength = end - start + 1
+  const { status, statusText, headers } = assetResponseHead(asset, start, end, input.partial)
 
   if (input.method === 'HEAD') {
     tally.finish('complete')

@@ -1,5 +1,6 @@
 // The pipeline for one fetch event, top to bottom:
-//   route (is it a manifest asset?) → plan (which bytes) → pieces (store, peers, webseed) → respond.
+//   route (is it a manifest asset?) → plan (which bytes) → pieces (store, peers, webseed) → respond;
+//   or, when nothing of the response is at hand and no peer is about to be, the origin's bytes as they arrive (origin-stream.ts).
 // Every failure before the response lands in one place: a plain network fetch of the original
 // request, so the site never breaks because of swarmcdn.
 
@@ -11,6 +12,7 @@ import type { AssetStats } from './asset-stats.ts'
 import { toSwError, type SwError } from './errors.ts'
 import { planRange, unsatisfiableResponse } from './range-response.ts'
 import type { SwConfig } from './config.ts'
+import type { OriginStream } from './origin-stream.ts'
 
 export interface HandledRequest {
   /** For event.respondWith: never rejects (falls back to the network). */
@@ -28,6 +30,8 @@ export interface AssetRequestHandlerDeps {
     pending?(): Promise<unknown> | null
   }
   fetcher: AssetFetcher
+  /** The cold path: responses nothing of which is at hand stream straight from the origin. Default: always the piece path. */
+  originStream?: OriginStream
   stats: AssetStats
   /** The network, for the fallback. */
   fetch: (request: Request) => Promise<Response>
@@ -52,6 +56,9 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
     if (plan.kind === 'unsatisfiable') return { response: unsatisfiableResponse(asset.length, etag), done: Promise.resolve() }
     const partial = plan.kind === 'partial'
     const tally = deps.stats.beginRequest(asset, { status: partial ? 206 : 200, start: plan.start, end: plan.end })
+    if (method === 'GET' && deps.originStream && (await deps.originStream.suits(asset, plan.start, clientId))) {
+      return deps.originStream.respond({ asset, start: plan.start, end: plan.end, partial, tally })
+    }
     return createAssetResponse({
       asset,
       method,

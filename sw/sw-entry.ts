@@ -16,6 +16,7 @@ import { bytesToBase64 } from '../core/base64.ts'
 import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
 import { createWebseedSource } from './webseed-source.ts'
+import { createOriginStream } from './origin-stream.ts'
 import { createPortPeerPieces, sendSite } from './peer-source-port.ts'
 import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SiteMessage } from '../core/agent-protocol.ts'
 import { createSchedulerClock, createSlotLimiter } from './piece-scheduler.ts'
@@ -104,6 +105,20 @@ const handle = createAssetRequestHandler({
   manifestWaitMs: config.manifestWaitMs,
   config,
   fetcher,
+  originStream: createOriginStream({
+    fetch: network,
+    origin: self.location.origin,
+    store,
+    verify: verifyPiece,
+    peers,
+    busy: fetcher.busy,
+    onRejected: (asset) => {
+      stats.pieceRejected(asset, 'http')
+      void trust.refreshIfOlderThan(BAD_ORIGIN_PIECE_RECHECK_MS)?.then((outcome) => actOn(outcome.state))
+    },
+    responseTimeoutMs: config.responseStartTimeoutMs,
+    bodyStallMs: config.pieceStallTimeoutMs,
+  }),
   stats,
   fetch: (request) => fetch(request),
   origin: self.location.origin,

@@ -1,0 +1,219 @@
+// The cold path: a response nothing of which is at hand (its first piece is not stored, no download
+// of it is under way, and no peer is around or about to be) streams the origin's bytes to the page as
+// they arrive, exactly as the plain fetch the site would have made; the origin is as trusted as that
+// fetch. On the side, whole pieces are assembled, verified and stored, for later visits and for
+// sharing: a piece that fails its hash is never stored or shared (and the manifest is checked again,
+// as a deploy may have changed the file).
+//
+// Measured (issue 11, `npm run bench:sw`): the piece path, which waits for each piece to be hashed
+// before sending it, made a cold page several times slower than plain HTTP on loopback.
+
+import type { ManifestAsset } from '../core/manifest-format.ts'
+import { pieceSize } from '../core/piece-math.ts'
+import { MAX_PENDING_WRITE_BYTES } from './asset-fetcher.ts'
+import { assetResponseHead, withinTime, type AssetResponse } from './asset-response.ts'
+import type { RequestTally } from './asset-stats.ts'
+import { SwError, isAbortError, toSwError } from './errors.ts'
+import type { PeerPieces } from './peer-source-port.ts'
+import type { PieceStore } from './piece-store.ts'
+import type { PieceVerifier } from './piece-verifier.ts'
+import { parseContentRange } from './webseed-source.ts'
+
+export interface OriginStreamDeps {
+  fetch: (url: string, init: RequestInit) => Promise<Response>
+  /** The SW's origin: the asset's own URL there is fetched. */
+  origin: string
+  store: Pick<PieceStore, 'has' | 'put'>
+  verify: PieceVerifier
+  /** Peers, to tell whether any may serve this visitor (null: P2P off). */
+  peers: PeerPieces | null
+  /** A download of this piece is under way on the piece path. */
+  busy(infoHash: string, index: number): boolean
+  /** Told of a piece from the origin that failed its hash. */
+  onRejected?: (asset: ManifestAsset, index: number) => void
+  /** Time allowed until the origin's response headers arrive; then the request falls back. Default none. */
+  responseTimeoutMs?: number
+  /** Time a body read may bring nothing; then the body errors. Default none. */
+  bodyStallMs?: number
+}
+
+export interface OriginStreamInput {
+  asset: ManifestAsset
+  /** Inclusive byte range to send; partial → 206. */
+  start: number
+  end: number
+  partial: boolean
+  tally: RequestTally
+}
+
+export interface OriginStream {
+  /** Whether this response should stream from the origin: nothing of it is at hand, and no peer is about to be. */
+  suits(asset: ManifestAsset, start: number, clientId?: string): Promise<boolean>
+  /** The response; throws (the caller falls back) when the origin's answer is not the asset's bytes. */
+  respond(input: OriginStreamInput): Promise<AssetResponse>
+}
+
+export function createOriginStream(deps: OriginStreamDeps): OriginStream {
+  async function suits(asset: ManifestAsset, start: number, clientId?: string): Promise<boolean> {
+    // A visitor with peers, or whose agent is still finding them, takes the piece path: peers, and HTTP
+    // spread across the crowd.
+    if (deps.peers && (deps.peers.crowd(clientId) || deps.peers.settling(clientId))) return false
+    const first = Math.floor(start / asset.pieceLength)
+    if (deps.busy(asset.infoHash, first)) return false
+    return !(await deps.store.has(asset.infoHash, first).catch(() => false))
+  }
+
+  async function respond(input: OriginStreamInput): Promise<AssetResponse> {
+    const { asset, start, end, tally } = input
+    const contentLength = end - start + 1
+    const url = new URL(asset.path, deps.origin).href
+    const controller = new AbortController()
+    let response: Response
+    try {
+      response = await withinTime(
+        deps.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: controller.signal, credentials: 'same-origin' }),
+        deps.responseTimeoutMs,
+        'the origin response',
+      )
+      checkAnswer(response, asset, start, end, url)
+    } catch (error) {
+      controller.abort()
+      tally.finish('error')
+      throw isAbortError(error) ? new SwError('source-timeout', String(error)) : toSwError(error)
+    }
+    const reader = response.body!.getReader()
+    const pieces = createPieceAssembler(asset, start, (index, bytes) => store(index, bytes))
+
+    // Verified pieces waiting for the store: reading pauses above the bound, so memory stays bounded
+    // when the store is slower than the origin.
+    let pendingBytes = 0
+    let wake: (() => void) | undefined
+    const writes = new Set<Promise<void>>()
+    function store(index: number, bytes: Uint8Array): void {
+      pendingBytes += bytes.length
+      const write = (async () => {
+        if ((await deps.verify(asset, index, bytes)).ok) await deps.store.put(asset.infoHash, index, bytes)
+        else deps.onRejected?.(asset, index)
+      })()
+        .catch(() => undefined)
+        .finally(() => {
+          pendingBytes -= bytes.length
+          writes.delete(write)
+          wake?.()
+        })
+      writes.add(write)
+    }
+    async function roomToRead(): Promise<void> {
+      while (pendingBytes > MAX_PENDING_WRITE_BYTES) await new Promise<void>((resolve) => (wake = resolve))
+    }
+
+    let finished!: () => void
+    const ended = new Promise<void>((resolve) => (finished = resolve))
+    let sent = 0
+    const end_ = (outcome: 'complete' | 'error' | 'cancelled') => {
+      tally.finish(outcome)
+      finished()
+    }
+
+    const body = new ReadableStream<Uint8Array>({
+      async pull(stream) {
+        try {
+          await roomToRead()
+          const chunk = await withinTime(reader.read(), deps.bodyStallMs, 'the origin body')
+          if (chunk.done) {
+            // Close only when exactly the promised bytes went out: never a short body that looks whole.
+            if (sent !== contentLength) throw new SwError('webseed-network', `${url}: body ended after ${sent} of ${contentLength} bytes`)
+            stream.close()
+            return end_('complete')
+          }
+          const bytes = chunk.value.subarray(0, Math.max(0, contentLength - sent))
+          pieces.push(bytes) // copies: the page's chunk is its own
+          sent += bytes.length
+          tally.add('http', bytes.length)
+          stream.enqueue(bytes)
+        } catch (error) {
+          stream.error(error)
+          controller.abort()
+          end_('error')
+        }
+      },
+      cancel() {
+        controller.abort()
+        reader.cancel().catch(() => undefined)
+        end_('cancelled')
+      },
+    })
+
+    const { status, statusText, headers } = assetResponseHead(asset, start, end, input.partial)
+    headers.set('X-Swarmcdn-Sources', 'http')
+    return {
+      response: new Response(body, { status, statusText, headers }),
+      done: ended.then(async () => {
+        while (writes.size > 0) await Promise.allSettled([...writes])
+      }),
+    }
+  }
+
+  return { suits, respond }
+}
+
+/** The origin's answer must be exactly bytes start..end of this asset (a 206, or a 200 of the whole file when that is what was asked). */
+function checkAnswer(response: Response, asset: ManifestAsset, start: number, end: number, url: string): void {
+  const fail = (why: string) => {
+    response.body?.cancel().catch(() => undefined)
+    throw new SwError('webseed-bad-response', `${url}: ${why}`)
+  }
+  if (!response.body) fail('no body')
+  if (response.status === 206) {
+    const range = parseContentRange(response.headers.get('content-range'))
+    if (!range || range.start !== start || range.end !== end || range.total !== asset.length) fail(`Content-Range ${response.headers.get('content-range')} does not answer bytes=${start}-${end}/${asset.length}`)
+  } else if (response.status === 200) {
+    const declared = response.headers.get('content-length')
+    if (start !== 0 || end !== asset.length - 1 || (declared !== null && Number(declared) !== asset.length)) fail(`200 with ${declared} bytes for bytes=${start}-${end}`)
+  } else {
+    fail(`HTTP ${response.status}`)
+  }
+}
+
+export interface PieceAssembler {
+  /** Body bytes in order; every piece completed by them goes to `complete`. */
+  push(bytes: Uint8Array): void
+}
+
+/**
+ * Cuts a body that starts at byte `start` of the asset into whole pieces. A piece the body covers only
+ * in part (before the first piece boundary, or cut off at the end) is dropped.
+ */
+export function createPieceAssembler(asset: ManifestAsset, start: number, complete: (index: number, bytes: Uint8Array) => void): PieceAssembler {
+  const { pieceLength, length } = asset
+  let position = start
+  let current: { index: number; bytes: Uint8Array; filled: number } | null = null
+  return {
+    push(bytes) {
+      let offset = 0
+      while (offset < bytes.length) {
+        if (!current) {
+          const index = Math.floor(position / pieceLength)
+          const pieceStart = index * pieceLength
+          if (position !== pieceStart) {
+            // Mid-piece (a Range that starts inside one): skip to the next boundary.
+            const skip = Math.min(bytes.length - offset, pieceStart + pieceLength - position)
+            offset += skip
+            position += skip
+            continue
+          }
+          current = { index, bytes: new Uint8Array(pieceSize(index, length, pieceLength)), filled: 0 }
+        }
+        const take = Math.min(bytes.length - offset, current.bytes.length - current.filled)
+        current.bytes.set(bytes.subarray(offset, offset + take), current.filled)
+        current.filled += take
+        offset += take
+        position += take
+        if (current.filled === current.bytes.length) {
+          complete(current.index, current.bytes)
+          current = null
+        }
+      }
+    },
+  }
+}
