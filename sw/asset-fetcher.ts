@@ -50,7 +50,7 @@ export interface AssetFetcherDeps {
 }
 
 /** Verified pieces waiting for the store, across every cursor, before read-ahead pauses: bounds memory when the store is slower than the sources. */
-export const MAX_PENDING_WRITE_BYTES = 32 * 1024 * 1024
+export const MAX_PENDING_WRITE_BYTES = 16 * 1024 * 1024
 
 interface PieceSlot {
   promise: Promise<DeliveredPiece>

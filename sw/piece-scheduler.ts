@@ -76,6 +76,9 @@ const defaultSetTimer = (callback: () => void, ms: number) => {
 
 /** Delivers (or fails) every index; resolves when each one is settled. */
 export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexes: number[], callbacks: BatchCallbacks, clientId?: string): Promise<void> {
+  // Before anything subscribes: a listener left behind by an empty batch would keep its callbacks, and
+  // with them every piece of the batch, alive for good (measured: a 256 MiB store read held 256 MB).
+  if (indexes.length === 0) return Promise.resolve()
   const { peers, config } = deps
   const random = deps.random ?? Math.random
   const setTimer = deps.setTimer ?? defaultSetTimer
@@ -278,7 +281,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       })
   }
 
-  if (indexes.length === 0) return Promise.resolve()
   pump()
   return finished
 }

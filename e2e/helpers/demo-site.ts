@@ -27,6 +27,8 @@ export interface DemoSiteOptions {
   swConfig?: Record<string, number>
   /** More files (site path → bytes) added before the build, e.g. a page with many assets. */
   extraFiles?: Record<string, string | Uint8Array>
+  /** Writes more files into the site folder before the build (large generated files, streamed to disk). */
+  prepareFiles?: (siteDir: string) => Promise<void>
 }
 
 export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
@@ -36,7 +38,8 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     await mkdir(dirname(join(outDir, path)), { recursive: true })
     await writeFile(join(outDir, path), content)
   }
-  if (options.swConfig || options.extraFiles) {
+  await options.prepareFiles?.(outDir)
+  if (options.swConfig || options.extraFiles || options.prepareFiles) {
     const { buildSite } = await import('../../origin-tools/src/commands/build.ts')
     prepared.build = await buildSite({
       siteDir: outDir, keyFile: prepared.keyFile, baseUrl: 'http://localhost:8080/', trackers: ['/__swarmcdn/tracker'], mirrors: [],
