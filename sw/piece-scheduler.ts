@@ -97,6 +97,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   let remaining = indexes.length
   let waitingForSlot = false
   let lastError: SwError | undefined
+  /**
+   * A run failed on every webseed URL after its retries (a dead or stalled origin): the batch starts
+   * no more HTTP runs, which would fail the same way while holding slots other responses need.
+   * Runs under way finish; pieces only HTTP could give fail at once (peers keep theirs).
+   */
+  let httpGaveUp = false
   let finish!: () => void
   const finished = new Promise<void>((resolve) => (finish = resolve))
   // A page that has just navigated, or whose agent is still connecting, is about to learn what its
@@ -211,13 +217,21 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 
   function pump(): void {
     if (remaining === 0) return
+    if (httpGaveUp) {
+      for (const index of sorted) {
+        if (state.get(index) === 'queued' && !peerable(index) && settle(index)) {
+          callbacks.fail(index, lastError ?? new SwError('no-source', `no source for piece ${index} of ${asset.path}`))
+        }
+      }
+      if (remaining === 0) return
+    }
     // Peers in reading order, a pipeline at a time; HTTP from the crowd order, then from the far end.
     const pipeline = peerPipeline()
     for (const index of sorted) {
       if (peerRequests.size >= pipeline) break
       if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     }
-    if (!waitingForSlot && !holdHttp && (sorted.some(httpFirst) || stealable().size > 0)) {
+    if (!waitingForSlot && !holdHttp && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
       waitingForSlot = true
       void deps.httpSlots.acquire().then(startRun)
     }
@@ -238,7 +252,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       first = last
       while (steal.has(first - 1) && last - first + 2 <= maxPieces) first--
     }
-    if (last < 0 || remaining === 0) return release()
+    if (last < 0 || remaining === 0 || httpGaveUp) {
+      release()
+      if (httpGaveUp) pump() // fails what only HTTP could give
+      return
+    }
     const run: number[] = []
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')
@@ -259,7 +277,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         controller.signal,
       )
       .catch((error) => {
-        if (remaining > 0) lastError = toSwError(error)
+        const failure = toSwError(error)
+        if (failure.code === 'aborted' || remaining === 0) return
+        lastError = failure
+        httpGaveUp = true
       })
       .then(() => Promise.all(verifying)) // a piece still being hashed is not missing
       .finally(() => {

@@ -235,7 +235,7 @@ test('webseed: a stalled request frees its slot at the timeout; the run waiting 
   assert.deepEqual(origin.attempts.map((a) => a.range), [`bytes=0-${2 * PIECE - 1}`, `bytes=${5 * PIECE}-${7 * PIECE - 1}`, `bytes=0-${2 * PIECE - 1}`])
 })
 
-test('scheduler: an asset whose origin never answers releases its HTTP slot at the timeout; another asset proceeds', async () => {
+test('scheduler: an asset whose origin never answers frees its HTTP slot at the timeout and starts no more runs; another asset proceeds', async () => {
   const timers = manualTimers()
   const origin = faultyOrigin(createFakeOrigin({ [URL_ASSET]: bytes, [URL_OTHER]: otherBytes }), (attempt) => (attempt.url === URL_ASSET ? { kind: 'hang' } : undefined))
   const http = webseed(origin.fetch, timers, [], { webseedRetries: 0 })
@@ -244,12 +244,13 @@ test('scheduler: an asset whose origin never answers releases its HTTP slot at t
     http,
     httpSlots: createSlotLimiter(1),
     verify: verifyPiece,
-    config: { peerBudgetMs: 50, peerAssumedBytesPerSec: 1e6, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+    // Runs of two pieces: the stuck asset's batch needs three runs.
+    config: { peerBudgetMs: 50, peerAssumedBytesPerSec: 1e6, webseedMaxRunBytes: 2 * PIECE, webseedCrowdRunBytes: PIECE },
     clock: createSchedulerClock(),
   }
   const failed = new Map<number, SwError>()
   const delivered = new Map<number, Uint8Array>()
-  const stuck = schedulePieces(deps, asset, [0, 1], { deliver: () => assert.fail('nothing arrives'), fail: (index, error) => failed.set(index, error) })
+  const stuck = schedulePieces(deps, asset, [0, 1, 2, 3, 4, 5], { deliver: () => assert.fail('nothing arrives'), fail: (index, error) => failed.set(index, error) })
   const waiting = schedulePieces(deps, other, [0, 1, 2, 3], { deliver: (index, piece) => delivered.set(index, piece), fail: (_index, error) => assert.fail(error) })
 
   await until(() => timers.armed(HEADERS_MS) === 1, 'the first asset waits for headers')
@@ -258,8 +259,9 @@ test('scheduler: an asset whose origin never answers releases its HTTP slot at t
   timers.fire(HEADERS_MS)
   await Promise.all([stuck, waiting])
 
-  assert.deepEqual([...failed.keys()].sort(), [0, 1])
+  assert.deepEqual([...failed.keys()].sort(), [0, 1, 2, 3, 4, 5], 'every piece of the stuck batch fails (the response falls back)')
   assert.ok([...failed.values()].every((error) => error.code === 'webseed-timeout'))
+  assert.equal(origin.attempts.filter((a) => a.url === URL_ASSET).length, 1, 'no more runs against an origin that gave up')
   assert.deepEqual([...delivered.keys()].sort(), [0, 1, 2, 3])
   for (const [index, piece] of delivered) assert.deepEqual(piece, pieceOf(otherBytes, other, index))
 })
