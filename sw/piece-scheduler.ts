@@ -12,6 +12,9 @@
 //   random place, and re-checks availability when each run starts: a crowd that arrives together
 //   fetches *different* pieces from the origin and trades them, so the crowd pulls about one copy.
 //   Alone, HTTP takes them in order in large runs: as fast as the plain network.
+// - A run that failed on every webseed URL after its retries (a dead or stalled origin) ends HTTP for
+//   the batch: no more runs hold slots against it; what only HTTP could give fails (the response
+//   falls back to the network if it has sent nothing yet).
 // Every piece is verified before it is delivered; a bad one is never delivered, stored or shared.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
