@@ -15,6 +15,7 @@ import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { PieceCursor, DeliveredPiece } from './asset-fetcher.ts'
 import type { RequestTally } from './asset-stats.ts'
 import { SwError } from './errors.ts'
+import { withTimeout } from './with-timeout.ts'
 
 export interface AssetResponseInput {
   asset: ManifestAsset
@@ -36,12 +37,9 @@ export interface AssetResponseInput {
 
 /** The piece, or a timeout error after `ms` (undefined: no limit). */
 export function withinTime<T>(work: Promise<T>, ms: number | undefined, what: string): Promise<T> {
-  if (ms === undefined || !Number.isFinite(ms)) return work
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SwError('source-timeout', `${what} took more than ${ms} ms`)), ms)
+  return withTimeout(work, ms, () => {
+    throw new SwError('source-timeout', `${what} took more than ${ms} ms`)
   })
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
 }
 
 export interface AssetResponse {

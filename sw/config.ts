@@ -57,6 +57,27 @@ export interface SwConfig {
   webseedRetries: number
   /** First retry delay; doubles each retry, with jitter in [50%, 100%]. Default 250 ms. */
   webseedRetryBaseMs: number
+  /**
+   * Time a webseed Range request may take until its response headers arrive; then it is aborted and
+   * retried (a retriable failure: backoff, then the next mirror). Default 10 000 ms: a loaded origin
+   * on a congested link answers within a few seconds, and the worst case of a dead origin (4 attempts,
+   * about 42 s with backoff) still ends before responseStartTimeoutMs, so the fetcher's own error, not
+   * the response timer, decides the fallback.
+   */
+  webseedResponseTimeoutMs: number
+  /**
+   * Time a webseed body may go without a single byte (the timer restarts with every chunk); then the
+   * request is aborted and retried for the pieces not yet delivered. Default 10 000 ms: a slow but
+   * working transfer sends something every round trip, even on a congested link; ten seconds of
+   * silence is a dead or stuck connection that would otherwise hold a webseed slot for good.
+   */
+  webseedBodyStallMs: number
+  /**
+   * A piece store read slower than this counts as a miss (the piece is fetched instead); it never
+   * fails the response. Default 2000 ms: an IndexedDB read takes milliseconds, so this only fires when
+   * the database is blocked or the disk is stuck, and then a download is faster than waiting.
+   */
+  storeReadTimeoutMs: number
 }
 
 export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
@@ -76,6 +97,9 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   webseedCrowdRunBytes: 256 * 1024,
   webseedRetries: 3,
   webseedRetryBaseMs: 250,
+  webseedResponseTimeoutMs: 10_000,
+  webseedBodyStallMs: 10_000,
+  storeReadTimeoutMs: 2000,
 })
 
 export function resolveSwConfig(overrides: Partial<SwConfig> = {}): SwConfig {

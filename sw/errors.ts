@@ -11,6 +11,7 @@ export type SwErrorCode =
   | 'webseed-http-status'
   | 'webseed-network'
   | 'webseed-bad-response'
+  | 'webseed-timeout'
   | 'source-timeout'
   | 'no-source'
   | 'store-quota'

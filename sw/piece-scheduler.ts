@@ -12,6 +12,9 @@
 //   random place, and re-checks availability when each run starts: a crowd that arrives together
 //   fetches *different* pieces from the origin and trades them, so the crowd pulls about one copy.
 //   Alone, HTTP takes them in order in large runs: as fast as the plain network.
+// - A run that failed on every webseed URL after its retries (a dead or stalled origin) ends HTTP for
+//   the batch: no more runs hold slots against it; what only HTTP could give fails (the response
+//   falls back to the network if it has sent nothing yet).
 // Every piece is verified before it is delivered; a bad one is never delivered, stored or shared.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
@@ -100,6 +103,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   let remaining = indexes.length
   let waitingForSlot = false
   let lastError: SwError | undefined
+  /**
+   * A run failed on every webseed URL after its retries (a dead or stalled origin): the batch starts
+   * no more HTTP runs, which would fail the same way while holding slots other responses need.
+   * Runs under way finish; pieces only HTTP could give fail at once (peers keep theirs).
+   */
+  let httpGaveUp = false
   let finish!: () => void
   const finished = new Promise<void>((resolve) => (finish = resolve))
   // A page that has just navigated, or whose agent is still connecting, is about to learn what its
@@ -214,13 +223,21 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 
   function pump(): void {
     if (remaining === 0) return
+    if (httpGaveUp) {
+      for (const index of sorted) {
+        if (state.get(index) === 'queued' && !peerable(index) && settle(index)) {
+          callbacks.fail(index, lastError ?? new SwError('no-source', `no source for piece ${index} of ${asset.path}`))
+        }
+      }
+      if (remaining === 0) return
+    }
     // Peers in reading order, a pipeline at a time; HTTP from the crowd order, then from the far end.
     const pipeline = peerPipeline()
     for (const index of sorted) {
       if (peerRequests.size >= pipeline) break
       if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     }
-    if (!waitingForSlot && !holdHttp && (sorted.some(httpFirst) || stealable().size > 0)) {
+    if (!waitingForSlot && !holdHttp && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
       waitingForSlot = true
       void deps.httpSlots.acquire().then(startRun)
     }
@@ -241,7 +258,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       first = last
       while (steal.has(first - 1) && last - first + 2 <= maxPieces) first--
     }
-    if (last < 0 || remaining === 0) return release()
+    if (last < 0 || remaining === 0 || httpGaveUp) {
+      release()
+      if (httpGaveUp) pump() // fails what only HTTP could give
+      return
+    }
     const run: number[] = []
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')
@@ -262,7 +283,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         controller.signal,
       )
       .catch((error) => {
-        if (remaining > 0) lastError = toSwError(error)
+        const failure = toSwError(error)
+        if (failure.code === 'aborted' || remaining === 0) return
+        lastError = failure
+        httpGaveUp = true
       })
       .then(() => Promise.all(verifying)) // a piece still being hashed is not missing
       .finally(() => {

@@ -15,6 +15,7 @@ import { trustStateKeys } from './trust-state-keys.ts'
 import { bytesToBase64 } from '../core/base64.ts'
 import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
+import { withStoreReadTimeout } from './piece-store-timeout.ts'
 import { createWebseedSource } from './webseed-source.ts'
 import { createOriginStream } from './origin-stream.ts'
 import { createPortPeerPieces, sendSite } from './peer-source-port.ts'
@@ -48,8 +49,9 @@ const trust = createManifestTrust({
 })
 /** Page agents (WebRTC lives in pages): the peer source asks them for pieces. */
 const agents = createAgentRegistry()
-// Every stored piece is announced to the agents, so pieces fetched over HTTP are seeded at once.
-const store = withStoredNotifications(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), agents)
+// Every stored piece is announced to the agents, so pieces fetched over HTTP are seeded at once; a slow
+// read is a miss (storeReadTimeoutMs).
+const store = withStoredNotifications(withStoreReadTimeout(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), { config }), agents)
 const stats = createAssetStats()
 const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self.location.origin)
 const peers = createPortPeerPieces({ agents })
@@ -116,8 +118,9 @@ const handle = createAssetRequestHandler({
       stats.pieceRejected(asset, 'http')
       void trust.refreshIfOlderThan(BAD_ORIGIN_PIECE_RECHECK_MS)?.then((outcome) => actOn(outcome.state))
     },
-    responseTimeoutMs: config.responseStartTimeoutMs,
-    bodyStallMs: config.pieceStallTimeoutMs,
+    // The same limits as a webseed request: a stalled origin falls back (before headers) or ends the body.
+    responseTimeoutMs: config.webseedResponseTimeoutMs || undefined,
+    bodyStallMs: config.webseedBodyStallMs || undefined,
   }),
   stats,
   fetch: (request) => fetch(request),

@@ -2,6 +2,9 @@
 // Adjacent pieces are grouped into one request (bounded by webseedMaxRunBytes); pieces are yielded as
 // soon as their bytes have arrived, not when the whole run has. Network errors and 5xx are retried
 // with exponential backoff; a retry asks only for the pieces of the run not yet delivered.
+// Every wait is bounded: a request whose headers take longer than webseedResponseTimeoutMs, or whose
+// body sends no byte for webseedBodyStallMs, is aborted (fetch and reader) and retried like a
+// network error, so a stuck connection never holds a webseed slot for good.
 
 import type { Manifest, ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
@@ -9,8 +12,12 @@ import { createAsyncQueue } from './async-queue.ts'
 import type { SwConfig } from './config.ts'
 import { SwError, isAbortError, toSwError } from './errors.ts'
 import type { PieceDelivery, PieceRequestOptions, PieceSource } from './piece-source.ts'
+import { realSetTimer, withTimeout, type SetTimer } from './with-timeout.ts'
 
-export type WebseedConfig = Pick<SwConfig, 'webseedConcurrency' | 'webseedMaxRunBytes' | 'webseedRetries' | 'webseedRetryBaseMs'>
+export type WebseedConfig = Pick<
+  SwConfig,
+  'webseedConcurrency' | 'webseedMaxRunBytes' | 'webseedRetries' | 'webseedRetryBaseMs' | 'webseedResponseTimeoutMs' | 'webseedBodyStallMs'
+>
 
 export interface WebseedSourceOptions {
   fetch: (url: string, init: RequestInit) => Promise<Response>
@@ -23,6 +30,8 @@ export interface WebseedSourceOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   /** Jitter source in [0, 1); default Math.random. */
   random?: () => number
+  /** Timers of the header and body-stall limits; default setTimeout. */
+  setTimer?: SetTimer
 }
 
 /** Inclusive run of adjacent piece indexes fetched by one Range request. */
@@ -119,20 +128,57 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
   const sleep = options.sleep ?? defaultSleep
   const random = options.random ?? Math.random
   const limit = createLimiter(Math.max(1, config.webseedConcurrency))
+  const setTimer = options.setTimer ?? realSetTimer
+  // 0 (or less) turns a limit off.
+  const responseTimeoutMs = config.webseedResponseTimeoutMs > 0 ? config.webseedResponseTimeoutMs : undefined
+  const bodyStallMs = config.webseedBodyStallMs > 0 ? config.webseedBodyStallMs : undefined
 
   /**
    * One Range request for pieces [from, run.last]; emits each complete piece. Returns the index after
    * the last piece emitted. Throws SwError (with the progress made in `progress.next`).
    */
   async function requestRange(asset: ManifestAsset, url: string, from: number, last: number, emit: (piece: PieceDelivery) => void, progress: { next: number }, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw new SwError('aborted', 'aborted')
+    // One controller per attempt: a timeout aborts this request only, the caller's abort aborts it too.
+    const attempt = new AbortController()
+    const onAbort = () => attempt.abort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await requestRangeOnce(asset, url, from, last, emit, progress, signal, attempt)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      attempt.abort() // nothing of this attempt outlives it
+    }
+  }
+
+  async function requestRangeOnce(
+    asset: ManifestAsset,
+    url: string,
+    from: number,
+    last: number,
+    emit: (piece: PieceDelivery) => void,
+    progress: { next: number },
+    signal: AbortSignal,
+    attempt: AbortController,
+  ): Promise<void> {
     const { pieceLength, length } = asset
     const start = from * pieceLength
     const end = Math.min((last + 1) * pieceLength, length) - 1
-    if (signal.aborted) throw new SwError('aborted', 'aborted')
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+    /** Aborts the fetch and cancels the reader (a fetch may ignore its signal once the headers are in). */
+    const timeout = (what: string) => (): never => {
+      attempt.abort()
+      reader?.cancel().catch(() => undefined)
+      throw new SwError('webseed-timeout', `${url}: ${what}`, { retriable: true })
+    }
     let response: Response
     try {
-      response = await options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal, credentials: 'same-origin' })
+      const answer = options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: attempt.signal, credentials: 'same-origin' })
+      // A late answer to a request that timed out is dropped, its body cancelled.
+      answer.then((late) => attempt.signal.aborted && void cancelBody(late), () => undefined)
+      response = await withTimeout(answer, responseTimeoutMs, timeout(`no response headers within ${responseTimeoutMs} ms`), setTimer)
     } catch (error) {
+      if (error instanceof SwError) throw error
       if (isAbortError(error) || signal.aborted) throw toSwError(error)
       throw new SwError('webseed-network', `${url}: ${String(error)}`, { retriable: true, cause: error })
     }
@@ -160,7 +206,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
     if (!response.body) throw new SwError('webseed-bad-response', `${url}: no body`)
 
     // Assemble pieces from the body stream; emit each as soon as it is complete.
-    const reader = response.body.getReader()
+    reader = response.body.getReader()
     let position = bodyOffset // absolute byte offset of the next body byte
     let piece = new Uint8Array(pieceSize(progress.next, length, pieceLength))
     let filled = 0
@@ -168,8 +214,9 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
       while (progress.next <= last) {
         let chunk: ReadableStreamReadResult<Uint8Array>
         try {
-          chunk = await reader.read()
+          chunk = await withTimeout(reader.read(), bodyStallMs, timeout(`body sent nothing for ${bodyStallMs} ms at byte ${position}`), setTimer)
         } catch (error) {
+          if (error instanceof SwError) throw error
           throw new SwError('webseed-network', `${url}: body failed: ${String(error)}`, { retriable: true, cause: error })
         }
         if (chunk.done) break

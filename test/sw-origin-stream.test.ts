@@ -31,7 +31,7 @@ function setup(options: { fault?: (n: number) => Fault | undefined; peers?: Fake
     fetch: origin.fetch,
     origin: ORIGIN,
     manifest: () => null,
-    config: { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1 },
+    config: { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 },
     sleep: async () => undefined,
   })
   const fetcher = createAssetFetcher({

@@ -10,7 +10,7 @@ const asset = makeAsset(bytes, { path: '/media/video.mp4' })
 const URL_ORIGIN = `${ORIGIN}/media/video.mp4`
 const URL_MIRROR = 'https://mirror.example/site/media/video.mp4'
 
-const config: WebseedConfig = { webseedConcurrency: 2, webseedMaxRunBytes: 4 * PIECE, webseedRetries: 2, webseedRetryBaseMs: 100 }
+const config: WebseedConfig = { webseedConcurrency: 2, webseedMaxRunBytes: 4 * PIECE, webseedRetries: 2, webseedRetryBaseMs: 100, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 }
 
 function source(origin: FakeOrigin, overrides: Partial<WebseedConfig> = {}, sleeps: number[] = [], mirrors: string[] = []): PieceSource {
   return createWebseedSource({
