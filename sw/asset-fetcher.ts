@@ -140,33 +140,37 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
     }
 
     try {
-      const found = await Promise.all(
-        [...mine.keys()].map(async (index) => {
-          const bytes = await deps.store.get(asset.infoHash, index).catch(() => undefined)
-          // Re-verified: nothing reaches a response unverified, whoever wrote the store.
-          return { index, bytes: bytes && (await verify(asset, index, bytes)).ok ? bytes : undefined }
-        }),
-      )
-      // Hits are delivered once the whole batch is looked up, and sources are assigned to the misses
-      // synchronously after, so a reader woken by the first piece sees the full plan.
-      const missing: number[] = []
-      for (const { index, bytes } of found) {
-        if (bytes) deliver(index, bytes, 'store')
-        else missing.push(index)
-      }
-      missing.sort((a, b) => a - b)
-      await schedulePieces(deps.scheduler, asset, missing, {
-        deliver,
-        fail(index, error) {
-          const slot = mine.get(index)!
-          slot.reject(error)
-          inflight.delete(pieceKey(asset.infoHash, index))
-        },
-        assigned(index, source) {
-          const slot = mine.get(index)
-          if (slot && !slot.settled) slot.source = source
-        },
-      }, options.clientId)
+      // One store lookup for the batch (reads of one task share a transaction). Misses go to the
+      // scheduler at once, before any hit is delivered, so a reader woken by the first piece sees the
+      // full plan; each hit is re-verified and delivered as soon as it is, so the reader starts on the
+      // first piece, not on the whole window. Re-verified: nothing reaches a response unverified,
+      // whoever wrote the store.
+      const indexes = [...mine.keys()]
+      const found = await Promise.all(indexes.map((index) => deps.store.get(asset.infoHash, index).catch(() => undefined)))
+      const verifying = indexes.map(async (index, i) => {
+        const bytes = found[i]
+        if (!bytes) return null
+        if (!(await verify(asset, index, bytes)).ok) return index
+        deliver(index, bytes, 'store')
+        return null
+      })
+      const schedule = (missing: number[]) =>
+        schedulePieces(deps.scheduler, asset, missing.sort((a, b) => a - b), {
+          deliver,
+          fail(index, error) {
+            const slot = mine.get(index)!
+            slot.reject(error)
+            inflight.delete(pieceKey(asset.infoHash, index))
+          },
+          assigned(index, source) {
+            const slot = mine.get(index)
+            if (slot && !slot.settled) slot.source = source
+          },
+        }, options.clientId)
+      const misses = schedule(indexes.filter((_, i) => !found[i]))
+      // A stored piece that fails its check (a store written by something else) is fetched again.
+      const badHits = (await Promise.all(verifying)).filter((index): index is number => index !== null)
+      await Promise.all([misses, schedule(badHits)])
     } catch (error) {
       for (const [index, slot] of mine) {
         if (!slot.settled) {

@@ -189,8 +189,10 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       // A page whose agent has not started: worth waiting for only if the last agent here had peers
       // (a visitor alone in the swarm would wait for nothing).
       if (!port) return agents.mayRegister(clientId) && lastKnownPeers !== 0
+      // Nor is an agent still connecting, by the same rule: waiting costs a cold page its first assets
+      // (measured with `npm run bench:sw`: the first photo took 5× plain HTTP's time).
       const state = states.get(port)
-      return !state || (state.settling && !state.suspect)
+      return !state || (state.settling && !state.suspect && lastKnownPeers !== 0)
     },
     request(asset, index, clientId) {
       const port = portsWith(asset.infoHash, index, clientId)[0]
