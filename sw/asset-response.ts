@@ -100,6 +100,7 @@ export async function createAssetResponse(input: AssetResponseInput): Promise<As
     tally.finish('error')
     throw error // before the response: the caller falls back to the network
   }
+  await cursor.planned()
   headers.set('X-Swarmcdn-Sources', cursor.plannedSources().join(','))
 
   let finished!: () => void

@@ -199,11 +199,16 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     readQueue = []
     try {
       const pieces = (await open()).transaction('pieces', 'readonly').objectStore('pieces')
-      const values = await Promise.all(batch.map((read) => pieces.get(read.key)))
-      batch.forEach((read, i) => read.resolve(values[i]))
-      touch(batch.filter((_, i) => values[i] !== undefined).map((read) => read.key))
+      // Each read is answered as it arrives: a reader starts on the first piece, not the last.
+      await Promise.all(
+        batch.map(async (read) => {
+          const value = await pieces.get(read.key)
+          read.resolve(value)
+          if (value !== undefined) touch([read.key])
+        }),
+      )
     } catch {
-      for (const read of batch) read.resolve(undefined) // a broken store is a miss, never a failed response
+      for (const read of batch) read.resolve(undefined) // a broken store is a miss, never a failed response (resolving twice is harmless)
     }
   }
 
@@ -221,7 +226,8 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     const batch = [...touched]
     touched.clear()
     try {
-      const tx = await writeTx()
+      // Only the LRU records: a write transaction over 'pieces' would hold back every read meanwhile.
+      const tx = (await open()).transaction('lru', 'readwrite', { durability: 'relaxed' })
       const lru = tx.objectStore('lru')
       const records = await Promise.all(batch.map(([key]) => lru.get(key)))
       records.forEach((record, i) => {
