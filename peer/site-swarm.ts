@@ -209,6 +209,9 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     deps.onSettling?.(false)
   }
 
+  // A tracker that cannot be reached names nobody: once none can be, there is nothing to settle for
+  // (the service worker stops holding HTTP back for this page at once, not after MAX_SETTLING_MS).
+  const unreachable = new Set<string>()
   const trackers: TrackerClient[] = deps.trackers.map((url) =>
     createTrackerClient({
       url,
@@ -225,6 +228,10 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
         checkSettled()
       },
       onWarning: deps.onWarning,
+      onUnreachable: () => {
+        unreachable.add(url)
+        if (unreachable.size === deps.trackers.length) settled()
+      },
     }),
   )
 

@@ -37,6 +37,8 @@ export interface PeerPieces {
 
 export interface PortPeerPiecesOptions {
   agents: AgentRegistry
+  /** Whether the site has a swarm at all (the manifest names one, with trackers). Default always: without one, agents never settle and nobody may wait for them. */
+  enabled?: () => boolean
   /** An agent silent for longer than this is pinged when asked for pieces. Default 2000 ms: a page that left without saying so costs a request at most the ping timeout. */
   pingAfterIdleMs?: number
   /** An agent that does not answer a ping within this time is suspected dead. Default 750 ms. */
@@ -75,6 +77,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   const now = options.now ?? Date.now
   const pingAfterIdleMs = options.pingAfterIdleMs ?? 2_000
   const pingTimeoutMs = options.pingTimeoutMs ?? 750
+  const enabled = options.enabled ?? (() => true)
   const states = new WeakMap<MessagePort, PortState>()
   const listeners = new Set<(infoHash: string | null) => void>()
   const deliveredBy = new Map<string, MessagePort>()
@@ -171,12 +174,14 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
 
   return {
     stateOf: (port) => void stateOf(port),
-    has: (infoHash, index, clientId) => portsWith(infoHash, index, clientId).length > 0,
+    has: (infoHash, index, clientId) => enabled() && portsWith(infoHash, index, clientId).length > 0,
     crowd(clientId) {
+      if (!enabled()) return false
       if (this.settling(clientId)) return true
       return agents.clientIds().some((id) => (states.get(agents.get(id)!)?.peers ?? 0) > 0)
     },
     settling(clientId) {
+      if (!enabled()) return false
       // Media requests may come without a client id: then any page still connecting counts.
       if (!clientId) {
         if (agents.navigationPending()) return true

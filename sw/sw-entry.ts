@@ -54,7 +54,8 @@ const agents = createAgentRegistry()
 const store = withStoredNotifications(withStoreReadTimeout(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), { config }), agents)
 const stats = createAssetStats()
 const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self.location.origin)
-const peers = createPortPeerPieces({ agents })
+// A site without a swarm (no trackers) has no peers to wait for.
+const peers = createPortPeerPieces({ agents, enabled: () => !!trust.current()?.swarm && trust.current()!.trackers.length > 0 })
 const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config })
 const fetcher = createAssetFetcher({
   store,

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { startTracker, pieceBytes } from './helpers/site-swarm-fixture.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS, FetchError, type SiteSwarm } from '../peer/site-swarm.ts'
 import { pieceCount } from '../core/piece-math.ts'
@@ -59,5 +61,33 @@ test('a visitor fetches every piece from the seeder over one connection of the s
     visitor.destroy()
     seeder.destroy()
     await tracker.close()
+  }
+})
+
+test('a visitor whose trackers cannot be reached settles at once (nobody can be named), not after the settling limit', { timeout: 10_000 }, async () => {
+  const closedPort = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+  let settledAt: number | undefined
+  const startedAt = Date.now()
+  const swarm = createSiteSwarm({
+    swarmId: SWARM,
+    trackers: [`ws://127.0.0.1:${closedPort}`],
+    config: { ...SITE_SWARM_DEFAULTS, iceServers: [] },
+    RTCPeerConnection: wrtc.RTCPeerConnection,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    readPiece: async () => undefined,
+    onSettling: (settling) => void (!settling && (settledAt ??= Date.now())),
+  })
+  try {
+    assert.equal(swarm.settling(), true)
+    while (swarm.settling()) await new Promise((resolve) => setTimeout(resolve, 20))
+    // The settling limit is 4 s; a refused connection is known within milliseconds.
+    assert.ok(settledAt !== undefined && settledAt - startedAt < 3_000, `settled after ${settledAt! - startedAt} ms`)
+  } finally {
+    swarm.destroy()
   }
 })

@@ -125,7 +125,7 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
       const body = file.slice(start, last + 1)
       if (f?.kind === 'corrupt' && f.at >= start && f.at <= last) body[f.at - start] ^= 0xff
       const contentRange = f?.kind === 'wrong-content-range' ? `bytes ${start + 1}-${last}/${file.length}` : `bytes ${start}-${last}/${file.length}`
-      return new Response(chunked(body, f?.kind === 'cut' ? f.afterBytes : undefined, f?.kind === 'stall' ? f.afterBytes : undefined), {
+      return new Response(chunked(body, f?.kind === 'cut' ? f.afterBytes : undefined, f?.kind === 'stall' ? f.afterBytes : undefined, init?.signal ?? undefined), {
         status: 206,
         headers: { 'Content-Range': contentRange, 'Content-Length': String(body.length) },
       })
@@ -134,11 +134,17 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
   return origin
 }
 
-function chunked(bytes: Uint8Array, cutAfter: number | undefined, stallAfter?: number): ReadableStream<Uint8Array> {
+/** A body in 5,000-byte chunks; like a browser's, it errors when the request's signal aborts. */
+function chunked(bytes: Uint8Array, cutAfter: number | undefined, stallAfter?: number, signal?: AbortSignal): ReadableStream<Uint8Array> {
   let offset = 0
+  const aborted = () => new DOMException('aborted', 'AbortError')
   return new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (stallAfter !== undefined && offset >= stallAfter) return new Promise<void>(() => undefined) // never another byte
+      if (signal?.aborted) return controller.error(aborted())
+      if (stallAfter !== undefined && offset >= stallAfter) {
+        // Never another byte, until the request is aborted.
+        return new Promise<void>((resolve) => signal?.addEventListener('abort', () => (controller.error(aborted()), resolve()), { once: true }))
+      }
       if (cutAfter !== undefined && offset >= cutAfter) return controller.error(new TypeError('network error mid-body'))
       if (offset >= bytes.length) return controller.close()
       const size = Math.min(5000, bytes.length - offset, cutAfter !== undefined ? cutAfter - offset : Infinity, stallAfter !== undefined ? stallAfter - offset : Infinity)

@@ -162,9 +162,24 @@ test('a body cut mid-way errors the stream: never a short body that looks comple
 })
 
 test('a stalled body errors after bodyStallMs instead of hanging', async () => {
-  const { handle } = setup({ fault: () => ({ kind: 'stall', afterBytes: PIECE }) })
-  const response = await handle(get())!.response
+  const { handle, stats } = setup({ fault: () => ({ kind: 'stall', afterBytes: PIECE }) })
+  const handled = handle(get())!
+  const response = await handled.response
   await assert.rejects(response.arrayBuffer(), /origin body took more than 200 ms/)
+  await handled.done
+  assert.equal(stats.snapshot().recent.at(-1)?.outcome, 'error')
+})
+
+test('a cancel by the page (a media element seeking) stops the origin download', async () => {
+  const { handle, origin, stats } = setup()
+  const handled = handle(get())!
+  const response = await handled.response
+  const reader = response.body!.getReader()
+  await reader.read()
+  await reader.cancel()
+  await handled.done
+  assert.equal(origin.calls.length, 1)
+  assert.equal(stats.snapshot().recent.at(-1)?.outcome, 'cancelled')
 })
 
 test('piece assembler: any chunking gives the same whole pieces, and drops partial ones', () => {

@@ -65,10 +65,10 @@ class FakeAgent {
   }
 }
 
-function setup(agentIds: string[]) {
+function setup(agentIds: string[], enabled?: () => boolean) {
   const agents = createAgentRegistry()
   const fakes = new Map<string, FakeAgent>()
-  const peers = createPortPeerPieces({ agents, pingTimeoutMs: 50 })
+  const peers = createPortPeerPieces({ agents, pingTimeoutMs: 50, enabled })
   for (const id of agentIds) {
     const fake = new FakeAgent()
     fakes.set(id, fake)
@@ -151,6 +151,27 @@ test('settling follows the agent: a page that navigated, then its agent connecti
     assert.equal(peers.settling('next-page'), false, 'the last agent was alone: a new page does not wait for peers')
   } finally {
     closeAll()
+  }
+})
+
+test('a connecting agent is not waited for after the last agent settled alone; nor is any when the site has no swarm', async () => {
+  const { fakes, peers, closeAll } = setup(['page-a', 'page-b'])
+  let swarm = true
+  const off = setup(['page-c'], () => swarm)
+  try {
+    fakes.get('page-a')!.send({ type: 'swarm', peers: 0, settling: false })
+    await tick()
+    assert.equal(peers.settling('page-b'), false, 'page-b is still connecting, but the visitor was alone a moment ago')
+    assert.equal(off.peers.settling('page-c'), true)
+    swarm = false
+    off.fakes.get('page-c')!.send({ type: 'availability', infoHash: asset.infoHash, indexes: [0], available: true })
+    await tick()
+    assert.equal(off.peers.settling('page-c'), false, 'no swarm: nothing to wait for')
+    assert.equal(off.peers.crowd('page-c'), false)
+    assert.equal(off.peers.has(asset.infoHash, 0, 'page-c'), false)
+  } finally {
+    closeAll()
+    off.closeAll()
   }
 })
 
