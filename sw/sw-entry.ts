@@ -115,6 +115,7 @@ const handle = createAssetRequestHandler({
     verify: verifyPiece,
     peers,
     busy: fetcher.busy,
+    resume: (asset, first, last) => fetcher.open(asset, first, last),
     onRejected: (asset) => {
       stats.pieceRejected(asset, 'http')
       void trust.refreshIfOlderThan(BAD_ORIGIN_PIECE_RECHECK_MS)?.then((outcome) => actOn(outcome.state))
