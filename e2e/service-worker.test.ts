@@ -1,5 +1,6 @@
 // The service worker in real Chromium against a built demo site under `swarmcdn serve` (no seeder,
-// so every byte the SW gets comes from the store or by HTTP Range from the origin).
+// so every byte the SW gets comes from the store or by HTTP Range from the origin). The first three
+// scenarios live in helpers/scenarios.ts and run in Firefox too (cross-browser.test.ts).
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

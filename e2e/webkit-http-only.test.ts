@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { launchWebKit, skipWithoutWebKit, type WebKitSession } from './helpers/webkit-driver.ts'
 import { startDemoSite, type DemoSite } from './helpers/demo-site.ts'
 import { galleryPaths } from './helpers/suite.ts'
+import type { StatsSnapshot } from '../sw/asset-stats.ts'
 
 const cleanups: Array<() => Promise<void>> = []
 after(async () => {
@@ -43,11 +44,11 @@ async function imagesShown() {
   return document.images.length > 0 && Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0)
 }
 
-/** In the page: the SW's byte counts by source. */
-function swBytes() {
-  return new Promise<{ store: number; peers: number; http: number }>((resolve) => {
+/** In the page: the SW's offload counters (sw/asset-stats.ts). */
+function swStatsInPage() {
+  return new Promise<StatsSnapshot>((resolve) => {
     const channel = new MessageChannel()
-    channel.port1.onmessage = (event) => resolve(event.data.stats.totals.bytes)
+    channel.port1.onmessage = (event) => resolve(event.data.stats)
     navigator.serviceWorker.controller!.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
   })
 }
@@ -89,7 +90,25 @@ test('WebKit without WebRTC: the site comes through the SW and HTTP, byte-exact,
     assert.ok(result.sources, `${range} did not come through the SW`)
   }
 
-  const bytes = await webkit.run(swBytes)
+  // The video seeks through the SW (the media element's own Range requests).
+  await webkit.navigate(`${s.origin}/film.html`)
+  const videoRequests = async () => (await webkit.run(swStatsInPage)).assets[video]?.requests ?? 0
+  const requestsBefore = await videoRequests()
+  const seek = await webkit.run(() => new Promise<{ currentTime: number; duration: number }>((resolve, reject) => {
+    const film = document.getElementById('film') as HTMLVideoElement
+    film.muted = true
+    film.addEventListener('error', () => reject(new Error(`video error ${film.error?.code}`)))
+    const go = () => {
+      film.addEventListener('seeked', () => resolve({ currentTime: film.currentTime, duration: film.duration }), { once: true })
+      film.currentTime = 9
+    }
+    if (film.readyState >= 1) go()
+    else film.addEventListener('loadedmetadata', go, { once: true })
+  }))
+  assert.ok(seek.duration > 10 && Math.abs(seek.currentTime - 9) < 1, JSON.stringify(seek))
+  assert.ok((await videoRequests()) > requestsBefore, 'the video element\'s requests did not reach the SW')
+
+  const bytes = (await webkit.run(swStatsInPage)).totals.bytes
   assert.equal(bytes.peers, 0)
   assert.ok(bytes.http > 0, `nothing over HTTP? ${JSON.stringify(bytes)}`)
   const stats = await webkit.run(() => window.swarmcdn!.stats())
