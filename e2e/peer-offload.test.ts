@@ -3,79 +3,25 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { BrowserContext, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
-import { waitForController, fetchInPage, swStats, type DemoSite } from './helpers/demo-site.ts'
+import { fetchInPage, swStats } from './helpers/demo-site.ts'
+import { arrive, storedEverything, galleryFromPeer } from './helpers/scenarios.ts'
 import { startCorruptSeeder } from './helpers/corrupt-seeder.ts'
 
 const suite = browserSuite()
 const site = suite.site
 
-/** A visitor's first page: home (installs the SW; its own hero image still comes from the origin). */
-async function arrive(context: BrowserContext, s: DemoSite): Promise<Page> {
-  const page = await context.newPage()
-  await page.goto(`${s.origin}/`)
-  await waitForController(page)
-  await page.evaluate(() => window.swarmcdn!.ready)
-  return page
-}
-
-/** Waits until the page's SW answers each path from its store alone (background writes done). */
-async function storedEverything(page: Page, paths: string[]): Promise<void> {
-  for (const path of paths) {
-    for (let attempt = 0; ; attempt++) {
-      const sources = (await fetchInPage(page, path)).headers['x-swarmcdn-sources']
-      if (sources === 'store') break
-      if (attempt === 20) assert.fail(`${path} still not stored (${sources})`)
-      await page.waitForTimeout(100)
-    }
-  }
-}
-
 test('visitor B gets at least 90% of the gallery\'s bytes from visitor A', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
-  // On loopback HTTP is many times faster than WebRTC, so with the default budget HTTP rightly takes
-  // about half (a page is never slower than plain HTTP). A long budget leaves peers everything they
-  // hold: this checks that they deliver it all.
-  const s = await site({ swConfig: { peerBudgetMs: 10_000 } })
-  const a = await arrive(await suite.browser().newContext(), s)
-  await a.goto(`${s.origin}/gallery.html`)
-  assert.ok(await imagesLoaded(a), 'images failed to load')
-  assert.deepEqual(await a.evaluate(() => window.swarmcdn!.ready), { p2p: true })
-  // A's store holds every photo now (its SW fetched them over HTTP and its agent seeds them).
-  await storedEverything(a, galleryPaths(s))
-
-  const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
-  const bContext = await suite.browser().newContext()
-  const b = await arrive(bContext, s)
-  const firstPageCost = await s.originBytes()
-  const originBefore = await s.originBytes()
-  await b.goto(`${s.origin}/gallery.html`)
-  assert.ok(await imagesLoaded(b), 'images failed to load')
-  const originForB = (await s.originBytes()) - originBefore
-  const stats = (await swStats(b)).stats.totals.bytes
-  const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}; origin asset bytes before B's gallery (A's visit + B's first page) ${firstPageCost} B`
-  console.log(`# ${note}`)
-  // B's own first page put its hero photo in B's store (adopted from the HTTP cache): those bytes
-  // are local, not fetched on this page. Of the bytes fetched over the network, 90% must be A's.
-  const fetched = galleryBytes - stats.store
-  assert.ok(fetched > 0.8 * galleryBytes, `too little was fetched for the test to mean anything: ${note}`)
-  assert.ok(originForB <= 0.1 * fetched, `origin served more than 10%: ${note}`)
-  assert.ok(stats.peers >= 0.9 * fetched, `less than 90% from peers: ${note}`)
-  for (const path of galleryPaths(s)) {
-    const result = await fetchInPage(b, path)
-    assert.equal(result.sha256, await s.sha256Of(path), `${path}: B's bytes differ`)
-  }
-  const bStats = await b.evaluate(() => window.swarmcdn!.stats())
-  assert.equal(bStats.bytes.peers, stats.peers, 'window.swarmcdn.stats() disagrees with the SW')
-  await bContext.close()
+  await galleryFromPeer(await site({ swConfig: { peerBudgetMs: 10_000 } }), suite.open, suite.open)
 })
 
 test('a peer that serves corrupted pieces: no altered byte reaches the page, the peer is dropped, assets load', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
   const s = await site()
   const liar = await startCorruptSeeder(s.prepared.siteDir, s.prepared.build.manifest, galleryPaths(s), `ws://127.0.0.1:${s.serve.port}/__swarmcdn/tracker`)
   try {
-    const b = await arrive(await suite.browser().newContext(), s)
+    const b = await arrive(suite.open, s)
     await b.goto(`${s.origin}/gallery.html`)
     assert.ok(await imagesLoaded(b), 'images failed to load')
     for (const path of galleryPaths(s)) assert.equal((await fetchInPage(b, path)).sha256, await s.sha256Of(path), `${path}: altered bytes reached the page`)
@@ -93,7 +39,7 @@ test('a peer that serves corrupted pieces: no altered byte reaches the page, the
 
 test('the tracker down: every asset still loads, from HTTP', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site({ tracker: false })
-  const page = await arrive(await suite.browser().newContext(), s)
+  const page = await arrive(suite.open, s)
   await page.goto(`${s.origin}/gallery.html`)
   assert.ok(await imagesLoaded(page), 'images failed to load')
   for (const path of galleryPaths(s)) {
@@ -110,13 +56,13 @@ test('three visitors and a video: B and C play and seek, playback works, origin 
   // than the default second to connect.
   const s = await site({ swConfig: { peerBudgetMs: 10_000 } })
   const video = s.prepared.build.manifest.assets.find((x) => x.path.endsWith('.webm'))!
-  const a = await arrive(await suite.browser().newContext(), s)
+  const a = await arrive(suite.open, s)
   await a.goto(`${s.origin}/film.html`)
   await storedEverything(a, [video.path]) // A watched it all and keeps the page open
 
   const originBefore = await s.originBytes(video.path)
   const viewers = await Promise.all(['B', 'C'].map(async () => {
-    const page = await arrive(await suite.browser().newContext(), s)
+    const page = await arrive(suite.open, s)
     await page.goto(`${s.origin}/film.html`)
     return page
   }))
@@ -148,9 +94,9 @@ test('a page with many P2P assets keeps its peer connections under the cap', { s
   const s = await site({ extraFiles })
   const fetchAll = (page: Page) => page.evaluate(async (list) => { for (const path of list) await (await fetch(path)).arrayBuffer() }, paths)
 
-  const a = await arrive(await suite.browser().newContext(), s)
+  const a = await arrive(suite.open, s)
   await fetchAll(a)
-  const b = await arrive(await suite.browser().newContext(), s)
+  const b = await arrive(suite.open, s)
   let maxPeers = 0
   let maxSwarms = 0
   const sampler = setInterval(async () => {
@@ -172,7 +118,7 @@ test('a page with many P2P assets keeps its peer connections under the cap', { s
 
 test('a visitor who opts out runs no agent, is remembered, and is not waited for', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site()
-  const page = await arrive(await suite.browser().newContext(), s)
+  const page = await arrive(suite.open, s)
   await page.evaluate(() => window.swarmcdn!.optOut())
   await page.goto(`${s.origin}/gallery.html`)
   assert.deepEqual(await page.evaluate(() => window.swarmcdn!.ready), { p2p: false, reason: 'opt-out' })

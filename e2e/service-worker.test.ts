@@ -1,121 +1,30 @@
 // The service worker in real Chromium against a built demo site under `swarmcdn serve` (no seeder,
-// so every byte the SW gets comes from the store or by HTTP Range from the origin).
+// so every byte the SW gets comes from the store or by HTTP Range from the origin). The first three
+// scenarios live in helpers/scenarios.ts and run in Firefox too (cross-browser.test.ts).
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createHash } from 'node:crypto'
 import { skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
-import { waitForController, fetchInPage, refreshManifest, swStats, type DemoSite } from './helpers/demo-site.ts'
-import { buildSite } from '../origin-tools/src/commands/build.ts'
+import { waitForController, fetchInPage, refreshManifest, swStats } from './helpers/demo-site.ts'
+import { firstVisitThenReload, seekAndRanges, spoiledManifestRefused, rebuild } from './helpers/scenarios.ts'
 import { MANIFEST_FILE } from '../core/manifest-format.ts'
 
 const suite = browserSuite()
 const site = suite.site
 
-async function rebuild(s: DemoSite, changes: { killSwitch?: boolean; now?: () => Date; expiresInDays?: number } = {}) {
-  return buildSite({
-    siteDir: s.prepared.siteDir, keyFile: s.prepared.keyFile, baseUrl: 'http://localhost:8080/', trackers: ['/__swarmcdn/tracker'], mirrors: [],
-    minSizeBytes: 256 * 1024, expiresInDays: changes.expiresInDays ?? 7, killSwitch: changes.killSwitch ?? false, json: true, now: changes.now,
-  })
-}
-
 test('first visit installs the SW; assets then come through it byte-exact, and a reload costs the origin nothing', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
-  const s = await site()
-  const context = await suite.browser().newContext()
-  const page = await context.newPage()
-  await page.goto(`${s.origin}/`)
-  await waitForController(page)
-
-  await page.goto(`${s.origin}/gallery.html`)
-  assert.ok(await imagesLoaded(page), 'gallery images failed to load')
-  for (const path of galleryPaths(s)) {
-    const result = await fetchInPage(page, path)
-    assert.equal(result.status, 200)
-    assert.equal(result.sha256, await s.sha256Of(path), `${path}: bytes differ from the file`)
-    assert.ok(result.headers['x-swarmcdn-sources'], `${path} did not come through the SW`)
-    assert.equal(result.headers['content-type'], 'image/jpeg')
-  }
-  // Everything is stored now: the same fetches come from the store alone.
-  for (const path of galleryPaths(s)) assert.equal((await fetchInPage(page, path)).headers['x-swarmcdn-sources'], 'store', path)
-
-  const originBefore = await s.originBytes()
-  await page.reload()
-  assert.ok(await imagesLoaded(page))
-  await page.waitForTimeout(300)
-  assert.equal(await s.originBytes(), originBefore, 'the reload fetched asset bytes from the origin')
-  const stats = await swStats(page)
-  assert.ok(stats.stats.totals.bytes.store > 0)
-  await context.close()
+  await firstVisitThenReload(await site(), suite.open)
 })
 
 test('a video seeks through the SW with byte-exact 206 responses', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
-  const s = await site()
-  const context = await suite.browser().newContext()
-  const page = await context.newPage()
-  await page.goto(`${s.origin}/`)
-  await waitForController(page)
-  const videoResponses: Array<{ status: number; fromSw: boolean }> = []
-  page.on('response', (res) => {
-    if (res.url().endsWith('/media/city-lights.webm')) videoResponses.push({ status: res.status(), fromSw: res.fromServiceWorker() })
-  })
-  await page.goto(`${s.origin}/film.html`)
-  await page.evaluate(() => new Promise<void>((resolve, reject) => {
-    const video = document.getElementById('film') as HTMLVideoElement
-    video.muted = true
-    video.addEventListener('error', () => reject(new Error('video error ' + video.error?.code)))
-    const seek = () => {
-      video.addEventListener('seeked', () => resolve(), { once: true })
-      video.currentTime = 9
-    }
-    if (video.readyState >= 1) seek()
-    else video.addEventListener('loadedmetadata', seek, { once: true })
-  }))
-  const state = await page.evaluate(() => {
-    const video = document.getElementById('film') as HTMLVideoElement
-    return { currentTime: video.currentTime, duration: video.duration }
-  })
-  assert.ok(state.duration > 10 && Math.abs(state.currentTime - 9) < 1, JSON.stringify(state))
-  assert.ok(videoResponses.some((r) => r.status === 206 && r.fromSw), `no 206 from the SW: ${JSON.stringify(videoResponses)}`)
-
-  const file = await readFile(join(s.prepared.siteDir, 'media/city-lights.webm'))
-  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-  for (const [range, start, end] of [['bytes=0-99', 0, 99], ['bytes=1000000-1300000', 1000000, 1300000], ['bytes=-5000', file.length - 5000, file.length - 1], [`bytes=${file.length - 70000}-`, file.length - 70000, file.length - 1]] as const) {
-    const result = await fetchInPage(page, '/media/city-lights.webm', { Range: range })
-    assert.equal(result.status, 206, range)
-    assert.equal(result.headers['content-range'], `bytes ${start}-${end}/${file.length}`)
-    assert.equal(result.sha256, sha(file.subarray(start, end + 1)), `${range}: bytes differ`)
-  }
-  const past = await fetchInPage(page, '/media/city-lights.webm', { Range: `bytes=${file.length + 10}-` })
-  assert.equal(past.status, 416)
-  await context.close()
+  await seekAndRanges(await site(), suite.open)
 })
 
 test('a tampered or expired manifest is refused and the site still loads from the network', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
-  const s = await site()
-  const manifestFile = join(s.prepared.siteDir, MANIFEST_FILE)
-  const original = await readFile(manifestFile, 'utf8')
-  const cases: Array<[string, () => Promise<void>]> = [
-    ['tampered', async () => writeFile(manifestFile, original.replace('"length\\":', '"length\\": ').replace(/image\/jpeg/, 'image/png'))],
-    ['expired', async () => { await rebuild(s, { now: () => new Date(Date.now() - 10 * 86_400_000), expiresInDays: 1 }) }],
-  ]
-  for (const [name, spoil] of cases) {
-    await spoil()
-    const context = await suite.browser().newContext()
-    const page = await context.newPage()
-    await page.goto(`${s.origin}/`)
-    await waitForController(page)
-    const status = await refreshManifest(page)
-    assert.equal(status.status, 'none', `${name} manifest was accepted`)
-    await page.goto(`${s.origin}/gallery.html`)
-    assert.ok(await imagesLoaded(page), `${name}: site broke`)
-    const result = await fetchInPage(page, galleryPaths(s)[0])
-    assert.equal(result.headers['x-swarmcdn-sources'], undefined, `${name}: SW answered with an untrusted manifest`)
-    assert.equal(result.sha256, await s.sha256Of(galleryPaths(s)[0]))
-    await context.close()
-  }
+  await spoiledManifestRefused(await site(), suite.open)
 })
 
 test('a rolled-back manifest is refused: the SW keeps the newer one', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {

@@ -7,7 +7,7 @@ import type { AgentEvent, AgentHandle, AgentStats, ConnectionInfo, StartAgentOpt
 import { MSG_ADOPT, MSG_GET_STATS, MSG_KILLED, MSG_NO_AGENT, type StatsReply } from '../sw/messages.ts'
 import type { SourceBytes } from '../sw/asset-stats.ts'
 
-export type P2pOffReason = 'unsupported' | 'save-data' | 'opt-out' | 'site-off' | 'uncontrolled' | 'killed' | 'agent-failed'
+export type P2pOffReason = 'unsupported' | 'no-webrtc' | 'save-data' | 'opt-out' | 'site-off' | 'uncontrolled' | 'killed' | 'agent-failed'
 
 export interface ReadyInfo {
   p2p: boolean
@@ -82,6 +82,8 @@ function start(script: HTMLScriptElement | null): void {
 
   const offReason = (): P2pOffReason | undefined => {
     if (killed) return 'killed'
+    // WebKitGTK and some embedded browsers have service workers but no WebRTC: HTTP only, and no agent download.
+    if (typeof RTCPeerConnection === 'undefined') return 'no-webrtc'
     if ((navigator as { connection?: { saveData?: boolean } }).connection?.saveData) return 'save-data'
     if (storage?.getItem(OPT_OUT_KEY) === '1') return 'opt-out'
     if (script?.dataset.p2p === 'off' || siteConfig.p2p === false) return 'site-off'

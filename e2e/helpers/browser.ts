@@ -7,9 +7,24 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM_PATH)
 export const skipWithoutChromium = hasChromium ? false : `Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium; .ci/run does)`
 
+/**
+ * The `skip` option of a test that needs a browser binary: false when it is there; a message when it
+ * is missing on a developer's machine; false in CI (CI=true), where the launch then fails loudly
+ * instead of the browser quietly dropping out of the matrix.
+ */
+export function skipWithout(name: string, path: string, debianPackage: string): false | string {
+  if (existsSync(path) || process.env.CI === 'true') return false
+  return `${name} not found at ${path} (apt-get install ${debianPackage}; .ci/run does)`
+}
+
+/** Throws a clear error when a browser binary is missing (reached in CI, where its tests are not skipped). */
+export function requireBinary(name: string, path: string, debianPackage: string): void {
+  if (!existsSync(path)) throw new Error(`${name} not found at ${path}: CI needs it (apt-get install ${debianPackage}; .ci/run installs it)`)
+}
+
 // tsx compiles tests with esbuild's keepNames, which wraps named functions in __name(); functions
 // that Playwright evaluates in the page carry that call, so every page gets a no-op __name.
-const KEEP_NAMES_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn)'
+export const KEEP_NAMES_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn)'
 
 export async function launchChromium(): Promise<Browser> {
   const browser = await launchRaw()

@@ -7,6 +7,8 @@ import { startDemoSite, type DemoSite, type DemoSiteOptions } from './demo-site.
 
 export interface BrowserSuite {
   browser(): Browser
+  /** A new visitor: a page in a fresh context, closed with the page. */
+  open(): Promise<Page>
   /** A demo site under `swarmcdn serve`, without a seeder unless asked. */
   site(options?: DemoSiteOptions): Promise<DemoSite>
 }
@@ -23,6 +25,7 @@ export function browserSuite(): BrowserSuite {
   })
   return {
     browser: () => browser!,
+    open: () => browser!.newPage(),
     async site(options = {}) {
       const s = await startDemoSite({ seed: false, ...options })
       sites.push(s)
