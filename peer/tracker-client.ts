@@ -29,7 +29,7 @@ export interface TrackerClientDeps {
   /** Tracker counts of the swarm (complete + incomplete), after each announce reply. */
   onSwarmSize?(peers: number): void
   onWarning?(message: string): void
-  /** The tracker could not be reached (a connection failed before it opened or broke); retries go on. */
+  /** The tracker could not be reached twice in a row; retries go on. */
   onUnreachable?(): void
   now?: () => number
   setTimer?: (callback: () => void, ms: number) => () => void
@@ -164,10 +164,9 @@ export function createTrackerClient(deps: TrackerClientDeps): TrackerClient {
 
   function reconnectLater(): void {
     failures++
-    if (failures === 1) {
-      deps.onWarning?.(`${deps.url}: tracker unreachable; retrying`)
-      deps.onUnreachable?.()
-    }
+    if (failures === 1) deps.onWarning?.(`${deps.url}: tracker unreachable; retrying`)
+    // Twice in a row: Firefox's first connection during a page load can fail and the next succeed.
+    if (failures === 2) deps.onUnreachable?.()
     const base = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** Math.min(failures - 1, 10))
     schedule(base * (0.5 + 0.5 * random()), connect)
   }

@@ -194,10 +194,11 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       // A page whose agent has not started: worth waiting for only if the last agent here had peers
       // (a visitor alone in the swarm would wait for nothing).
       if (!port) return agents.mayRegister(clientId) && lastKnownPeers !== 0
-      // Nor is an agent still connecting, by the same rule: waiting costs a cold page its first assets
-      // (measured with `npm run bench:sw`: the first photo took 5× plain HTTP's time).
+      // An agent still connecting is waited for even so: "the last agent was alone" is a weak sign
+      // while it connects (tried: a Firefox visitor then took its whole gallery from the origin with a
+      // peer online).
       const state = states.get(port)
-      return !state || (state.settling && !state.suspect && lastKnownPeers !== 0)
+      return !state || (state.settling && !state.suspect)
     },
     request(asset, index, clientId) {
       const port = portsWith(asset.infoHash, index, clientId)[0]

@@ -154,14 +154,10 @@ test('settling follows the agent: a page that navigated, then its agent connecti
   }
 })
 
-test('a connecting agent is not waited for after the last agent settled alone; nor is any when the site has no swarm', async () => {
-  const { fakes, peers, closeAll } = setup(['page-a', 'page-b'])
+test('no agent is waited for when the site has no swarm', async () => {
   let swarm = true
   const off = setup(['page-c'], () => swarm)
   try {
-    fakes.get('page-a')!.send({ type: 'swarm', peers: 0, settling: false })
-    await tick()
-    assert.equal(peers.settling('page-b'), false, 'page-b is still connecting, but the visitor was alone a moment ago')
     assert.equal(off.peers.settling('page-c'), true)
     swarm = false
     off.fakes.get('page-c')!.send({ type: 'availability', infoHash: asset.infoHash, indexes: [0], available: true })
@@ -170,7 +166,6 @@ test('a connecting agent is not waited for after the last agent settled alone; n
     assert.equal(off.peers.crowd('page-c'), false)
     assert.equal(off.peers.has(asset.infoHash, 0, 'page-c'), false)
   } finally {
-    closeAll()
     off.closeAll()
   }
 })
