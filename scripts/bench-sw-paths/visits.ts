@@ -168,14 +168,22 @@ export async function timedPass(page: Page, options: VisitOptions): Promise<Pass
     page.evaluate(readAssetsInPage, paths),
     new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`pass not done within ${options.passTimeoutMs} ms`)), options.passTimeoutMs))),
   ]).finally(() => clearTimeout(timer))
+  return { totalMs: result.reads.reduce((sum, read) => sum + read.ms, 0), wallMs: result.wallMs, reads: result.reads, problems: checkReads(result.reads, options.assets) }
+}
+
+/** What is wrong with a pass's reads against the files: errors, statuses, lengths, SHA-256. */
+export function checkReads(reads: AssetRead[], assets: SiteAsset[]): string[] {
   const problems: string[] = []
-  for (const [i, read] of result.reads.entries()) {
-    const asset = options.assets[i]
-    if (read.error) problems.push(`${read.path}: ${read.error}`)
+  if (reads.length !== assets.length) problems.push(`${reads.length} reads for ${assets.length} assets`)
+  for (const [i, asset] of assets.entries()) {
+    const read = reads[i]
+    if (!read) continue
+    if (read.path !== asset.path) problems.push(`read ${i} is ${read.path}, expected ${asset.path}`)
+    else if (read.error) problems.push(`${read.path}: ${read.error}`)
     else if (read.status !== 200) problems.push(`${read.path}: status ${read.status}`)
     else if (read.bytes !== asset.bytes || read.sha256 !== asset.sha256) problems.push(`${read.path}: ${read.bytes} bytes, SHA-256 differs from the file`)
   }
-  return { totalMs: result.reads.reduce((sum, read) => sum + read.ms, 0), wallMs: result.wallMs, reads: result.reads, problems }
+  return problems
 }
 
 // Runs in the page. Self-contained: Playwright sends its source.
