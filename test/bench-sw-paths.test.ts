@@ -2,7 +2,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { checkReads, type Pass } from '../scripts/bench-sw-paths/visits.ts'
+import { checkReads, toPass, type Pass } from '../scripts/bench-sw-paths/visits.ts'
 import { formatTable, summarizeMeasure, summarizeRatios, MEASURES, type RunSamples } from '../scripts/bench-sw-paths/report.ts'
 
 const assets = [
@@ -14,7 +14,7 @@ const read = (path: string, ms: number, over: Record<string, unknown> = {}) => {
   return { path, ms, status: 200, bytes: asset.bytes, sha256: asset.sha256, ...over }
 }
 const pass = (msA: number, msB: number, problems: string[] = []): Pass => ({
-  totalMs: msA + msB, wallMs: msA + msB, reads: [read('/a.jpg', msA), read('/b.bin', msB)], problems,
+  totalMs: msA + msB, wallMs: msA + msB, reads: [read('/a.jpg', msA), read('/b.bin', msB)], facts: {}, problems,
 })
 
 test('checkReads accepts right bytes and names every wrong read', () => {
@@ -57,4 +57,17 @@ test('medians skip passes with problems; ratios are of medians, with the per-run
   assert.match(table, /2 \(1 FAILED\)/)
   assert.match(table, /cold: swarmcdn \/ plain HTTP\s+2\.50× \(per run 2\.00–3\.00×\)\s+target ≤ 1\.3× NOT met/)
   assert.match(table, /warm: swarmcdn \/ Workbox CacheFirst\s+1\.20×.*target ≤ 1\.2× met/)
+})
+
+test('toPass: the path each variant must take', () => {
+  const reads = (sources: string | null, viaSw: boolean) => [read('/a.jpg', 4, { sources, viaSw }), read('/b.bin', 6, { sources, viaSw })]
+  const ok = toPass('swarmcdn', { visitId: 'v', kind: 'pass', step: 'warm', reads: reads('store', true), facts: { peers: 0 } }, assets)
+  assert.deepEqual(ok.problems, [])
+  assert.equal(ok.totalMs, 10)
+  assert.equal(toPass('swarmcdn', { visitId: 'v', kind: 'pass', step: 'warm', reads: reads('store,http', true), facts: { peers: 0 } }, assets).problems.length, 2)
+  assert.match(toPass('swarmcdn', { visitId: 'v', kind: 'pass', step: 'cold', reads: reads('http', true), facts: { peers: 1 } }, assets).problems[0], /1 peers/)
+  assert.match(toPass('swarmcdn', { visitId: 'v', kind: 'pass', step: 'cold', reads: reads('store', true), facts: { peers: 0 } }, assets).problems[0], /cold read came from store/)
+  assert.match(toPass('http', { visitId: 'v', kind: 'pass', step: 'cold', reads: reads(null, true) }, assets).problems[0], /handled by a service worker/)
+  assert.match(toPass('workbox', { visitId: 'v', kind: 'pass', step: 'warm', reads: reads(null, false) }, assets).problems[0], /not handled/)
+  assert.match(toPass('workbox', { visitId: 'v', kind: 'pass', step: 'cold', reads: reads(null, true), facts: { cached: false } }, assets).problems[0], /Cache Storage/)
 })
