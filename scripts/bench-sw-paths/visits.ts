@@ -121,16 +121,25 @@ async function launchHeadless(url: string): Promise<{ exited: Promise<void>; clo
     // Keeps the headless browser open on its page (no client ever connects).
     '--remote-debugging-port=0',
     url,
-  ], { stdio: 'ignore' })
+  ], { stdio: 'ignore', detached: true })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // Its own process group: closing ends the renderers, network and GPU processes with it.
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name)
+    } catch {
+      // Already gone.
+    }
+  }
   return {
     exited,
     async close() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      signal('SIGTERM')
+      const killer = setTimeout(() => signal('SIGKILL'), 5000)
       await exited
       clearTimeout(killer)
-      await rm(profile, { recursive: true, force: true })
+      // Helper processes may still be writing to the profile for a moment.
+      await rm(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 }).catch(() => undefined)
     },
   }
 }
