@@ -40,7 +40,8 @@ const program = new Command('bench:sw')
   .addOption(new Option('--video-kbit <kbit>', 'video bitrate (12 s × 6000 kbit/s ≈ 9 MB)').argParser(positive).default(6000))
   .addOption(new Option('--download-mb <mb>', 'download size').argParser(positive).default(2.6))
   .addOption(new Option('--settle-ms <ms>', 'pause after each page has loaded (and swarmcdn.ready settled) before its pass').argParser((t) => (t === '0' ? 0 : positive(t))).default(300))
-  .addOption(new Option('--visit-timeout-s <s>', 'a visit (browser start to its last pass) not done by then fails').argParser(positive).default(90))
+  .addOption(new Option('--pass-timeout-s <s>', 'a pass (every asset read once) not done by then fails its visit, naming the asset it was reading').argParser(positive).default(20))
+  .addOption(new Option('--visit-timeout-s <s>', 'a visit (browser start to its last pass) not done by then fails').argParser(positive).default(60))
   .addOption(new Option('--out <dir>', 'folder for the JSON results').default(join(REPO_ROOT, 'bench-results')))
   .addHelpText('after', `
 Page: 8 assets, ≈19 MB (6 JPEG photos, a WebM video, a download), all swarmcdn assets. A pass = the
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     const runs: RunSamples[] = []
     const runLog: Array<{ order: Variant[]; failures: string[] }> = []
     try {
-      const settings: VisitSettings = { assets: sites.assets, settleMs: opts.settleMs, visitTimeoutMs: opts.visitTimeoutS * 1000 }
+      const settings: VisitSettings = { assets: sites.assets, settleMs: opts.settleMs, visitTimeoutMs: opts.visitTimeoutS * 1000, passTimeoutMs: opts.passTimeoutS * 1000 }
       const origins: Record<Variant, string> = { http: plainOrigin.origin, workbox: plainOrigin.origin, swarmcdn: swarmcdnOrigin.origin }
       const variants: Variant[] = ['http', 'workbox', 'swarmcdn']
       const total = opts.warmup + opts.runs

@@ -19,6 +19,8 @@ export interface DriverPlan {
   settleMs: number
   readyTimeoutMs: number
   primeTries: number
+  /** A pass not done by then is reported as stuck, with the asset it was reading. */
+  passTimeoutMs: number
   workboxFile: string
   workboxCache: string
   pagePath: string
@@ -37,7 +39,8 @@ export interface PageRead {
 
 export interface PageReport {
   visitId: string
-  kind: 'pass' | 'done' | 'error'
+  /** progress: the step a page has reached (so a visit that stalls says where). */
+  kind: 'progress' | 'pass' | 'done' | 'error'
   step?: string
   reads?: PageRead[]
   wallMs?: number
@@ -62,13 +65,14 @@ async function drive(plan: DriverPlan, step: string, attempt: number): Promise<v
     location.href = `${plan.pagePath}?plan=${encodeURIComponent(JSON.stringify(plan))}&step=${next}&try=${nextTry}`
   }
   try {
-    await pageSettled(plan)
+    const note = (what: string) => void report({ kind: 'progress', step: `${step} ${attempt}: ${what}` })
+    await pageSettled(plan, note)
     if (step === 'home') {
       if (plan.variant === 'workbox') await navigator.serviceWorker.register(`/${plan.workboxFile}`)
       if (plan.variant !== 'http') await controlledBy(plan.variant === 'workbox' ? plan.workboxFile : 'swarmcdn-sw.js', 20_000)
       return go('cold')
     }
-    const { reads, wallMs } = await readAssets(plan.paths)
+    const { reads, wallMs } = await withTimeout(readAssets(plan.paths), plan.passTimeoutMs, () => `pass stuck for ${plan.passTimeoutMs} ms reading ${reading}`)
     const facts: Record<string, unknown> = {}
     if (plan.variant === 'swarmcdn') facts.peers = (await swarmcdn().stats()).peers
     if (step === 'cold') {
@@ -91,14 +95,24 @@ async function drive(plan: DriverPlan, step: string, attempt: number): Promise<v
   }
 }
 
+let reading = ''
+
+function withTimeout<T>(work: Promise<T>, timeoutMs: number, message: () => string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message())), timeoutMs)))]).finally(() => clearTimeout(timer))
+}
+
 const swarmcdn = () => (window as unknown as { swarmcdn: SwarmcdnApi }).swarmcdn
 
-async function pageSettled(plan: DriverPlan): Promise<void> {
+/** Load event, swarmcdn.ready on a controlled swarmcdn page, then the settle pause (progress is posted before it, never during a pass). */
+async function pageSettled(plan: DriverPlan, note: (what: string) => void): Promise<void> {
   if (document.readyState !== 'complete') await new Promise((resolve) => window.addEventListener('load', resolve, { once: true }))
+  note('loaded')
   if (plan.variant === 'swarmcdn' && navigator.serviceWorker.controller) {
     if (!(await waitFor(async () => !!swarmcdn(), plan.readyTimeoutMs))) throw new Error('window.swarmcdn never appeared')
     const ready = await Promise.race([swarmcdn().ready.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), plan.readyTimeoutMs))])
     if (!ready) throw new Error(`window.swarmcdn.ready did not settle within ${plan.readyTimeoutMs} ms`)
+    note('ready')
   }
   await new Promise((resolve) => setTimeout(resolve, plan.settleMs))
 }
@@ -130,6 +144,7 @@ async function readAssets(paths: string[]): Promise<{ reads: PageRead[]; wallMs:
   const bodies: Array<ArrayBuffer | null> = []
   const wallStart = performance.now()
   for (const path of paths) {
+    reading = path
     const start = performance.now()
     try {
       const response = await fetch(path)

@@ -44,6 +44,7 @@ export interface VisitSettings {
   /** Pause after each page's load (and swarmcdn.ready) before its pass, ms. */
   settleMs: number
   visitTimeoutMs: number
+  passTimeoutMs: number
 }
 
 /** Receives the pages' reports; one per bench run. */
@@ -82,12 +83,14 @@ export async function startCollector(): Promise<Collector> {
       const visitId = `${variant}-${++visits}`
       const plan: DriverPlan = {
         variant, visitId, collector: url, paths: settings.assets.map((asset) => asset.path), settleMs: settings.settleMs,
-        readyTimeoutMs: READY_TIMEOUT_MS, primeTries: PRIME_TRIES, workboxFile: WORKBOX_SW_FILE, workboxCache: WORKBOX_CACHE_NAME, pagePath: PAGE_PATH,
+        readyTimeoutMs: READY_TIMEOUT_MS, primeTries: PRIME_TRIES, passTimeoutMs: settings.passTimeoutMs, workboxFile: WORKBOX_SW_FILE, workboxCache: WORKBOX_CACHE_NAME, pagePath: PAGE_PATH,
       }
       const passes: Partial<Record<Measure, Pass>> = {}
+      let lastStep = 'starting the browser'
       const done = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`visit not done within ${settings.visitTimeoutMs} ms`)), settings.visitTimeoutMs)
+        const timer = setTimeout(() => reject(new Error(`visit not done within ${settings.visitTimeoutMs} ms (last step: ${lastStep})`)), settings.visitTimeoutMs)
         listeners.set(visitId, (report) => {
+          if (report.kind === 'progress') lastStep = report.step ?? lastStep
           if (report.kind === 'pass') passes[`${variant}-${report.step}` as Measure] = toPass(variant, report, settings.assets)
           if (report.kind === 'done' || report.kind === 'error') {
             clearTimeout(timer)
