@@ -8,11 +8,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { launchChromium, hasChromium, CHROMIUM_PATH } from '../e2e/helpers/browser.ts'
+import { hasChromium, CHROMIUM_PATH } from '../e2e/helpers/browser.ts'
 import { ensureBenchMedia } from './bench-net/bench-media.ts'
 import { createSites } from './bench-sw-paths/sites.ts'
 import { buildBundles, fileFingerprint, freePort, openTree, startServe, type ServeProcess } from './bench-sw-paths/swarmcdn-tree.ts'
-import { visitHttp, visitSwarmcdn, visitWorkbox, type Measure, type Variant, type VisitOptions } from './bench-sw-paths/visits.ts'
+import { startCollector, type Collector, type Measure, type Variant, type VisitSettings } from './bench-sw-paths/visits.ts'
 import { MEASURES, formatTable, summarizeMeasure, summarizeRatios, type RunSamples } from './bench-sw-paths/report.ts'
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url))
@@ -39,7 +39,9 @@ const program = new Command('bench:sw')
   .addOption(new Option('--video-seconds <s>', 'video length').argParser(positive).default(12))
   .addOption(new Option('--video-kbit <kbit>', 'video bitrate (12 s × 6000 kbit/s ≈ 9 MB)').argParser(positive).default(6000))
   .addOption(new Option('--download-mb <mb>', 'download size').argParser(positive).default(2.6))
-  .addOption(new Option('--pass-timeout-s <s>', 'a pass (all assets read once) not done by then fails the run').argParser(positive).default(60))
+  .addOption(new Option('--settle-ms <ms>', 'pause after each page has loaded (and swarmcdn.ready settled) before its pass').argParser((t) => (t === '0' ? 0 : positive(t))).default(300))
+  .addOption(new Option('--pass-timeout-s <s>', 'a pass (every asset read once) not done by then fails its visit, naming the asset it was reading').argParser(positive).default(20))
+  .addOption(new Option('--visit-timeout-s <s>', 'a visit (browser start to its last pass) not done by then fails').argParser(positive).default(60))
   .addOption(new Option('--out <dir>', 'folder for the JSON results').default(join(REPO_ROOT, 'bench-results')))
   .addHelpText('after', `
 Page: 8 assets, ≈19 MB (6 JPEG photos, a WebM video, a download), all swarmcdn assets. A pass = the
@@ -47,16 +49,20 @@ page fetches each asset and reads its body whole (arrayBuffer), one after the ot
 sum of the per-asset times (performance.now() in the page). Bodies are checked by SHA-256 after the
 timing; a pass with a wrong byte, a wrong status or the wrong path taken does not count.
 
-  plain HTTP  cold: service workers blocked, fresh context.
-  Workbox     CacheFirst SW (workbox-strategies + workbox-routing, bundled with esbuild) on a second
-              origin serving the same files; cold: controlled, Cache Storage empty; warm: a new
+Every visit is a fresh headless Chromium with a fresh profile and no automation attached (a DevTools
+client's network instrumentation slowed each read measurably); the pages drive the visit themselves
+and report to the bench. The service workers install on a light home page first.
+
+  plain HTTP  the plain site, no service worker: cold.
+  Workbox     CacheFirst SW (workbox-strategies + workbox-routing, bundled with esbuild) on the plain
+              site's origin (same files); cold: controlled, Cache Storage empty; warm: a new
               navigation once everything is cached (after one untimed pass).
   swarmcdn    the site built and served by the checkout's own CLI (tracker on, no seeder, no other
               visitor: no peers); cold: controlled, store empty; warm: a new navigation once every
               asset comes from the store. swarmcdn pages are timed once window.swarmcdn.ready settled.
 
-Every variant runs in a fresh browser context, each run in a rotating order; the table shows medians.
-Both origins are \`swarmcdn serve\` child processes (same static server code).`)
+Runs alternate the variants in a rotating order; the table shows medians. Both origins are
+\`swarmcdn serve\` child processes (same static server code).`)
 
 async function main(): Promise<void> {
   program.parse()
@@ -91,16 +97,12 @@ async function main(): Promise<void> {
     const plainOrigin = await startServe(tree, sites.plainDir, await freePort(), ['--no-seed', '--no-tracker'])
     servers.push(plainOrigin)
 
-    const browser = await launchChromium()
+    const collector: Collector = await startCollector()
     const runs: RunSamples[] = []
     const runLog: Array<{ order: Variant[]; failures: string[] }> = []
     try {
-      const visitOptions = (origin: string): VisitOptions => ({ origin, assets: sites.assets, passTimeoutMs: opts.passTimeoutS * 1000 })
-      const visits: Record<Variant, () => Promise<RunSamples>> = {
-        http: () => visitHttp(browser, visitOptions(plainOrigin.origin)),
-        workbox: () => visitWorkbox(browser, visitOptions(plainOrigin.origin)),
-        swarmcdn: () => visitSwarmcdn(browser, visitOptions(swarmcdnOrigin.origin)),
-      }
+      const settings: VisitSettings = { assets: sites.assets, settleMs: opts.settleMs, visitTimeoutMs: opts.visitTimeoutS * 1000, passTimeoutMs: opts.passTimeoutS * 1000 }
+      const origins: Record<Variant, string> = { http: plainOrigin.origin, workbox: plainOrigin.origin, swarmcdn: swarmcdnOrigin.origin }
       const variants: Variant[] = ['http', 'workbox', 'swarmcdn']
       const total = opts.warmup + opts.runs
       for (let i = 0; i < total; i++) {
@@ -109,11 +111,11 @@ async function main(): Promise<void> {
         const failures: string[] = []
         for (const variant of order) {
           try {
-            Object.assign(samples, await visits[variant]())
+            Object.assign(samples, await collector.visit(variant, origins[variant], settings))
           } catch (error) {
             failures.push(`${variant}: ${(error as Error).message.split('\n')[0]}`)
           }
-          // Let the closed context's processes wind down before the next variant starts.
+          // Let the closed browser's processes wind down before the next one starts.
           await new Promise((resolve) => setTimeout(resolve, 300))
         }
         const warmup = i < opts.warmup
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
         log(`${warmup ? 'warm-up' : `run ${i - opts.warmup + 1}/${opts.runs}`} (${order.join(', ')}): http cold ${cell('http-cold')} · workbox cold ${cell('workbox-cold')} warm ${cell('workbox-warm')} · swarmcdn cold ${cell('swarmcdn-cold')} warm ${cell('swarmcdn-warm')} ms${failures.length ? ` · FAILED ${failures.join('; ')}` : ''}`)
       }
     } finally {
-      await browser.close()
+      await collector.close()
     }
 
     const summaries = MEASURES.map(({ measure }) => summarizeMeasure(runs, measure))

@@ -4,7 +4,7 @@ import { percentile } from '../bench-net/report.ts'
 import type { Measure, Pass } from './visits.ts'
 
 export const MEASURES: Array<{ measure: Measure; label: string }> = [
-  { measure: 'http-cold', label: 'plain HTTP, cold (SW blocked)' },
+  { measure: 'http-cold', label: 'plain HTTP, cold (no SW)' },
   { measure: 'workbox-cold', label: 'Workbox CacheFirst, cold' },
   { measure: 'workbox-warm', label: 'Workbox CacheFirst, warm' },
   { measure: 'swarmcdn-cold', label: 'swarmcdn, cold (no peers)' },

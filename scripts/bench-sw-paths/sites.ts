@@ -1,9 +1,10 @@
 // The benchmark's two sites, holding the same asset files at the same paths:
 //   - swarmcdn: built and signed by the tree's own CLI (`keygen`, `build`), its pages load swarmcdn.js;
 //   - plain: the same files as a static site with no swarmcdn in it; its origin serves the Workbox
-//     CacheFirst service worker (bundled here with esbuild) and, with service workers blocked, is
-//     the plain HTTP variant.
-// Both pages are bare: the benchmark reads the assets from the page with fetch(), nothing else loads them.
+//     CacheFirst service worker (bundled here with esbuild), registered only in the Workbox visits;
+//     without it, it is the plain HTTP variant.
+// Both pages are bare but for bench-driver.js (page-driver.ts), which reads the assets with fetch():
+// nothing else loads them.
 
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
@@ -14,6 +15,8 @@ import type { BenchMedia } from '../bench-net/bench-media.ts'
 import { runCli, type SwarmcdnTree } from './swarmcdn-tree.ts'
 
 export const WORKBOX_SW_FILE = 'bench-workbox-sw.js'
+export const WORKBOX_CACHE_NAME = 'bench-assets'
+export const DRIVER_FILE = 'bench-driver.js'
 export const HOME_PATH = '/'
 export const PAGE_PATH = '/page.html'
 
@@ -53,12 +56,14 @@ export async function createSites(options: { workDir: string; media: BenchMedia;
     assets.push({ path: `/${file.path}`, bytes: bytes.length, sha256: sha256(bytes) })
   }
 
-  const loader = '<script src="/swarmcdn.js" async></script>'
+  const driver = `<script src="/${DRIVER_FILE}"></script>`
+  const loader = `<script src="/swarmcdn.js" async></script>\n${driver}`
   await writeFile(join(swarmcdnDir, 'index.html'), page('Bench home', loader))
   await writeFile(join(swarmcdnDir, 'page.html'), page('Bench page', loader))
-  await writeFile(join(plainDir, 'index.html'), page('Bench home', ''))
-  await writeFile(join(plainDir, 'page.html'), page('Bench page', ''))
-  await bundleWorkboxSw(join(plainDir, WORKBOX_SW_FILE))
+  await writeFile(join(plainDir, 'index.html'), page('Bench home', driver))
+  await writeFile(join(plainDir, 'page.html'), page('Bench page', driver))
+  await bundle('./workbox-sw.ts', join(plainDir, WORKBOX_SW_FILE))
+  for (const dir of [swarmcdnDir, plainDir]) await bundle('./page-driver.ts', join(dir, DRIVER_FILE))
 
   const keyFile = join(workDir, 'bench-key.pem')
   await runCli(tree, ['keygen', '--out', keyFile])
@@ -70,13 +75,13 @@ function page(title: string, head: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 ${head}</head>
-<body><h1>${title}</h1><p>The benchmark reads this site's assets from here with fetch().</p></body></html>
+<body><h1>${title}</h1><p>The benchmark reads this site's assets from here with fetch() (bench-driver.js).</p></body></html>
 `
 }
 
-async function bundleWorkboxSw(outfile: string): Promise<void> {
+async function bundle(entry: string, outfile: string): Promise<void> {
   await build({
-    entryPoints: [fileURLToPath(new URL('./workbox-sw.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
     outfile,
     bundle: true,
     format: 'iife',
@@ -86,6 +91,6 @@ async function bundleWorkboxSw(outfile: string): Promise<void> {
     legalComments: 'none',
     logLevel: 'silent',
     // Workbox's production build: no dev logging or assertions.
-    define: { 'process.env.NODE_ENV': '"production"' },
+    define: { 'process.env.NODE_ENV': '"production"', WORKBOX_CACHE_NAME: JSON.stringify(WORKBOX_CACHE_NAME) },
   })
 }

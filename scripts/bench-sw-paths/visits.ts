@@ -1,38 +1,32 @@
-// One visit per variant, each in a fresh browser context (empty HTTP cache, no service worker yet,
-// empty storage), and the timed pass all variants share: the page fetches each asset and reads its
-// body whole (arrayBuffer), one after the other, timing each with performance.now(); the pass's time
-// is the sum. Bodies are hashed after the timed reads (SHA-256 against the files), so wrong bytes
-// cannot pass for a fast path and hashing is not in the time.
+// One visit per variant: a fresh headless Chromium with a fresh profile (empty HTTP cache, no service
+// worker, empty storage) and no automation attached, opened on the site's home page with the plan in
+// the URL; the pages drive the visit (page-driver.ts) and report each timed pass to a collector here.
+// A pass: the page fetches each asset and reads its body whole (arrayBuffer), one after the other,
+// each timed with performance.now(); its time is the sum. Bodies are hashed after the timed reads
+// (SHA-256 against the files), so wrong bytes cannot pass for a fast path and hashing is not timed.
 //
-//   http     : service workers blocked; home page, then the page: cold.
-//   workbox  : home page registers the Workbox CacheFirst SW and waits until it controls; the page:
-//              cold (Cache Storage empty). Once every asset is in the cache: one untimed pass, then
+//   http     : no service worker (the plain site registers none); cold.
+//   workbox  : the home page registers the Workbox CacheFirst SW and waits until it controls; the
+//              page: cold (Cache Storage empty); once every asset is cached, one untimed pass, then
 //              the timed warm pass, each on a new navigation.
-//   swarmcdn : home page loads swarmcdn.js, waits until swarmcdn's SW controls; the page: cold (the
-//              piece store is empty, the tracker has nobody else: no peers, all from the origin).
-//              Then untimed passes until every response says X-Swarmcdn-Sources: store, then the
-//              timed warm pass. On every swarmcdn page the timing starts once window.swarmcdn.ready
-//              has settled (the agent has asked the tracker and found nobody), so what is timed is
-//              the service worker's path, not the agent's start-up.
+//   swarmcdn : the home page waits until swarmcdn's SW controls; the page: cold (piece store empty,
+//              nobody else on the tracker: no peers, all from the origin); then untimed passes until
+//              every response says X-Swarmcdn-Sources: store; then the timed warm pass. swarmcdn pages
+//              are timed once window.swarmcdn.ready has settled (the agent found nobody), so the
+//              number is the worker's path, not the agent's start-up.
 
-import type { Browser, Page } from 'playwright-core'
-import { HOME_PATH, PAGE_PATH, WORKBOX_SW_FILE, type SiteAsset } from './sites.ts'
+import { spawn } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CHROMIUM_PATH, HEADLESS_CHROMIUM_ARGS } from '../../e2e/helpers/browser.ts'
+import { HOME_PATH, PAGE_PATH, WORKBOX_SW_FILE, WORKBOX_CACHE_NAME, type SiteAsset } from './sites.ts'
+import type { DriverPlan, PageRead, PageReport } from './page-driver.ts'
 
 export type Variant = 'http' | 'workbox' | 'swarmcdn'
 export type Measure = 'http-cold' | 'workbox-cold' | 'workbox-warm' | 'swarmcdn-cold' | 'swarmcdn-warm'
-
-export interface AssetRead {
-  path: string
-  ms: number
-  status?: number
-  bytes?: number
-  sha256?: string
-  /** X-Swarmcdn-Sources of the response (swarmcdn's SW sets it), or null. */
-  sources?: string | null
-  /** The resource timing says a service worker handled the fetch (workerStart > 0). */
-  viaSw?: boolean
-  error?: string
-}
+export type AssetRead = PageRead
 
 export interface Pass {
   /** Sum of the per-asset times, ms: the measured number. */
@@ -40,169 +34,150 @@ export interface Pass {
   /** First fetch start to last body end, ms (≈ totalMs; the reads are sequential). */
   wallMs: number
   reads: AssetRead[]
+  facts: Record<string, unknown>
   /** Wrong bytes, wrong status, wrong path taken: the pass does not count. */
   problems: string[]
 }
 
-export interface VisitOptions {
-  origin: string
+export interface VisitSettings {
   assets: SiteAsset[]
+  /** Pause after each page's load (and swarmcdn.ready) before its pass, ms. */
+  settleMs: number
+  visitTimeoutMs: number
   passTimeoutMs: number
 }
 
-const WORKBOX_CACHE = 'bench-assets'
-const CONTROL_TIMEOUT_MS = 20_000
+/** Receives the pages' reports; one per bench run. */
+export interface Collector {
+  url: string
+  visit(variant: Variant, origin: string, settings: VisitSettings): Promise<Partial<Record<Measure, Pass>>>
+  close(): Promise<void>
+}
+
+const PRIME_TRIES = 6
 const READY_TIMEOUT_MS = 20_000
-const STORED_TRIES = 6
 
-export async function visitHttp(browser: Browser, options: VisitOptions): Promise<Partial<Record<Measure, Pass>>> {
-  const context = await browser.newContext({ serviceWorkers: 'block' })
-  try {
-    const page = await context.newPage()
-    await page.goto(options.origin + HOME_PATH)
-    await page.goto(options.origin + PAGE_PATH)
-    const cold = await timedPass(page, options)
-    expectSw(cold, false)
-    return { 'http-cold': cold }
-  } finally {
-    await context.close()
+export async function startCollector(): Promise<Collector> {
+  const listeners = new Map<string, (report: PageReport) => void>()
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk) => (body += chunk))
+    req.on('end', () => {
+      res.writeHead(204, { 'Access-Control-Allow-Origin': '*' }).end()
+      if (req.method !== 'POST' || req.url !== '/report') return
+      try {
+        const report = JSON.parse(body) as PageReport
+        listeners.get(report.visitId)?.(report)
+      } catch {
+        // Not a page of ours.
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  let visits = 0
+
+  return {
+    url,
+    async visit(variant, origin, settings) {
+      const visitId = `${variant}-${++visits}`
+      const plan: DriverPlan = {
+        variant, visitId, collector: url, paths: settings.assets.map((asset) => asset.path), settleMs: settings.settleMs,
+        readyTimeoutMs: READY_TIMEOUT_MS, primeTries: PRIME_TRIES, passTimeoutMs: settings.passTimeoutMs, workboxFile: WORKBOX_SW_FILE, workboxCache: WORKBOX_CACHE_NAME, pagePath: PAGE_PATH,
+      }
+      const passes: Partial<Record<Measure, Pass>> = {}
+      let lastStep = 'starting the browser'
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`visit not done within ${settings.visitTimeoutMs} ms (last step: ${lastStep})`)), settings.visitTimeoutMs)
+        listeners.set(visitId, (report) => {
+          if (report.kind === 'progress') lastStep = report.step ?? lastStep
+          if (report.kind === 'pass') passes[`${variant}-${report.step}` as Measure] = toPass(variant, report, settings.assets)
+          if (report.kind === 'done' || report.kind === 'error') {
+            clearTimeout(timer)
+            if (report.kind === 'done') resolve()
+            else reject(new Error(`page error at step ${report.step}: ${report.error}`))
+          }
+        })
+      })
+      const browser = await launchHeadless(`${origin}${HOME_PATH}?plan=${encodeURIComponent(JSON.stringify(plan))}&step=home`)
+      try {
+        await Promise.race([done, browser.exited.then(() => Promise.reject(new Error('Chromium exited during the visit')))])
+      } finally {
+        listeners.delete(visitId)
+        await browser.close()
+      }
+      return passes
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
 }
 
-export async function visitWorkbox(browser: Browser, options: VisitOptions): Promise<Partial<Record<Measure, Pass>>> {
-  const context = await browser.newContext({ serviceWorkers: 'allow' })
-  try {
-    const page = await context.newPage()
-    await page.goto(options.origin + HOME_PATH)
-    await page.evaluate((file) => navigator.serviceWorker.register(file).then(() => undefined), `/${WORKBOX_SW_FILE}`)
-    await waitForControllerScript(page, WORKBOX_SW_FILE)
-    await page.goto(options.origin + PAGE_PATH)
-    const cold = await timedPass(page, options)
-    expectSw(cold, true)
-    // CacheFirst writes to Cache Storage after it has answered: wait until every asset is there.
-    const paths = options.assets.map((asset) => asset.path)
-    const cached = await poll(() => page.evaluate(async ({ name, paths }) => {
-      const cache = await caches.open(name)
-      for (const path of paths) if (!(await cache.match(path))) return false
-      return true
-    }, { name: WORKBOX_CACHE, paths }))
-    await page.goto(options.origin + PAGE_PATH)
-    await timedPass(page, options)
-    await page.goto(options.origin + PAGE_PATH)
-    const warm = await timedPass(page, options)
-    expectSw(warm, true)
-    if (!cached) warm.problems.push('Cache Storage never held every asset')
-    return { 'workbox-cold': cold, 'workbox-warm': warm }
-  } finally {
-    await context.close()
-  }
-}
-
-export async function visitSwarmcdn(browser: Browser, options: VisitOptions): Promise<Partial<Record<Measure, Pass>>> {
-  const context = await browser.newContext({ serviceWorkers: 'allow' })
-  try {
-    const page = await context.newPage()
-    await page.goto(options.origin + HOME_PATH)
-    await waitForControllerScript(page, 'swarmcdn-sw.js')
-    await openSwarmcdnPage(page, options)
-    const cold = await timedPass(page, options)
-    expectSw(cold, true)
-    for (const read of cold.reads) {
-      if (read.sources && /store|peers/.test(read.sources)) cold.problems.push(`${read.path}: cold read came from ${read.sources} (expected the origin only)`)
+/** Chromium with its own new profile, headless, opened on `url`; no DevTools client attached. */
+async function launchHeadless(url: string): Promise<{ exited: Promise<void>; close(): Promise<void> }> {
+  const profile = await mkdtemp(join(tmpdir(), 'swarmcdn-bench-sw-profile-'))
+  const child = spawn(CHROMIUM_PATH, [
+    '--headless',
+    ...HEADLESS_CHROMIUM_ARGS,
+    `--user-data-dir=${profile}`,
+    '--disable-features=WebRtcHideLocalIpsWithMdns',
+    '--no-default-browser-check',
+    // Keeps the headless browser open on its page (no client ever connects).
+    '--remote-debugging-port=0',
+    url,
+  ], { stdio: 'ignore', detached: true })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // Its own process group: closing ends the renderers, network and GPU processes with it.
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name)
+    } catch {
+      // Already gone.
     }
-    const peers = await page.evaluate(async () => (await (window as unknown as { swarmcdn: { stats(): Promise<{ peers: number }> } }).swarmcdn.stats()).peers)
-    if (peers !== 0) cold.problems.push(`${peers} peers connected (expected none)`)
-    // Pieces are stored on the side: untimed passes until every asset is served from the store.
-    let stored = false
-    for (let attempt = 0; attempt < STORED_TRIES && !stored; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
-      await openSwarmcdnPage(page, options)
-      const pass = await timedPass(page, options)
-      stored = pass.problems.length === 0 && pass.reads.every((read) => read.sources === 'store')
+  }
+  return {
+    exited,
+    async close() {
+      signal('SIGTERM')
+      const killer = setTimeout(() => signal('SIGKILL'), 5000)
+      await exited
+      clearTimeout(killer)
+      // Helper processes may still be writing to the profile for a moment.
+      await rm(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 }).catch(() => undefined)
+    },
+  }
+}
+
+/** A page's pass report as a counted pass: its time, and everything wrong with it. */
+export function toPass(variant: Variant, report: PageReport, assets: SiteAsset[]): Pass {
+  const reads = report.reads ?? []
+  const facts = report.facts ?? {}
+  const problems = checkReads(reads, assets)
+  const viaSw = variant !== 'http'
+  for (const read of reads) {
+    if (read.viaSw !== undefined && read.viaSw !== viaSw) problems.push(`${read.path}: ${viaSw ? 'not handled by the service worker' : 'handled by a service worker'}`)
+  }
+  if (variant === 'workbox' && report.step === 'cold' && facts.cached !== true) problems.push('Cache Storage never held every asset')
+  if (variant === 'swarmcdn') {
+    if (facts.peers !== 0) problems.push(`${facts.peers} peers connected (expected none)`)
+    for (const read of reads) {
+      if (report.step === 'cold' && read.sources && /store|peers/.test(read.sources)) problems.push(`${read.path}: cold read came from ${read.sources} (expected the origin only)`)
+      if (report.step === 'warm' && read.sources !== 'store') problems.push(`${read.path}: warm read came from ${read.sources ?? 'not the SW'} (expected store)`)
     }
-    await openSwarmcdnPage(page, options)
-    const warm = await timedPass(page, options)
-    expectSw(warm, true)
-    for (const read of warm.reads) {
-      if (read.sources !== 'store') warm.problems.push(`${read.path}: warm read came from ${read.sources ?? 'not the SW'} (expected store)`)
-    }
-    return { 'swarmcdn-cold': cold, 'swarmcdn-warm': warm }
-  } finally {
-    await context.close()
   }
+  return { totalMs: reads.reduce((sum, read) => sum + read.ms, 0), wallMs: report.wallMs ?? 0, reads, facts, problems }
 }
 
-async function openSwarmcdnPage(page: Page, options: VisitOptions): Promise<void> {
-  await page.goto(options.origin + PAGE_PATH)
-  const ready = await page.evaluate((timeoutMs) => Promise.race([
-    (window as unknown as { swarmcdn: { ready: Promise<unknown> } }).swarmcdn.ready,
-    new Promise((resolve) => setTimeout(() => resolve('timeout'), timeoutMs)),
-  ]), READY_TIMEOUT_MS)
-  if (ready === 'timeout') throw new Error(`window.swarmcdn.ready did not settle within ${READY_TIMEOUT_MS} ms`)
-}
-
-async function waitForControllerScript(page: Page, file: string): Promise<void> {
-  await page.waitForFunction((name) => navigator.serviceWorker?.controller?.scriptURL.endsWith(`/${name}`), file, { timeout: CONTROL_TIMEOUT_MS })
-}
-
-async function poll(check: () => Promise<boolean>, timeoutMs = 10_000, everyMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-  return false
-}
-
-function expectSw(pass: Pass, viaSw: boolean): void {
-  for (const read of pass.reads) {
-    if (read.viaSw !== undefined && read.viaSw !== viaSw) pass.problems.push(`${read.path}: ${viaSw ? 'not handled by the service worker' : 'handled by a service worker'}`)
-  }
-}
-
-/** The timed pass in the page, then its checks against the files. */
-export async function timedPass(page: Page, options: VisitOptions): Promise<Pass> {
-  const paths = options.assets.map((asset) => asset.path)
-  let timer: NodeJS.Timeout | undefined
-  const result = await Promise.race([
-    page.evaluate(readAssetsInPage, paths),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`pass not done within ${options.passTimeoutMs} ms`)), options.passTimeoutMs))),
-  ]).finally(() => clearTimeout(timer))
+/** What is wrong with a pass's reads against the files: errors, statuses, lengths, SHA-256. */
+export function checkReads(reads: AssetRead[], assets: SiteAsset[]): string[] {
   const problems: string[] = []
-  for (const [i, read] of result.reads.entries()) {
-    const asset = options.assets[i]
-    if (read.error) problems.push(`${read.path}: ${read.error}`)
+  if (reads.length !== assets.length) problems.push(`${reads.length} reads for ${assets.length} assets`)
+  for (const [i, asset] of assets.entries()) {
+    const read = reads[i]
+    if (!read) continue
+    if (read.path !== asset.path) problems.push(`read ${i} is ${read.path}, expected ${asset.path}`)
+    else if (read.error) problems.push(`${read.path}: ${read.error}`)
     else if (read.status !== 200) problems.push(`${read.path}: status ${read.status}`)
     else if (read.bytes !== asset.bytes || read.sha256 !== asset.sha256) problems.push(`${read.path}: ${read.bytes} bytes, SHA-256 differs from the file`)
   }
-  return { totalMs: result.reads.reduce((sum, read) => sum + read.ms, 0), wallMs: result.wallMs, reads: result.reads, problems }
-}
-
-// Runs in the page. Self-contained: Playwright sends its source.
-async function readAssetsInPage(paths: string[]): Promise<{ reads: AssetRead[]; wallMs: number }> {
-  performance.clearResourceTimings()
-  const reads: AssetRead[] = []
-  const bodies: Array<ArrayBuffer | null> = []
-  const wallStart = performance.now()
-  for (const path of paths) {
-    const start = performance.now()
-    try {
-      const response = await fetch(path)
-      const body = await response.arrayBuffer()
-      reads.push({ path, ms: performance.now() - start, status: response.status, bytes: body.byteLength, sources: response.headers.get('x-swarmcdn-sources') })
-      bodies.push(body)
-    } catch (error) {
-      reads.push({ path, ms: performance.now() - start, error: String(error) })
-      bodies.push(null)
-    }
-  }
-  const wallMs = performance.now() - wallStart
-  for (const [i, read] of reads.entries()) {
-    const body = bodies[i]
-    if (body) read.sha256 = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', body)), (b) => b.toString(16).padStart(2, '0')).join('')
-    const entries = performance.getEntriesByName(new URL(read.path, location.href).href) as PerformanceResourceTiming[]
-    const entry = entries[entries.length - 1]
-    if (entry) read.viaSw = entry.workerStart > 0
-  }
-  return { reads, wallMs }
+  return problems
 }

@@ -5,8 +5,8 @@ import { registerRoute } from 'workbox-routing'
 import { CacheFirst } from 'workbox-strategies'
 
 declare const self: ServiceWorkerGlobalScope
-
-export const WORKBOX_CACHE_NAME = 'bench-assets'
+/** Set by the bundler (sites.ts). */
+declare const WORKBOX_CACHE_NAME: string
 
 self.addEventListener('install', () => void self.skipWaiting())
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()))
