@@ -1,5 +1,6 @@
 // The pipeline for one fetch event, top to bottom:
 //   route (is it a manifest asset?) → plan (which bytes) → pieces (store, peers, webseed) → respond;
+//   or, when every piece is stored and the asset is passive media, one Blob of the stored pieces (stored-response.ts);
 //   or, when nothing of the response is at hand and no peer is about to be, the origin's bytes as they arrive (origin-stream.ts).
 // Every failure before the response lands in one place: a plain network fetch of the original
 // request, so the site never breaks because of swarmcdn.
@@ -13,6 +14,7 @@ import { toSwError, type SwError } from './errors.ts'
 import { planRange, unsatisfiableResponse } from './range-response.ts'
 import type { SwConfig } from './config.ts'
 import type { OriginStream } from './origin-stream.ts'
+import type { StoredResponder } from './stored-response.ts'
 
 export interface HandledRequest {
   /** For event.respondWith: never rejects (falls back to the network). */
@@ -30,6 +32,8 @@ export interface AssetRequestHandlerDeps {
     pending?(): Promise<unknown> | null
   }
   fetcher: AssetFetcher
+  /** The warm path: ranges wholly in the store, served as Blobs. Default: always the piece path. */
+  storedResponse?: StoredResponder
   /** The cold path: responses nothing of which is at hand stream straight from the origin. Default: always the piece path. */
   originStream?: OriginStream
   stats: AssetStats
@@ -56,6 +60,10 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
     if (plan.kind === 'unsatisfiable') return { response: unsatisfiableResponse(asset.length, etag), done: Promise.resolve() }
     const partial = plan.kind === 'partial'
     const tally = deps.stats.beginRequest(asset, { status: partial ? 206 : 200, start: plan.start, end: plan.end })
+    if (method === 'GET' && deps.storedResponse) {
+      const stored = await deps.storedResponse.respond({ asset, start: plan.start, end: plan.end, partial, tally })
+      if (stored) return stored
+    }
     if (method === 'GET' && deps.originStream && (await deps.originStream.suits(asset, plan.start, clientId))) {
       return deps.originStream.respond({ asset, start: plan.start, end: plan.end, partial, tally })
     }

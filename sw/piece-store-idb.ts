@@ -8,6 +8,11 @@
 // transaction runs are committed together in the next one. Transactions are 'relaxed': the store is
 // a cache, and a crash that loses the last writes costs a download, never a wrong byte (every read is
 // verified again before it is served).
+//
+// Pieces are stored as Blobs (records written before that hold a Uint8Array; both are read): the
+// browser keeps a Blob's bytes in a file and hands out a handle, so a response built from stored
+// Blobs reaches the page without its bytes passing through the worker (measured, stored-response.ts).
+// Where a Blob cannot be stored (WebKitGTK's service workers refuse them), pieces are stored as bytes.
 
 import type { DBSchema, IDBPTransaction } from 'idb'
 import { reopeningDb } from './reopening-db.ts'
@@ -22,10 +27,13 @@ interface PieceRecordMeta {
 }
 
 interface PieceDB extends DBSchema {
-  pieces: { key: string; value: Uint8Array }
+  pieces: { key: string; value: StoredPiece }
   lru: { key: string; value: PieceRecordMeta; indexes: { 'by-last-used': number; 'by-info-hash': string } }
   meta: { key: string; value: number }
 }
+
+/** A piece record: a Blob, or a Uint8Array in records written by earlier versions. */
+type StoredPiece = Blob | Uint8Array
 
 type WriteTx = IDBPTransaction<PieceDB, ('pieces' | 'lru' | 'meta')[], 'readwrite'>
 
@@ -50,7 +58,7 @@ export interface IdbPieceStoreOptions {
 
 interface QueuedRead {
   key: string
-  resolve(bytes: Uint8Array | undefined): void
+  resolve(value: StoredPiece | undefined): void
 }
 
 interface QueuedWrite {
@@ -64,6 +72,8 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
   const now = options.now ?? Date.now
   let lastTick = 0
   let persistenceAsked = false
+  /** Whether Blob records can be written here: unknown until the first write transaction settles. */
+  let blobRecords: boolean | undefined
 
   const open = reopeningDb<PieceDB>(options.dbName ?? 'swarmcdn-pieces', 1, (database) => {
     database.createObjectStore('pieces')
@@ -132,11 +142,24 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     })
     usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, seen)
     batch.forEach((write, i) => {
-      quiet(tx.objectStore('pieces').put(write.bytes, keys[i]))
+      quiet(tx.objectStore('pieces').put(blobRecords === false ? write.bytes : new Blob([write.bytes as Uint8Array<ArrayBuffer>]), keys[i]))
       quiet(lru.put({ key: keys[i], infoHash: write.infoHash, index: write.index, size: write.bytes.length, lastUsed: tick() }))
     })
     quiet(tx.objectStore('meta').put(usage + incoming, USAGE_KEY))
-    await tx.done
+    try {
+      await tx.done
+      blobRecords ??= true
+    } catch (error) {
+      if (blobRecords !== undefined) throw error
+      // The first write failed: try once more with bytes, and keep to bytes if that works.
+      blobRecords = false
+      try {
+        await putBatch(batch)
+      } catch (retryError) {
+        blobRecords = undefined
+        throw retryError
+      }
+    }
   }
 
   async function evictBytes(bytes: number): Promise<void> {
@@ -239,12 +262,26 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     }
   }
 
+  function read(infoHash: string, index: number): Promise<StoredPiece | undefined> {
+    return new Promise((resolve) => {
+      if (readQueue.length === 0) queueMicrotask(() => void drainReads())
+      readQueue.push({ key: pieceKey(infoHash, index), resolve })
+    })
+  }
+
   return {
-    get(infoHash, index) {
-      return new Promise((resolve) => {
-        if (readQueue.length === 0) queueMicrotask(() => void drainReads())
-        readQueue.push({ key: pieceKey(infoHash, index), resolve })
-      })
+    async get(infoHash, index) {
+      const value = await read(infoHash, index)
+      if (!(value instanceof Blob)) return value
+      try {
+        return new Uint8Array(await value.arrayBuffer())
+      } catch {
+        return undefined // its file is gone (cleared storage): a miss
+      }
+    },
+    async getBlob(infoHash, index) {
+      const value = await read(infoHash, index)
+      return value instanceof Blob || value === undefined ? value : new Blob([value as Uint8Array<ArrayBuffer>])
     },
     put(infoHash, index, bytes) {
       if (bytes.length > options.budgetBytes) return Promise.resolve(false)

@@ -19,14 +19,22 @@ export function createMemoryPieceStore(options: MemoryPieceStoreOptions): PieceS
     usage -= entry.bytes.length
   }
 
+  function use(infoHash: string, index: number): Uint8Array | undefined {
+    const key = pieceKey(infoHash, index)
+    const entry = entries.get(key)
+    if (!entry) return undefined
+    entries.delete(key)
+    entries.set(key, entry)
+    return entry.bytes
+  }
+
   return {
     async get(infoHash, index) {
-      const key = pieceKey(infoHash, index)
-      const entry = entries.get(key)
-      if (!entry) return undefined
-      entries.delete(key)
-      entries.set(key, entry)
-      return entry.bytes
+      return use(infoHash, index)
+    },
+    async getBlob(infoHash, index) {
+      const bytes = use(infoHash, index)
+      return bytes && new Blob([bytes as Uint8Array<ArrayBuffer>])
     },
     async put(infoHash, index, bytes) {
       if (bytes.length > options.budgetBytes) return false

@@ -1,5 +1,5 @@
 // Wraps any PieceStore so its reads have a bounded time: a read slower than storeReadTimeoutMs counts
-// as a miss (get → undefined, has → false), so a blocked database or a stuck disk costs a download,
+// as a miss (get, getBlob → undefined; has → false), so a blocked database or a stuck disk costs a download,
 // never a hung or failed response. A failed read is a miss too. Writes are left alone (put already
 // never rejects, and nobody waits on it before serving).
 
@@ -26,6 +26,7 @@ export function withStoreReadTimeout(store: PieceStore, options: StoreReadTimeou
   }
   return {
     get: (infoHash, index) => bounded(() => store.get(infoHash, index), undefined),
+    getBlob: (infoHash, index) => bounded(() => store.getBlob(infoHash, index), undefined),
     has: (infoHash, index) => bounded(() => store.has(infoHash, index), false),
     put: (infoHash, index, bytes) => store.put(infoHash, index, bytes),
     deleteAsset: (infoHash) => store.deleteAsset(infoHash),

@@ -5,6 +5,12 @@ export interface PieceStore {
   /** The piece, or undefined. Marks it most recently used. */
   get(infoHash: string, index: number): Promise<Uint8Array | undefined>
   /**
+   * The same piece as a Blob, undefined when absent: a response built from Blobs goes from the
+   * database to the page without its bytes passing through the worker's JavaScript (stored-response.ts).
+   * Marks it most recently used.
+   */
+  getBlob(infoHash: string, index: number): Promise<Blob | undefined>
+  /**
    * Stores a verified piece, evicting least-recently-used pieces to stay within the byte budget.
    * Resolves false when the piece could not be stored (bigger than the budget, quota): serving still works.
    * Never rejects.

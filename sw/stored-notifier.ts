@@ -26,6 +26,7 @@ export function withStoredNotifications(store: PieceStore, agents: Pick<AgentReg
 
   return {
     get: (infoHash, index) => store.get(infoHash, index),
+    getBlob: (infoHash, index) => store.getBlob(infoHash, index),
     has: (infoHash, index) => store.has(infoHash, index),
     deleteAsset: (infoHash) => store.deleteAsset(infoHash),
     usageBytes: () => store.usageBytes(),

@@ -24,6 +24,7 @@ import { createSchedulerClock, createSlotLimiter } from './piece-scheduler.ts'
 import { verifyPiece } from './piece-verifier.ts'
 import { withStoredNotifications } from './stored-notifier.ts'
 import { adoptCachedAssets } from './adopt-cached-assets.ts'
+import { createStoredResponder } from './stored-response.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
@@ -108,6 +109,11 @@ const handle = createAssetRequestHandler({
   manifestWaitMs: config.manifestWaitMs,
   config,
   fetcher,
+  storedResponse: createStoredResponder({
+    store,
+    verify: verifyPiece,
+    onCorrupt: (asset, index) => console.warn(`[swarmcdn] stored piece ${index} of ${asset.path} failed its check after it was served; its pieces are deleted`),
+  }),
   originStream: createOriginStream({
     fetch: network,
     origin: self.location.origin,

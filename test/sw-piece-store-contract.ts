@@ -22,6 +22,17 @@ export function pieceStoreContract(name: string, factory: PieceStoreFactory): vo
     assert.equal(await store.usageBytes(), 1000)
   })
 
+  test(`${name}: getBlob returns the same bytes as a Blob; missing → undefined`, async () => {
+    const store = await factory({ budgetBytes: 1 << 20 })
+    const piece = makeBytes(5000, 13)
+    await store.put(H1, 2, piece)
+    const blob = await store.getBlob(H1, 2)
+    assert.ok(blob instanceof Blob)
+    assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), piece)
+    assert.equal(await store.getBlob(H1, 3), undefined)
+    assert.equal(await store.getBlob(H2, 2), undefined)
+  })
+
   test(`${name}: a stored piece does not change when the caller reuses its buffer`, async () => {
     const store = await factory({ budgetBytes: 1 << 20 })
     const piece = makeBytes(100, 12)

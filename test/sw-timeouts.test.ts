@@ -272,6 +272,7 @@ function hangingStore(): PieceStore & { reads: number } {
   const store = {
     reads: 0,
     get: () => (store.reads++, new Promise<Uint8Array | undefined>(() => undefined)),
+    getBlob: () => (store.reads++, new Promise<Blob | undefined>(() => undefined)),
     has: () => (store.reads++, new Promise<boolean>(() => undefined)),
     put: inner.put,
     deleteAsset: inner.deleteAsset,
@@ -280,13 +281,15 @@ function hangingStore(): PieceStore & { reads: number } {
   return store
 }
 
-test('store read timeout: a read that never resolves is a miss (get → undefined, has → false); fast reads pass through', async () => {
+test('store read timeout: a read that never resolves is a miss (get, getBlob → undefined; has → false); fast reads pass through', async () => {
   const timers = manualTimers()
   const stuck = withStoreReadTimeout(hangingStore(), { config: { storeReadTimeoutMs: 2000 }, setTimer: timers.setTimer })
   const get = stuck.get(asset.infoHash, 0)
   const has = stuck.has(asset.infoHash, 0)
-  assert.equal(timers.fire(2000), 2)
+  const blob = stuck.getBlob(asset.infoHash, 0)
+  assert.equal(timers.fire(2000), 3)
   assert.equal(await get, undefined)
+  assert.equal(await blob, undefined)
   assert.equal(await has, false)
 
   const memory = createMemoryPieceStore({ budgetBytes: 1 << 30 })

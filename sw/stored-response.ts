@@ -1,0 +1,155 @@
+// The warm path: a response whose every piece is in the store is one Blob made of the stored pieces'
+// Blobs, so its bytes go from the database's files to the page without passing through the worker's
+// JavaScript. Measured in Chromium (20 MiB, the page reading it whole): a Blob of stored Blobs came
+// at 1.2–1.4× Cache Storage's time; the same bytes read as ArrayBuffers, SHA-1 checked and streamed
+// through a ReadableStream took 2.6–3.3×, and reading them to check them first took 2.8× (issue 11).
+//
+// What replaces the check before serving, and why it is as safe for these assets:
+// - Every piece is SHA-1 checked against the signed manifest before it is stored, and the worker is the
+//   store's only writer. Records are keyed by infoHash, which commits to every piece hash: a stored
+//   piece can only be served for the very file it was checked against.
+// - What is left is a store changed behind the worker's back: a disk fault, or script running in the
+//   site's own origin (which can equally rewrite Cache Storage, what Workbox and most SW caches serve
+//   unchecked). So only passive media take this path (images other than SVG, video, audio, fonts,
+//   archives): bytes a page displays or downloads, never code or markup that runs in the origin.
+//   Everything else (scripts, styles, HTML, SVG, JSON, wasm) is still checked before it is served.
+// - Each piece served this way is checked right after, once the page has stopped asking for a moment;
+//   a piece that fails makes the whole asset leave the store, so a fault is served at most once.
+
+import type { ManifestAsset } from '../core/manifest-format.ts'
+import { pieceSize } from '../core/piece-math.ts'
+import { assetResponseHead, type AssetResponse } from './asset-response.ts'
+import type { RequestTally } from './asset-stats.ts'
+import type { PieceStore } from './piece-store.ts'
+import type { PieceVerifier } from './piece-verifier.ts'
+
+export interface StoredResponseInput {
+  asset: ManifestAsset
+  /** Inclusive byte range; partial → 206. */
+  start: number
+  end: number
+  partial: boolean
+  tally: RequestTally
+}
+
+export interface StoredResponder {
+  /** The response from stored Blobs, or null when the range is not wholly stored or the asset is not passive media (nothing is tallied then). */
+  respond(input: StoredResponseInput): Promise<AssetResponse | null>
+}
+
+export interface StoredResponderDeps {
+  store: Pick<PieceStore, 'getBlob' | 'deleteAsset'>
+  verify: PieceVerifier
+  /** A stored piece failed its check after it was served; its asset's pieces are being deleted. */
+  onCorrupt?: (asset: ManifestAsset, index: number) => void
+  /** The after-the-fact checks start once no stored response has started for this long. Default 1000 ms. */
+  checkQuietMs?: number
+  /** Ranges of more pieces than this take the streaming path (one read per piece before the response starts). Default 2048. */
+  maxPieces?: number
+  setTimer?: (callback: () => void, ms: number) => unknown
+  clearTimer?: (timer: unknown) => void
+}
+
+/** Content types served from the store without a check first: shown or saved by the page, never run in its origin. */
+export function isPassiveMedia(contentType: string): boolean {
+  const type = contentType.split(';')[0].trim().toLowerCase()
+  if (type === 'image/svg+xml') return false // SVG can carry script
+  return /^(image|video|audio|font)\//.test(type) || PASSIVE_APPLICATION_TYPES.has(type)
+}
+
+/** Downloads; not playlists or manifests (HLS, DASH), which the page's code parses. */
+const PASSIVE_APPLICATION_TYPES = new Set(['application/octet-stream', 'application/zip', 'application/gzip', 'application/x-tar', 'application/x-xz', 'application/x-7z-compressed'])
+
+interface PendingCheck {
+  asset: ManifestAsset
+  index: number
+  blob: Blob
+}
+
+/** Pieces checked since this worker started are not checked again; bounded so it never grows for good. */
+const MAX_CHECKED_KEYS = 100_000
+
+export function createStoredResponder(deps: StoredResponderDeps): StoredResponder {
+  const quietMs = deps.checkQuietMs ?? 1000
+  const maxPieces = deps.maxPieces ?? 2048
+  const setTimer = deps.setTimer ?? ((callback: () => void, ms: number) => setTimeout(callback, ms))
+  const clearTimer = deps.clearTimer ?? ((timer: unknown) => clearTimeout(timer as ReturnType<typeof setTimeout>))
+  const checked = new Set<string>()
+  const condemned = new Set<string>()
+  let queue: PendingCheck[] = []
+  let waiters: Array<() => void> = []
+  let timer: unknown
+  let running = false
+
+  /** Runs the queued checks once the page has been quiet for quietMs; resolves when this batch is done. */
+  function scheduleChecks(): Promise<void> {
+    if (timer !== undefined) clearTimer(timer)
+    timer = setTimer(() => {
+      timer = undefined
+      void runChecks()
+    }, quietMs)
+    return new Promise((resolve) => waiters.push(resolve))
+  }
+
+  async function runChecks(): Promise<void> {
+    if (running) return
+    running = true
+    try {
+      while (queue.length > 0) {
+        const { asset, index, blob } = queue.shift()!
+        const key = `${asset.infoHash}:${index}`
+        if (checked.has(key) || condemned.has(asset.infoHash)) continue
+        let ok = false
+        try {
+          ok = (await deps.verify(asset, index, new Uint8Array(await blob.arrayBuffer()))).ok
+        } catch {
+          ok = false // unreadable: as bad as wrong
+        }
+        if (ok) {
+          if (checked.size >= MAX_CHECKED_KEYS) checked.clear()
+          checked.add(key)
+          continue
+        }
+        condemned.add(asset.infoHash)
+        deps.onCorrupt?.(asset, index)
+        await deps.store.deleteAsset(asset.infoHash).catch(() => undefined)
+        condemned.delete(asset.infoHash)
+        queue = queue.filter((check) => check.asset.infoHash !== asset.infoHash)
+      }
+    } finally {
+      running = false
+      const done = waiters
+      waiters = []
+      for (const resolve of done) resolve()
+    }
+  }
+
+  return {
+    async respond({ asset, start, end, partial, tally }) {
+      if (!isPassiveMedia(asset.type) || condemned.has(asset.infoHash)) return null
+      const first = Math.floor(start / asset.pieceLength)
+      const last = Math.floor(end / asset.pieceLength)
+      if (last - first + 1 > maxPieces) return null
+      // The first piece alone first: a cold request costs one lookup, not one per piece.
+      const head = await deps.store.getBlob(asset.infoHash, first)
+      if (!head) return null
+      const rest = await Promise.all(Array.from({ length: last - first }, (_, i) => deps.store.getBlob(asset.infoHash, first + 1 + i)))
+      const blobs = [head, ...rest]
+      for (const [i, blob] of blobs.entries()) {
+        // A missing piece, or one of the wrong size (caught without reading it): the streaming path decides.
+        if (!blob || blob.size !== pieceSize(first + i, asset.length, asset.pieceLength)) return null
+      }
+      const offset = first * asset.pieceLength
+      const body = new Blob(blobs as Blob[]).slice(start - offset, end + 1 - offset)
+      const length = end - start + 1
+      if (body.size !== length) return null
+      const { status, statusText, headers } = assetResponseHead(asset, start, end, partial)
+      headers.set('X-Swarmcdn-Sources', 'store')
+      tally.add('store', length)
+      tally.finish('complete')
+      for (const [i, blob] of blobs.entries()) if (!checked.has(`${asset.infoHash}:${first + i}`)) queue.push({ asset, index: first + i, blob: blob! })
+      const done = queue.length > 0 ? scheduleChecks() : Promise.resolve()
+      return { response: new Response(body, { status, statusText, headers }), done }
+    },
+  }
+}

@@ -1,0 +1,135 @@
+// The warm path (sw/stored-response.ts): a range wholly in the store, of passive media, is one Blob of
+// the stored pieces; each piece is checked right after, and a bad one sends its asset out of the store.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { pieceCount } from '../core/piece-math.ts'
+import type { ManifestAsset } from '../core/manifest-format.ts'
+import { createAssetStats } from '../sw/asset-stats.ts'
+import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
+import type { PieceStore } from '../sw/piece-store.ts'
+import { verifyPiece } from '../sw/piece-verifier.ts'
+import { createStoredResponder, isPassiveMedia } from '../sw/stored-response.ts'
+import { PIECE, makeAsset, makeBytes, pieceOf } from './sw-fixtures.ts'
+
+const bytes = makeBytes(6 * PIECE + 1234, 3)
+const video = makeAsset(bytes, { path: '/media/film.webm', type: 'video/webm' })
+
+/** Timers fired by hand: the checks run when the test says the page went quiet. */
+function manualTimer() {
+  let pending: (() => void) | null = null
+  return {
+    setTimer: (callback: () => void) => ((pending = callback), 1),
+    clearTimer: () => void (pending = null),
+    fire() {
+      const callback = pending
+      pending = null
+      callback?.()
+    },
+  }
+}
+
+async function storeWith(asset: ManifestAsset, source: Uint8Array, indexes?: number[]): Promise<PieceStore> {
+  const store = createMemoryPieceStore({ budgetBytes: 1 << 30 })
+  for (const index of indexes ?? Array.from({ length: pieceCount(asset.length, asset.pieceLength) }, (_, i) => i)) {
+    await store.put(asset.infoHash, index, pieceOf(source, asset, index))
+  }
+  return store
+}
+
+function setup(store: PieceStore) {
+  const timer = manualTimer()
+  const corrupt: number[] = []
+  const responder = createStoredResponder({ store, verify: verifyPiece, onCorrupt: (_asset, index) => corrupt.push(index), setTimer: timer.setTimer, clearTimer: timer.clearTimer })
+  const stats = createAssetStats()
+  const respond = (asset: ManifestAsset, start: number, end: number, partial = start !== 0 || end !== asset.length - 1) =>
+    responder.respond({ asset, start, end, partial, tally: stats.beginRequest(asset, { status: partial ? 206 : 200, start, end }) })
+  return { responder, respond, stats, timer, corrupt }
+}
+
+const body = async (response: Response) => new Uint8Array(await response.arrayBuffer())
+
+test('a wholly stored asset is served from its stored Blobs, byte-exact, whole and in ranges across and inside pieces', async () => {
+  const { respond, stats } = setup(await storeWith(video, bytes))
+  const whole = await respond(video, 0, bytes.length - 1)
+  assert.ok(whole)
+  assert.equal(whole.response.status, 200)
+  assert.equal(whole.response.headers.get('x-swarmcdn-sources'), 'store')
+  assert.equal(whole.response.headers.get('content-length'), String(bytes.length))
+  assert.deepEqual(await body(whole.response), bytes)
+
+  for (const [start, end] of [[PIECE - 10, 3 * PIECE + 5], [2 * PIECE + 7, 2 * PIECE + 99], [5 * PIECE, bytes.length - 1]]) {
+    const part = await respond(video, start, end)
+    assert.ok(part)
+    assert.equal(part.response.status, 206)
+    assert.equal(part.response.headers.get('content-range'), `bytes ${start}-${end}/${bytes.length}`)
+    assert.deepEqual(await body(part.response), bytes.subarray(start, end + 1))
+  }
+  assert.equal(stats.snapshot().totals.bytes.store, bytes.length + (3 * PIECE + 5 - (PIECE - 10) + 1) + 93 + (bytes.length - 5 * PIECE))
+})
+
+test('a range with a piece missing, or a piece of the wrong size, is left to the streaming path', async () => {
+  const missing = setup(await storeWith(video, bytes, [0, 1, 2, 4, 5, 6]))
+  assert.equal(await missing.respond(video, 0, bytes.length - 1), null)
+  assert.ok(await missing.respond(video, 0, 3 * PIECE - 1), 'the stored part alone is served')
+
+  const short = await storeWith(video, bytes)
+  await short.put(video.infoHash, 2, pieceOf(bytes, video, 2).subarray(1))
+  assert.equal(await setup(short).respond(video, 0, bytes.length - 1), null)
+})
+
+test('active content (script, SVG, HTML) is never served unchecked, even when stored', async () => {
+  for (const type of ['text/javascript', 'image/svg+xml', 'text/html', 'application/wasm', 'application/json']) {
+    const asset = makeAsset(bytes, { path: '/x', type })
+    const { respond } = setup(await storeWith(asset, bytes))
+    assert.equal(await respond(asset, 0, bytes.length - 1), null, type)
+  }
+})
+
+test('isPassiveMedia: media and downloads yes; code, markup and SVG no', () => {
+  for (const type of ['image/jpeg', 'IMAGE/PNG', 'image/avif', 'video/mp4', 'audio/ogg', 'font/woff2', 'application/octet-stream', 'application/zip', 'video/webm; codecs=vp9']) assert.equal(isPassiveMedia(type), true, type)
+  for (const type of ['image/svg+xml', 'text/javascript', 'application/javascript', 'text/css', 'text/html', 'application/wasm', 'application/json', 'application/pdf', 'application/vnd.apple.mpegurl']) assert.equal(isPassiveMedia(type), false, type)
+})
+
+test('every piece served is checked after the page goes quiet; a bad one deletes the asset, which then takes the streaming path', async () => {
+  const tampered = bytes.slice()
+  tampered[4 * PIECE + 17] ^= 0xff
+  const store = await storeWith(video, tampered)
+  const { respond, timer, corrupt } = setup(store)
+
+  const first = await respond(video, 0, bytes.length - 1)
+  assert.ok(first, 'served before the check: the documented trade (passive media only)')
+  await body(first.response)
+  assert.deepEqual(corrupt, [], 'no check before the page is quiet')
+  timer.fire()
+  await first.done
+  assert.deepEqual(corrupt, [4])
+  assert.equal(await store.getBlob(video.infoHash, 0), undefined, 'every piece of the asset left the store')
+  assert.equal(await respond(video, 0, bytes.length - 1), null)
+})
+
+test('pieces checked once are not read again by this worker', async () => {
+  const store = await storeWith(video, bytes)
+  let reads = 0
+  const counting: PieceStore = {
+    ...store,
+    getBlob: async (infoHash, index) => {
+      const blob = await store.getBlob(infoHash, index)
+      if (!blob) return blob
+      // Count reads of the bytes (the check), not handles.
+      const arrayBuffer = blob.arrayBuffer.bind(blob)
+      return Object.assign(blob, { arrayBuffer: () => (reads++, arrayBuffer()) })
+    },
+  }
+  const { respond, timer } = setup(counting)
+  const pieces = pieceCount(bytes.length, PIECE)
+  const first = await respond(video, 0, bytes.length - 1)
+  timer.fire()
+  await first!.done
+  assert.equal(reads, pieces)
+  const again = await respond(video, 0, bytes.length - 1)
+  assert.ok(again)
+  timer.fire()
+  await again.done
+  assert.equal(reads, pieces, 'no second check')
+})
