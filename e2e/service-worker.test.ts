@@ -10,7 +10,7 @@ import { skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
 import { waitForController, fetchInPage, refreshManifest, swStats } from './helpers/demo-site.ts'
 import { firstVisitThenReload, seekAndRanges, spoiledManifestRefused, rebuild } from './helpers/scenarios.ts'
-import { MANIFEST_FILE } from '../core/manifest-format.ts'
+import { MANIFEST_FILE, parseEnvelope, type Manifest } from '../core/manifest-format.ts'
 
 const suite = browserSuite()
 const site = suite.site
@@ -64,6 +64,68 @@ test('the signed kill switch unregisters the SW and the site keeps working', { s
   await page.goto(`${s.origin}/film.html`)
   await page.evaluate(() => window.swarmcdn!.ready)
   assert.equal(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length), 0)
+  await context.close()
+})
+
+test('warm path: a stored piece changed behind the worker\'s back is served at most once, then its asset leaves the store and comes back byte-exact', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  const s = await site()
+  const path = galleryPaths(s)[0]
+  const manifest = JSON.parse(parseEnvelope(await readFile(join(s.prepared.siteDir, MANIFEST_FILE), 'utf8')).manifest) as Manifest
+  const asset = manifest.assets.find((a) => a.path === path)!
+  const original = await s.sha256Of(path)
+  const context = await suite.browser().newContext()
+  const page = await context.newPage()
+  await page.goto(`${s.origin}/`)
+  await waitForController(page)
+  assert.equal((await fetchInPage(page, path)).sha256, original)
+  // The first load stores its pieces on the side; a later one is wholly from the store (the warm path).
+  let warm = await fetchInPage(page, path)
+  for (let i = 0; i < 50 && warm.headers['x-swarmcdn-sources'] !== 'store'; i++) {
+    await page.waitForTimeout(100)
+    warm = await fetchInPage(page, path)
+  }
+  assert.equal(warm.headers['x-swarmcdn-sources'], 'store')
+  assert.equal(warm.sha256, original)
+
+  // Something other than the worker rewrites piece 1 (same size, one byte flipped).
+  const flipped = await page.evaluate(async (key) => {
+    const db: IDBDatabase = await new Promise((resolve, reject) => {
+      const open = indexedDB.open('swarmcdn-pieces')
+      open.onsuccess = () => resolve(open.result)
+      open.onerror = () => reject(open.error)
+    })
+    const request = <T>(r: IDBRequest<T>) => new Promise<T>((resolve, reject) => ((r.onsuccess = () => resolve(r.result)), (r.onerror = () => reject(r.error))))
+    try {
+      const value = await request(db.transaction('pieces').objectStore('pieces').get(key))
+      const bytes = new Uint8Array(value instanceof Blob ? await value.arrayBuffer() : value)
+      bytes[7] ^= 0xff
+      await request(db.transaction('pieces', 'readwrite').objectStore('pieces').put(new Blob([bytes]), key))
+      return true
+    } finally {
+      db.close()
+    }
+  }, `${asset.infoHash}:1`)
+  assert.equal(flipped, true)
+
+  const served = await fetchInPage(page, path)
+  assert.equal(served.headers['x-swarmcdn-sources'], 'store')
+  assert.notEqual(served.sha256, original, 'passive media from the store are served before their check (docs/service-worker.md, warm path)')
+  // Checked once the page is quiet: the bad piece sends the whole asset out of the store.
+  await page.waitForFunction(async (key) => {
+    const db: IDBDatabase = await new Promise((resolve) => {
+      const open = indexedDB.open('swarmcdn-pieces')
+      open.onsuccess = () => resolve(open.result)
+    })
+    const has = await new Promise((resolve) => {
+      const get = db.transaction('pieces').objectStore('pieces').getKey(key)
+      get.onsuccess = () => resolve(get.result !== undefined)
+    })
+    db.close()
+    return !has
+  }, `${asset.infoHash}:0`, { timeout: 10_000, polling: 200 })
+  const after = await fetchInPage(page, path)
+  assert.equal(after.sha256, original)
+  assert.notEqual(after.headers['x-swarmcdn-sources'], 'store')
   await context.close()
 })
 

@@ -6,8 +6,8 @@
 // several times slower than Cache Storage. So reads asked in the same task share one read-only
 // transaction, LRU touches are written later in one batch, and writes queued while a write
 // transaction runs are committed together in the next one. Transactions are 'relaxed': the store is
-// a cache, and a crash that loses the last writes costs a download, never a wrong byte (every read is
-// verified again before it is served).
+// a cache, and a crash that loses the last writes costs a download, never a wrong byte (a piece read
+// is verified again, before it is served or, on the warm path for passive media, right after).
 //
 // Pieces are stored as Blobs (records written before that hold a Uint8Array; both are read): the
 // browser keeps a Blob's bytes in a file and hands out a handle, so a response built from stored

@@ -48,6 +48,7 @@ export interface StoredResponderDeps {
   maxPieces?: number
   setTimer?: (callback: () => void, ms: number) => unknown
   clearTimer?: (timer: unknown) => void
+  now?: () => number
 }
 
 /** Content types served from the store without a check first: shown or saved by the page, never run in its origin. */
@@ -74,6 +75,8 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
   const maxPieces = deps.maxPieces ?? 2048
   const setTimer = deps.setTimer ?? ((callback: () => void, ms: number) => setTimeout(callback, ms))
   const clearTimer = deps.clearTimer ?? ((timer: unknown) => clearTimeout(timer as ReturnType<typeof setTimeout>))
+  const now = deps.now ?? (() => performance.now())
+  let lastResponseAt = -Infinity
   const checked = new Set<string>()
   const condemned = new Set<string>()
   let queue: PendingCheck[] = []
@@ -81,13 +84,18 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
   let timer: unknown
   let running = false
 
-  /** Runs the queued checks once the page has been quiet for quietMs; resolves when this batch is done. */
-  function scheduleChecks(): Promise<void> {
+  /** (Re)arms the timer that runs the queued checks once the page has been quiet for quietMs. */
+  function armTimer(): void {
     if (timer !== undefined) clearTimer(timer)
     timer = setTimer(() => {
       timer = undefined
       void runChecks()
     }, quietMs)
+  }
+
+  /** Resolves when every check queued so far is done. */
+  function scheduleChecks(): Promise<void> {
+    armTimer()
     return new Promise((resolve) => waiters.push(resolve))
   }
 
@@ -96,32 +104,42 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
     running = true
     try {
       while (queue.length > 0) {
-        const { asset, index, blob } = queue.shift()!
-        const key = `${asset.infoHash}:${index}`
-        if (checked.has(key) || condemned.has(asset.infoHash)) continue
-        let ok = false
-        try {
-          ok = (await deps.verify(asset, index, new Uint8Array(await blob.arrayBuffer()))).ok
-        } catch {
-          ok = false // unreadable: as bad as wrong
-        }
-        if (ok) {
-          if (checked.size >= MAX_CHECKED_KEYS) checked.clear()
-          checked.add(key)
-          continue
-        }
-        condemned.add(asset.infoHash)
-        deps.onCorrupt?.(asset, index)
-        await deps.store.deleteAsset(asset.infoHash).catch(() => undefined)
-        condemned.delete(asset.infoHash)
-        queue = queue.filter((check) => check.asset.infoHash !== asset.infoHash)
+        // The page is loading from the store again: its reads come first; resume when it is quiet.
+        if (now() - lastResponseAt < quietMs) return armTimer()
+        await checkOne(queue.shift()!)
       }
-    } finally {
-      running = false
       const done = waiters
       waiters = []
       for (const resolve of done) resolve()
+    } finally {
+      running = false
     }
+  }
+
+  /** Checks one served piece; a bad one deletes its asset's pieces. Never throws. */
+  async function checkOne({ asset, index, blob }: PendingCheck): Promise<void> {
+    const key = `${asset.infoHash}:${index}`
+    if (checked.has(key) || condemned.has(asset.infoHash)) return
+    let ok = false
+    try {
+      ok = (await deps.verify(asset, index, new Uint8Array(await blob.arrayBuffer()))).ok
+    } catch {
+      ok = false // unreadable: as bad as wrong
+    }
+    if (ok) {
+      if (checked.size >= MAX_CHECKED_KEYS) checked.clear()
+      checked.add(key)
+      return
+    }
+    condemned.add(asset.infoHash)
+    try {
+      deps.onCorrupt?.(asset, index)
+    } catch {
+      // A report must not stop the deletion.
+    }
+    await deps.store.deleteAsset(asset.infoHash).catch(() => undefined)
+    condemned.delete(asset.infoHash)
+    queue = queue.filter((check) => check.asset.infoHash !== asset.infoHash)
   }
 
   return {
@@ -139,6 +157,7 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
         // A missing piece, or one of the wrong size (caught without reading it): the streaming path decides.
         if (!blob || blob.size !== pieceSize(first + i, asset.length, asset.pieceLength)) return null
       }
+      lastResponseAt = now()
       const offset = first * asset.pieceLength
       const body = new Blob(blobs as Blob[]).slice(start - offset, end + 1 - offset)
       const length = end - start + 1

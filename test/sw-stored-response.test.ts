@@ -15,16 +15,21 @@ import { PIECE, makeAsset, makeBytes, pieceOf } from './sw-fixtures.ts'
 const bytes = makeBytes(6 * PIECE + 1234, 3)
 const video = makeAsset(bytes, { path: '/media/film.webm', type: 'video/webm' })
 
-/** Timers fired by hand: the checks run when the test says the page went quiet. */
+/** A clock and a timer moved by hand: fire() lets the quiet time pass, then runs the checks. */
 function manualTimer() {
-  let pending: (() => void) | null = null
+  let pending: { callback: () => void; ms: number } | null = null
+  let clock = 0
   return {
-    setTimer: (callback: () => void) => ((pending = callback), 1),
+    now: () => clock,
+    setTimer: (callback: () => void, ms: number) => ((pending = { callback, ms }), 1),
     clearTimer: () => void (pending = null),
+    armed: () => pending !== null,
     fire() {
-      const callback = pending
+      const due = pending
       pending = null
-      callback?.()
+      if (!due) return
+      clock += due.ms
+      due.callback()
     },
   }
 }
@@ -40,7 +45,7 @@ async function storeWith(asset: ManifestAsset, source: Uint8Array, indexes?: num
 function setup(store: PieceStore) {
   const timer = manualTimer()
   const corrupt: number[] = []
-  const responder = createStoredResponder({ store, verify: verifyPiece, onCorrupt: (_asset, index) => corrupt.push(index), setTimer: timer.setTimer, clearTimer: timer.clearTimer })
+  const responder = createStoredResponder({ store, verify: verifyPiece, onCorrupt: (_asset, index) => corrupt.push(index), setTimer: timer.setTimer, clearTimer: timer.clearTimer, now: timer.now })
   const stats = createAssetStats()
   const respond = (asset: ManifestAsset, start: number, end: number, partial = start !== 0 || end !== asset.length - 1) =>
     responder.respond({ asset, start, end, partial, tally: stats.beginRequest(asset, { status: partial ? 206 : 200, start, end }) })
@@ -132,4 +137,35 @@ test('pieces checked once are not read again by this worker', async () => {
   timer.fire()
   await again.done
   assert.equal(reads, pieces, 'no second check')
+})
+
+test('the checks give way: a stored response starting while they run pauses them until the page is quiet again', async () => {
+  const store = await storeWith(video, bytes)
+  let reads = 0
+  let respondDuringChecks: (() => Promise<unknown>) | null = null
+  const counting: PieceStore = {
+    ...store,
+    getBlob: async (infoHash, index) => {
+      const blob = await store.getBlob(infoHash, index)
+      if (!blob) return blob
+      const arrayBuffer = blob.arrayBuffer.bind(blob)
+      return Object.assign(blob, {
+        arrayBuffer: async () => {
+          reads++
+          if (reads === 2 && respondDuringChecks) await respondDuringChecks() // the page asks again mid-check
+          return arrayBuffer()
+        },
+      })
+    },
+  }
+  const { respond, timer } = setup(counting)
+  const first = await respond(video, 0, PIECE * 4 - 1)
+  respondDuringChecks = () => respond(video, PIECE * 4, bytes.length - 1)
+  timer.fire()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  assert.equal(reads, 2, 'stopped after the piece under way when the page asked again')
+  assert.equal(timer.armed(), true, 'resumes once quiet')
+  timer.fire()
+  await first!.done
+  assert.equal(reads, pieceCount(bytes.length, PIECE))
 })
