@@ -111,18 +111,24 @@ test('warm path: a stored piece changed behind the worker\'s back is served at m
   assert.equal(served.headers['x-swarmcdn-sources'], 'store')
   assert.notEqual(served.sha256, original, 'passive media from the store are served before their check (docs/service-worker.md, warm path)')
   // Checked once the page is quiet: the bad piece sends the whole asset out of the store.
-  await page.waitForFunction(async (key) => {
-    const db: IDBDatabase = await new Promise((resolve) => {
+  const storedKeys = () => page.evaluate(async (prefix) => {
+    const db: IDBDatabase = await new Promise((resolve, reject) => {
       const open = indexedDB.open('swarmcdn-pieces')
       open.onsuccess = () => resolve(open.result)
+      open.onerror = () => reject(open.error)
     })
-    const has = await new Promise((resolve) => {
-      const get = db.transaction('pieces').objectStore('pieces').getKey(key)
-      get.onsuccess = () => resolve(get.result !== undefined)
+    const keys: IDBValidKey[] = await new Promise((resolve, reject) => {
+      const get = db.transaction('pieces').objectStore('pieces').getAllKeys()
+      get.onsuccess = () => resolve(get.result)
+      get.onerror = () => reject(get.error)
     })
     db.close()
-    return !has
-  }, `${asset.infoHash}:0`, { timeout: 10_000, polling: 200 })
+    return keys.filter((key) => String(key).startsWith(`${prefix}:`)).length
+  }, asset.infoHash)
+  assert.ok((await storedKeys()) > 0)
+  const deadline = Date.now() + 10_000
+  while ((await storedKeys()) > 0 && Date.now() < deadline) await page.waitForTimeout(200)
+  assert.equal(await storedKeys(), 0, 'the asset left the store')
   const after = await fetchInPage(page, path)
   assert.equal(after.sha256, original)
   assert.notEqual(after.headers['x-swarmcdn-sources'], 'store')

@@ -13,8 +13,9 @@
 //   unchecked). So only passive media take this path (images other than SVG, video, audio, fonts,
 //   archives): bytes a page displays or downloads, never code or markup that runs in the origin.
 //   Everything else (scripts, styles, HTML, SVG, JSON, wasm) is still checked before it is served.
-// - Each piece served this way is checked right after, once the page has stopped asking for a moment;
-//   a piece that fails makes the whole asset leave the store, so a fault is served at most once.
+// - Every piece served this way is checked right after, each time, once the page has stopped asking
+//   for a moment; a piece that fails makes the whole asset leave the store, so a fault is served at
+//   most once.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
@@ -67,9 +68,6 @@ interface PendingCheck {
   blob: Blob
 }
 
-/** Pieces checked since this worker started are not checked again; bounded so it never grows for good. */
-const MAX_CHECKED_KEYS = 100_000
-
 export function createStoredResponder(deps: StoredResponderDeps): StoredResponder {
   const quietMs = deps.checkQuietMs ?? 1000
   const maxPieces = deps.maxPieces ?? 2048
@@ -77,9 +75,9 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
   const clearTimer = deps.clearTimer ?? ((timer: unknown) => clearTimeout(timer as ReturnType<typeof setTimeout>))
   const now = deps.now ?? (() => performance.now())
   let lastResponseAt = -Infinity
-  const checked = new Set<string>()
   const condemned = new Set<string>()
-  let queue: PendingCheck[] = []
+  /** Pieces served and not yet checked, by infoHash:index: a piece served twice meanwhile is checked once, as last read. */
+  const queue = new Map<string, PendingCheck>()
   let waiters: Array<() => void> = []
   let timer: unknown
   let running = false
@@ -103,10 +101,11 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
     if (running) return
     running = true
     try {
-      while (queue.length > 0) {
+      for (const [key, check] of queue) {
         // The page is loading from the store again: its reads come first; resume when it is quiet.
         if (now() - lastResponseAt < quietMs) return armTimer()
-        await checkOne(queue.shift()!)
+        queue.delete(key)
+        await checkOne(check)
       }
       const done = waiters
       waiters = []
@@ -118,19 +117,14 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
 
   /** Checks one served piece; a bad one deletes its asset's pieces. Never throws. */
   async function checkOne({ asset, index, blob }: PendingCheck): Promise<void> {
-    const key = `${asset.infoHash}:${index}`
-    if (checked.has(key) || condemned.has(asset.infoHash)) return
+    if (condemned.has(asset.infoHash)) return
     let ok = false
     try {
       ok = (await deps.verify(asset, index, new Uint8Array(await blob.arrayBuffer()))).ok
     } catch {
       ok = false // unreadable: as bad as wrong
     }
-    if (ok) {
-      if (checked.size >= MAX_CHECKED_KEYS) checked.clear()
-      checked.add(key)
-      return
-    }
+    if (ok) return
     condemned.add(asset.infoHash)
     try {
       deps.onCorrupt?.(asset, index)
@@ -139,7 +133,7 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
     }
     await deps.store.deleteAsset(asset.infoHash).catch(() => undefined)
     condemned.delete(asset.infoHash)
-    queue = queue.filter((check) => check.asset.infoHash !== asset.infoHash)
+    for (const [key, check] of queue) if (check.asset.infoHash === asset.infoHash) queue.delete(key)
   }
 
   return {
@@ -166,8 +160,8 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
       headers.set('X-Swarmcdn-Sources', 'store')
       tally.add('store', length)
       tally.finish('complete')
-      for (const [i, blob] of blobs.entries()) if (!checked.has(`${asset.infoHash}:${first + i}`)) queue.push({ asset, index: first + i, blob: blob! })
-      const done = queue.length > 0 ? scheduleChecks() : Promise.resolve()
+      for (const [i, blob] of blobs.entries()) queue.set(`${asset.infoHash}:${first + i}`, { asset, index: first + i, blob: blob! })
+      const done = scheduleChecks()
       return { response: new Response(body, { status, statusText, headers }), done }
     },
   }

@@ -113,7 +113,7 @@ test('every piece served is checked after the page goes quiet; a bad one deletes
   assert.equal(await respond(video, 0, bytes.length - 1), null)
 })
 
-test('pieces checked once are not read again by this worker', async () => {
+test('every serve is checked again (a record rewritten since the last check is caught); a piece served twice before the checks is read once', async () => {
   const store = await storeWith(video, bytes)
   let reads = 0
   const counting: PieceStore = {
@@ -126,17 +126,23 @@ test('pieces checked once are not read again by this worker', async () => {
       return Object.assign(blob, { arrayBuffer: () => (reads++, arrayBuffer()) })
     },
   }
-  const { respond, timer } = setup(counting)
+  const { respond, timer, corrupt } = setup(counting)
   const pieces = pieceCount(bytes.length, PIECE)
-  const first = await respond(video, 0, bytes.length - 1)
+  await respond(video, 0, bytes.length - 1)
+  const twice = await respond(video, 0, bytes.length - 1)
   timer.fire()
-  await first!.done
+  await twice!.done
   assert.equal(reads, pieces)
+
+  const tampered = pieceOf(bytes, video, 3).slice()
+  tampered[0] ^= 1
+  await store.put(video.infoHash, 3, tampered)
   const again = await respond(video, 0, bytes.length - 1)
   assert.ok(again)
   timer.fire()
   await again.done
-  assert.equal(reads, pieces, 'no second check')
+  assert.equal(reads, pieces + 4, 'read again up to the bad piece; the rest of the asset is deleted, not read')
+  assert.deepEqual(corrupt, [3])
 })
 
 test('the checks give way: a stored response starting while they run pauses them until the page is quiet again', async () => {
