@@ -27,6 +27,10 @@ const count = (min: number) => (text: string) => {
   if (!Number.isInteger(n) || n < min || n > 50) throw new InvalidArgumentError(`expected an integer ${min}–50`)
   return n
 }
+const variantName = (text: string): Variant => {
+  if (text !== 'http' && text !== 'workbox' && text !== 'swarmcdn') throw new InvalidArgumentError('expected http, workbox or swarmcdn')
+  return text
+}
 const list = <T>(parse: (item: string) => T) => (text: string) => text.split(',').map((item) => parse(item.trim()))
 
 const program = new Command('bench:sw')
@@ -42,6 +46,8 @@ const program = new Command('bench:sw')
   .addOption(new Option('--settle-ms <ms>', 'pause after each page has loaded (and swarmcdn.ready settled) before its pass').argParser((t) => (t === '0' ? 0 : positive(t))).default(300))
   .addOption(new Option('--pass-timeout-s <s>', 'a pass (every asset read once) not done by then fails its visit, naming the asset it was reading').argParser(positive).default(20))
   .addOption(new Option('--visit-timeout-s <s>', 'a visit (browser start to its last pass) not done by then fails').argParser(positive).default(60))
+  .addOption(new Option('--variants <list>', 'which variants to visit (a subset of http,workbox,swarmcdn: e.g. swarmcdn alone to chase a swarmcdn stall; ratios need both sides)').argParser(list(variantName)).default(['http', 'workbox', 'swarmcdn'], 'http,workbox,swarmcdn'))
+  .addOption(new Option('--chromium-log <dir>', 'keep each visit\'s Chromium stderr (--enable-logging=stderr: service worker console messages included) in <dir>/<visit>.log'))
   .addOption(new Option('--out <dir>', 'folder for the JSON results').default(join(REPO_ROOT, 'bench-results')))
   .addHelpText('after', `
 Page: 8 assets, ≈19 MB (6 JPEG photos, a WebM video, a download), all swarmcdn assets. A pass = the
@@ -101,9 +107,10 @@ async function main(): Promise<void> {
     const runs: RunSamples[] = []
     const runLog: Array<{ order: Variant[]; failures: string[] }> = []
     try {
-      const settings: VisitSettings = { assets: sites.assets, settleMs: opts.settleMs, visitTimeoutMs: opts.visitTimeoutS * 1000, passTimeoutMs: opts.passTimeoutS * 1000 }
+      if (opts.chromiumLog) await mkdir(opts.chromiumLog, { recursive: true })
+      const settings: VisitSettings = { assets: sites.assets, settleMs: opts.settleMs, visitTimeoutMs: opts.visitTimeoutS * 1000, passTimeoutMs: opts.passTimeoutS * 1000, chromiumLogDir: opts.chromiumLog }
       const origins: Record<Variant, string> = { http: plainOrigin.origin, workbox: plainOrigin.origin, swarmcdn: swarmcdnOrigin.origin }
-      const variants: Variant[] = ['http', 'workbox', 'swarmcdn']
+      const variants: Variant[] = opts.variants
       const total = opts.warmup + opts.runs
       for (let i = 0; i < total; i++) {
         const order = variants.map((_, k) => variants[(i + k) % variants.length])
@@ -113,7 +120,9 @@ async function main(): Promise<void> {
           try {
             Object.assign(samples, await collector.visit(variant, origins[variant], settings))
           } catch (error) {
-            failures.push(`${variant}: ${(error as Error).message.split('\n')[0]}`)
+            const [first, ...detail] = (error as Error).message.split('\n')
+            failures.push(`${variant}: ${first}`)
+            if (detail.length) log(`${variant} visit failed: ${first}\n${detail.join('\n')}`)
           }
           // Let the closed browser's processes wind down before the next one starts.
           await new Promise((resolve) => setTimeout(resolve, 300))

@@ -78,6 +78,13 @@ export interface SwConfig {
    * the database is blocked or the disk is stuck, and then a download is faster than waiting.
    */
   storeReadTimeoutMs: number
+  /**
+   * A piece store write slower than this counts as not stored (the piece is fetched again next time);
+   * until it settles, the store is skipped (reads miss, writes are dropped), so nothing waits on it
+   * and nothing piles up in memory behind it. Default 10 000 ms: a batch of writes takes tens of
+   * milliseconds; only a blocked database takes this long.
+   */
+  storeWriteTimeoutMs: number
 }
 
 export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
@@ -100,6 +107,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   webseedResponseTimeoutMs: 10_000,
   webseedBodyStallMs: 10_000,
   storeReadTimeoutMs: 2000,
+  storeWriteTimeoutMs: 10_000,
 })
 
 export function resolveSwConfig(overrides: Partial<SwConfig> = {}): SwConfig {

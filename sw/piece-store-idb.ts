@@ -54,6 +54,12 @@ export interface IdbPieceStoreOptions {
    * navigator.storage.persist() when it exists.
    */
   requestPersistence?: () => Promise<unknown>
+  /**
+   * Use the database only once it exists; never create or upgrade it (reopening-db.ts). For pages: the
+   * SW owns the database, and a page frozen in the back/forward cache while creating it blocks it for
+   * everyone. Until it exists, reads miss. Default false.
+   */
+  existingOnly?: boolean
 }
 
 interface QueuedRead {
@@ -81,7 +87,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     lru.createIndex('by-last-used', 'lastUsed')
     lru.createIndex('by-info-hash', 'infoHash')
     database.createObjectStore('meta')
-  })
+  }, { existingOnly: options.existingOnly })
 
   // Strictly increasing, so two uses in the same millisecond still have an order.
   const tick = () => (lastTick = Math.max(now(), lastTick + 1e-3))

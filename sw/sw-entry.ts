@@ -15,7 +15,8 @@ import { trustStateKeys } from './trust-state-keys.ts'
 import { bytesToBase64 } from '../core/base64.ts'
 import { MSG_AGENT_REGISTERED, MSG_GET_STATS, MSG_ADOPT, MSG_KILLED, MSG_MANIFEST_STATUS, MSG_NO_AGENT, MSG_REFRESH_MANIFEST, MSG_REGISTER_AGENT, MSG_STATS, parsePageMessage, type StatsReply } from './messages.ts'
 import { createIdbPieceStore } from './piece-store-idb.ts'
-import { withStoreReadTimeout } from './piece-store-timeout.ts'
+import { withStoreTimeouts } from './piece-store-timeout.ts'
+import { withTimeout } from './with-timeout.ts'
 import { createWebseedSource } from './webseed-source.ts'
 import { createOriginStream } from './origin-stream.ts'
 import { createPortPeerPieces, sendSite } from './peer-source-port.ts'
@@ -51,8 +52,14 @@ const trust = createManifestTrust({
 /** Page agents (WebRTC lives in pages): the peer source asks them for pieces. */
 const agents = createAgentRegistry()
 // Every stored piece is announced to the agents, so pieces fetched over HTTP are seeded at once; a slow
-// read is a miss (storeReadTimeoutMs).
-const store = withStoredNotifications(withStoreReadTimeout(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), { config }), agents)
+// read is a miss and a slow write is dropped (storeReadTimeoutMs, storeWriteTimeoutMs).
+const store = withStoredNotifications(
+  withStoreTimeouts(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), {
+    config,
+    onStuck: (stuck) => console.warn(stuck ? '[swarmcdn] the piece store is not answering: serving without it' : '[swarmcdn] the piece store answers again'),
+  }),
+  agents,
+)
 const stats = createAssetStats()
 const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self.location.origin)
 // A site without a swarm (no trackers) has no peers to wait for.
@@ -156,7 +163,11 @@ void self.clients.matchAll().then((clients) => clients.forEach((client) => clien
 
 self.addEventListener('install', (event) => {
   void self.skipWaiting()
-  event.waitUntil(trust.load().then(actOn))
+  // The piece database is created here, by the SW, before any page's agent runs: pages never create
+  // it (a page frozen in the back/forward cache while creating it blocked the store for good). Bounded:
+  // a blocked database must not hold the install; the store then fails open (withStoreTimeouts).
+  const createStore = withTimeout(store.usageBytes(), config.storeWriteTimeoutMs || undefined, () => 0)
+  event.waitUntil(Promise.all([trust.load().then(actOn), createStore]))
 })
 
 self.addEventListener('activate', (event) => {

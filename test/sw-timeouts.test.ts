@@ -9,7 +9,7 @@ import type { SwError } from '../sw/errors.ts'
 import { createSchedulerClock, createSlotLimiter, schedulePieces } from '../sw/piece-scheduler.ts'
 import type { PieceDelivery } from '../sw/piece-source.ts'
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
-import { withStoreReadTimeout } from '../sw/piece-store-timeout.ts'
+import { withStoreTimeouts } from '../sw/piece-store-timeout.ts'
 import type { PieceStore } from '../sw/piece-store.ts'
 import { verifyPiece } from '../sw/piece-verifier.ts'
 import { createWebseedSource, type WebseedConfig } from '../sw/webseed-source.ts'
@@ -283,7 +283,7 @@ function hangingStore(): PieceStore & { reads: number } {
 
 test('store read timeout: a read that never resolves is a miss (get, getBlob → undefined; has → false); fast reads pass through', async () => {
   const timers = manualTimers()
-  const stuck = withStoreReadTimeout(hangingStore(), { config: { storeReadTimeoutMs: 2000 }, setTimer: timers.setTimer })
+  const stuck = withStoreTimeouts(hangingStore(), { config: { storeReadTimeoutMs: 2000, storeWriteTimeoutMs: 10_000 }, setTimer: timers.setTimer })
   const get = stuck.get(asset.infoHash, 0)
   const has = stuck.has(asset.infoHash, 0)
   const blob = stuck.getBlob(asset.infoHash, 0)
@@ -294,13 +294,13 @@ test('store read timeout: a read that never resolves is a miss (get, getBlob →
 
   const memory = createMemoryPieceStore({ budgetBytes: 1 << 30 })
   await memory.put(asset.infoHash, 0, pieceOf(bytes, asset, 0))
-  const fast = withStoreReadTimeout(memory, { config: { storeReadTimeoutMs: 2000 }, setTimer: timers.setTimer })
+  const fast = withStoreTimeouts(memory, { config: { storeReadTimeoutMs: 2000, storeWriteTimeoutMs: 10_000 }, setTimer: timers.setTimer })
   assert.deepEqual(await fast.get(asset.infoHash, 0), pieceOf(bytes, asset, 0))
   assert.equal(await fast.has(asset.infoHash, 0), true)
   assert.equal(timers.armed(2000), 0, 'timers of reads in time are cancelled')
 
   // A failing read is a miss too: a store problem never fails a response.
-  const failing = withStoreReadTimeout({ ...memory, get: () => Promise.reject(new Error('disk')), has: () => Promise.reject(new Error('disk')) }, { config: { storeReadTimeoutMs: 2000 }, setTimer: timers.setTimer })
+  const failing = withStoreTimeouts({ ...memory, get: () => Promise.reject(new Error('disk')), has: () => Promise.reject(new Error('disk')) }, { config: { storeReadTimeoutMs: 2000, storeWriteTimeoutMs: 10_000 }, setTimer: timers.setTimer })
   assert.equal(await failing.get(asset.infoHash, 0), undefined)
   assert.equal(await failing.has(asset.infoHash, 0), false)
 })
@@ -308,7 +308,7 @@ test('store read timeout: a read that never resolves is a miss (get, getBlob →
 test('store read timeout: the fetcher serves every piece from HTTP when the store never answers', async () => {
   const timers = manualTimers()
   const inner = hangingStore()
-  const store = withStoreReadTimeout(inner, { config: { storeReadTimeoutMs: 2000 }, setTimer: timers.setTimer })
+  const store = withStoreTimeouts(inner, { config: { storeReadTimeoutMs: 2000, storeWriteTimeoutMs: 10_000 }, setTimer: timers.setTimer })
   const origin = createFakeOrigin({ [URL_ASSET]: bytes })
   const fetcher = createAssetFetcher({
     store,

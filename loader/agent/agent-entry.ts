@@ -36,7 +36,9 @@ export function startAgent(options: StartAgentOptions = {}): AgentHandle {
   // Same database as the SW; never ask for persistent storage from the page (Firefox would prompt).
   // The SW owns the budget: it stores every piece the agent hands it too, and evicts then. The page never
   // evicts, so a page can't enforce a different budget than the one the site owner set (--sw-config).
-  const pieces = createIdbPieceStore({ budgetBytes: Number.POSITIVE_INFINITY, requestPersistence: async () => false })
+  // The SW owns the database too: the page never creates it (a page frozen in the back/forward cache
+  // while creating it blocked the SW's store for good).
+  const pieces = createIdbPieceStore({ budgetBytes: Number.POSITIVE_INFINITY, requestPersistence: async () => false, existingOnly: true })
   const agent = createPeerAgent({
     RTCPeerConnection,
     WebSocket,

@@ -3,33 +3,23 @@
 // index 'by-info-hash', records { index }); if that schema is not there it falls back to `has` per piece.
 // TODO(sw): replace with PieceStore.indexesOf once sw/piece-store.ts has it.
 
-import { openDB, type IDBPDatabase } from 'idb'
+import type { IDBPDatabase } from 'idb'
 import type { PieceStore } from '../../sw/piece-store.ts'
+import { reopeningDb } from '../../sw/reopening-db.ts'
 
 export type IndexLister = (infoHash: string, pieceCount: number) => Promise<number[]>
 
 export function createStoredIndexLister(pieces: PieceStore, dbName = 'swarmcdn-pieces'): IndexLister {
-  let db: Promise<IDBPDatabase | null> | undefined
-  const open = () =>
-    (db ??= (async () => {
-      // A store operation first: it creates the database with its schema, so opening it here without a
-      // version can never create an empty version-1 database that would skip the SW's upgrade.
-      await pieces.has('0'.repeat(40), 0)
-      const database = await openDB(dbName, undefined, {
-        // Never hold up a schema upgrade by the SW: close, and reopen on the next query.
-        blocking() {
-          database.close()
-          db = undefined
-        },
-      })
-      if (database.objectStoreNames.contains('lru')) return database
-      database.close()
-      return null
-    })().catch(() => null))
-
+  // Only a database the SW has created: a page never creates or upgrades it (reopening-db.ts).
+  const connect = reopeningDb(dbName, 1, () => undefined, { existingOnly: true })
   return async (infoHash, pieceCount) => {
-    const database = await open()
-    if (!database) return storedIndexes(pieces, infoHash, pieceCount)
+    let database: IDBPDatabase
+    try {
+      database = (await connect()) as unknown as IDBPDatabase
+    } catch {
+      return [] // no database yet: nothing stored
+    }
+    if (!database.objectStoreNames.contains('lru')) return storedIndexes(pieces, infoHash, pieceCount)
     try {
       const records: Array<{ index?: unknown }> = await database.getAllFromIndex('lru', 'by-info-hash', IDBKeyRange.only(infoHash))
       return records

@@ -82,6 +82,8 @@ async function drive(plan: DriverPlan, step: string, attempt: number): Promise<v
     }
     if (step === 'prime') {
       const stored = reads.every((read) => read.sources === 'store')
+      // Untimed: where each read came from, so a visit that stalls later shows how the store filled.
+      await report({ kind: 'progress', step: `${step} ${attempt}: read ${reads.map((read) => `${read.sources ?? read.error ?? read.status}`).join(',')} in ${Math.round(wallMs)} ms` })
       if (plan.variant === 'swarmcdn' && !stored && attempt + 1 < plan.primeTries) {
         await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)))
         return go('prime', attempt + 1)

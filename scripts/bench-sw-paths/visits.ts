@@ -17,7 +17,7 @@
 
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CHROMIUM_PATH, HEADLESS_CHROMIUM_ARGS } from '../../e2e/helpers/browser.ts'
@@ -45,6 +45,8 @@ export interface VisitSettings {
   settleMs: number
   visitTimeoutMs: number
   passTimeoutMs: number
+  /** Keep each visit's Chromium stderr (with --enable-logging=stderr) in <dir>/<visitId>.log. */
+  chromiumLogDir?: string
 }
 
 /** Receives the pages' reports; one per bench run. */
@@ -87,9 +89,12 @@ export async function startCollector(): Promise<Collector> {
       }
       const passes: Partial<Record<Measure, Pass>> = {}
       let lastStep = 'starting the browser'
+      const started = Date.now()
+      const trail: string[] = []
       const done = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`visit not done within ${settings.visitTimeoutMs} ms (last step: ${lastStep})`)), settings.visitTimeoutMs)
+        const timer = setTimeout(() => reject(new Error(`visit not done within ${settings.visitTimeoutMs} ms (last step: ${lastStep})\n    steps: ${trail.join(' → ')}`)), settings.visitTimeoutMs)
         listeners.set(visitId, (report) => {
+          trail.push(`${((Date.now() - started) / 1000).toFixed(1)}s ${report.kind}${report.step ? ` ${report.step}` : ''}`)
           if (report.kind === 'progress') lastStep = report.step ?? lastStep
           if (report.kind === 'pass') passes[`${variant}-${report.step}` as Measure] = toPass(variant, report, settings.assets)
           if (report.kind === 'done' || report.kind === 'error') {
@@ -99,7 +104,8 @@ export async function startCollector(): Promise<Collector> {
           }
         })
       })
-      const browser = await launchHeadless(`${origin}${HOME_PATH}?plan=${encodeURIComponent(JSON.stringify(plan))}&step=home`)
+      const logFile = settings.chromiumLogDir ? join(settings.chromiumLogDir, `${visitId}.log`) : undefined
+      const browser = await launchHeadless(`${origin}${HOME_PATH}?plan=${encodeURIComponent(JSON.stringify(plan))}&step=home`, logFile)
       try {
         await Promise.race([done, browser.exited.then(() => Promise.reject(new Error('Chromium exited during the visit')))])
       } finally {
@@ -113,8 +119,9 @@ export async function startCollector(): Promise<Collector> {
 }
 
 /** Chromium with its own new profile, headless, opened on `url`; no DevTools client attached. */
-async function launchHeadless(url: string): Promise<{ exited: Promise<void>; close(): Promise<void> }> {
+async function launchHeadless(url: string, logFile?: string): Promise<{ exited: Promise<void>; close(): Promise<void> }> {
   const profile = await mkdtemp(join(tmpdir(), 'swarmcdn-bench-sw-profile-'))
+  const log = logFile ? await open(logFile, 'w') : undefined
   const child = spawn(CHROMIUM_PATH, [
     '--headless',
     ...HEADLESS_CHROMIUM_ARGS,
@@ -123,8 +130,9 @@ async function launchHeadless(url: string): Promise<{ exited: Promise<void>; clo
     '--no-default-browser-check',
     // Keeps the headless browser open on its page (no client ever connects).
     '--remote-debugging-port=0',
+    ...(log ? ['--enable-logging=stderr', '--v=0'] : []),
     url,
-  ], { stdio: 'ignore', detached: true })
+  ], { stdio: ['ignore', 'ignore', log ? log.fd : 'ignore'], detached: true })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   // Its own process group: closing ends the renderers, network and GPU processes with it.
   const signal = (name: NodeJS.Signals) => {
@@ -141,6 +149,7 @@ async function launchHeadless(url: string): Promise<{ exited: Promise<void>; clo
       const killer = setTimeout(() => signal('SIGKILL'), 5000)
       await exited
       clearTimeout(killer)
+      await log?.close()
       // Helper processes may still be writing to the profile for a moment.
       await rm(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 }).catch(() => undefined)
     },
