@@ -79,8 +79,18 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     swarmcdnStats: outcome.swarmcdnStats,
     ready: outcome.ready,
   }
-  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB, offload ${(result.offload * 100).toFixed(0)}%`)
+  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB, offload ${(result.offload * 100).toFixed(0)}%${peerSummary(outcome.swarmcdnStats)}`)
   return result
+}
+
+/** From the page's stats: bytes from peers, what happened to its piece requests, and its peers' credit windows. */
+function peerSummary(stats: unknown): string {
+  const s = stats as { bytes?: { peers?: number }; peers?: number; transfers?: Record<string, number>; windowsBytes?: number[] } | null
+  if (!s?.bytes) return ''
+  const t = s.transfers
+  const transfers = t ? `; requests ${t.requests}, stalled ${t.stalls}, rejected ${t.rejects}, cancelled ${t.cancels}, most open at a peer ${t.maxOpenPerPeer}` : ''
+  const windows = s.windowsBytes?.length ? `; windows ${s.windowsBytes.map((b) => `${Math.round(b / 1024)}K`).join(' ')}` : ''
+  return ` · peers ${((s.bytes.peers ?? 0) / 1e6).toFixed(1)} MB from ${s.peers ?? 0} connections${transfers}${windows}`
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {

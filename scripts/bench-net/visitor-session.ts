@@ -78,7 +78,17 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       const api = (window as unknown as { swarmcdn?: { stats(): Promise<unknown>; ready: Promise<unknown> } }).swarmcdn
       if (!api) return [null, null]
       const ready = await Promise.race([api.ready, new Promise((resolve) => setTimeout(() => resolve('pending'), 2000))])
-      return [await api.stats().catch(() => null), ready]
+      // Bytes per asset and source, straight from the SW (the page API reports only totals).
+      const assets = await new Promise<unknown>((resolve) => {
+        const controller = navigator.serviceWorker?.controller
+        if (!controller) return resolve(null)
+        const channel = new MessageChannel()
+        setTimeout(() => resolve(null), 1500)
+        channel.port1.onmessage = (event) => resolve((event.data as { stats?: { assets?: unknown } })?.stats?.assets ?? null)
+        controller.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
+      })
+      const stats = await api.stats().catch(() => null)
+      return [stats ? { ...stats, assets } : null, ready]
     })
     return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready }
   } catch (error) {
