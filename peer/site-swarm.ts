@@ -27,6 +27,7 @@ import { createTrackerClient, type TrackerClient } from './tracker-client.ts'
 import { createUploadLimiter } from './upload-limiter.ts'
 import { createFlowWindow, type FlowWindow } from './flow-window.ts'
 import { createSendCredit, type SendCredit } from './send-credit.ts'
+import { isStalled } from './stall-rule.ts'
 
 export interface SwarmAsset {
   infoHash: string
@@ -630,10 +631,20 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     for (const peer of peers.values()) {
       for (const outgoing of [...peer.outgoing.values()]) {
         if (outgoing.want.done) continue
-        // Queued behind other pieces at that peer: only the first in line is expected to move.
-        const ahead = [...peer.outgoing.values()].filter((o) => o.startedMs < outgoing.startedMs && o.received < o.size).length
-        if (ahead > 0 && outgoing.received === 0 && t - outgoing.startedMs < config.stallMs * (ahead + 1)) continue
-        if (t - outgoing.lastProgressMs <= config.stallMs) continue
+        // Queued behind other pieces at that peer: it may wait for the bytes ahead at the peer's rate.
+        let bytesAheadOfIt = 0
+        for (const o of peer.outgoing.values()) if (o.startedMs < outgoing.startedMs || (o.startedMs === outgoing.startedMs && o.id < outgoing.id)) bytesAheadOfIt += o.size - o.received
+        const stalled = isStalled({
+          nowMs: t,
+          startedMs: outgoing.startedMs,
+          // The peer as a whole is moving while it sends the pieces ahead of this one.
+          lastProgressMs: outgoing.received === 0 ? Math.max(outgoing.lastProgressMs, peer.lastChunkMs) : outgoing.lastProgressMs,
+          receivedBytes: outgoing.received,
+          bytesAheadOfIt,
+          peerBytesPerSec: peer.rateBytesPerSec,
+          stallMs: config.stallMs,
+        })
+        if (!stalled) continue
         peer.outgoing.delete(outgoing.id)
         peer.link.send(encodeControl({ t: 'cancel', id: outgoing.id }))
         transfers.stalls++
