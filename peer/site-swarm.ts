@@ -544,10 +544,17 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   }
 
   async function serveLoop(peer: Peer): Promise<void> {
+    // The next queued piece is read from the store while this one is sent: a store read between pieces
+    // would leave the link idle (small pieces take tens of ms to send at a home uplink's rate).
+    let readAhead: { id: number; bytes: Promise<Uint8Array | undefined> } | null = null
+    const read = (request: { infoHash: string; index: number }) => deps.readPiece(request.infoHash, request.index).catch(() => undefined)
     while (peer.serveQueue.length > 0 && peer.link.isOpen()) {
       const request = peer.serveQueue.shift()!
       peer.serving = request.id
-      const bytes = await deps.readPiece(request.infoHash, request.index).catch(() => undefined)
+      const pending: Promise<Uint8Array | undefined> = readAhead?.id === request.id ? readAhead.bytes : read(request)
+      const upcoming = peer.serveQueue[0]
+      readAhead = upcoming ? { id: upcoming.id, bytes: read(upcoming) } : null
+      const bytes = await pending
       if (!bytes) {
         peer.link.send(encodeControl({ t: 'reject', id: request.id }))
         continue
