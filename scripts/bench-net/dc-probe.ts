@@ -1,6 +1,7 @@
 // `npm run bench:dc`: what one WebRTC data channel between two NATed visitors of the emulated internet
 // carries, raw (no swarmcdn code): visitor 1 sends N MB of fixed-size messages to visitor 2 with
-// bufferedAmount backpressure, for each combination of message size and buffer high-water mark.
+// bufferedAmount backpressure, for each combination of message size and buffer high-water mark, and
+// optionally paced (--pace-mbit) or bounded by a receiver-driven window (--window-kib 64,128).
 // Both pages measure; the receiver's time from first to last byte is the channel's throughput.
 // Compare with the sender's uplink (--up-mbit). Needs root; run under the heavy-work lock.
 
