@@ -12,6 +12,7 @@ export type ScenarioName = 'sequential' | 'crowd'
 
 export interface OriginStats {
   totalBytes: number
+  paths?: Record<string, { bytes: number; requests: number }>
   clients: Record<string, { bytes: number; requests: number }>
 }
 
@@ -25,6 +26,8 @@ export interface VisitorResult {
   originBytes: number
   /** 1 − originBytes / page bytes. */
   offload: number
+  /** Origin body bytes and requests per path while its page loaded (all addresses: in the sequential scenario, this visitor's). */
+  originPaths: Record<string, { bytes: number; requests: number }>
   controlledAfterMs: number | null
   timing: PageTiming | null
   swarmcdnStats: unknown
@@ -65,6 +68,11 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
   const outcome = await loadMeasuredPage(open, o.site, o.pageTimeoutMs)
   const after = await stats(o)
   const originBytes = clientBytes(after, open.visitor.publicIp) - clientBytes(before, open.visitor.publicIp)
+  const originPaths: VisitorResult['originPaths'] = {}
+  for (const [path, entry] of Object.entries(after.paths ?? {})) {
+    const was = before.paths?.[path] ?? { bytes: 0, requests: 0 }
+    if (entry.requests > was.requests || entry.bytes > was.bytes) originPaths[path] = { bytes: entry.bytes - was.bytes, requests: entry.requests - was.requests }
+  }
   const problems = outcome.timing ? checkTiming(outcome.timing, o.site) : []
   const error = [outcome.error, ...problems].filter(Boolean).join('; ') || null
   const result: VisitorResult = {
@@ -74,6 +82,7 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     error,
     originBytes,
     offload: 1 - originBytes / o.site.pageBytes,
+    originPaths,
     controlledAfterMs: open.controlledAfterMs,
     timing: outcome.timing,
     swarmcdnStats: outcome.swarmcdnStats,
