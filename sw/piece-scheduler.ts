@@ -47,10 +47,19 @@ export interface SchedulerClock {
    * pieces late (and race them over HTTP) that are merely queued behind another asset's.
    */
   peerRequestsOpen: number
+  /** Diagnostics: piece requests asked of peers, delivered by them, failed (unavailable), and raced over HTTP as late. */
+  counts: SchedulerCounts
+}
+
+export interface SchedulerCounts {
+  asked: number
+  delivered: number
+  failed: number
+  overdue: number
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), peerRequestsOpen: 0 }
+  return { peers: createThroughputMeter(now), peerRequestsOpen: 0, counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
 }
 
 /** Fewest pieces asked of peers at once per batch, whatever their measured rate. */
@@ -176,6 +185,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     state.set(index, 'peer')
     callbacks.assigned?.(index, 'peers')
     const request = peers!.request(asset, index, clientId)
+    clock.counts.asked++
     const stopMeasure = clock.peers.begin()
     const ahead = ++clock.peerRequestsOpen
     const endMeasure = once(() => {
@@ -185,6 +195,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const expectedMs = ((ahead * pieceSize(index, asset.length, asset.pieceLength)) / clock.peers.rate(config.peerAssumedBytesPerSec)) * 1000
     const cancelTimer = setTimer(() => {
       if (state.get(index) !== 'peer') return
+      clock.counts.overdue++
       overdue.add(index) // the peer may still win; HTTP races it
       pump()
     }, config.peerBudgetMs + expectedMs)
@@ -197,12 +208,14 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     request.promise.then(
       async (bytes) => {
         if (state.get(index) === 'done') return
+        clock.counts.delivered++
         clock.peers.add(bytes.length)
         done()
         if (!(await accept(index, bytes, 'peers'))) requeue(index)
         else pump() // a slot in the pipeline is free
       },
       () => {
+        clock.counts.failed++
         done()
         requeue(index)
       },

@@ -90,17 +90,20 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       if (!api) return [null, null]
       const ready = await Promise.race([api.ready, new Promise((resolve) => setTimeout(() => resolve('pending'), 2000))])
       // Bytes per asset and source, straight from the SW (the page API reports only totals).
-      const assets = await new Promise<unknown>((resolve) => {
+      const fromSw = await new Promise<{ assets: unknown; scheduler: unknown } | null>((resolve) => {
         const controller = navigator.serviceWorker?.controller
         if (!controller) return resolve(null)
         const channel = new MessageChannel()
         setTimeout(() => resolve(null), 1500)
-        channel.port1.onmessage = (event) => resolve((event.data as { stats?: { assets?: unknown } })?.stats?.assets ?? null)
+        channel.port1.onmessage = (event) => {
+          const reply = event.data as { stats?: { assets?: unknown }; scheduler?: unknown }
+          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null })
+        }
         controller.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
       })
       const stats = await api.stats().catch(() => null)
       const firstPeerMs = (window as unknown as { __firstPeerMs?: number }).__firstPeerMs ?? null
-      return [stats ? { ...stats, assets, firstPeerMs } : null, ready]
+      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, firstPeerMs } : null, ready]
     })
     return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready }
   } catch (error) {
