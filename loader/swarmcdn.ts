@@ -23,6 +23,10 @@ export interface SwarmcdnStats {
   rejectedPieces: number
   bannedPeers: number
   p2p: boolean
+  /** Diagnostics: this page's piece requests to peers (sent, stalled, rejected, cancelled, most open at one peer). */
+  transfers?: { requests: number; stalls: number; rejects: number; cancels: number; maxOpenPerPeer: number }
+  /** Diagnostics: the credit window given to each connected peer, bytes. */
+  windowsBytes?: number[]
 }
 
 export type SwarmcdnEvent = 'ready' | 'piece' | 'peer' | 'killed' | 'stats'
@@ -222,6 +226,7 @@ function start(script: HTMLScriptElement | null): void {
         rejectedPieces: local.rejectedPieces,
         bannedPeers: local.bannedPeers,
         p2p: agent !== null,
+        ...(local.transfers ? { transfers: local.transfers, windowsBytes: local.windowsBytes } : {}),
       }
     },
     connections: () => agent?.connections().catch(() => []) ?? Promise.resolve([]),

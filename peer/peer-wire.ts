@@ -2,9 +2,22 @@
 // Documented in docs/peer-protocol.md. Control messages are small JSON strings; piece data travels as
 // binary chunks with an 8-byte header. Nothing here is trusted: the service worker verifies every piece.
 
-export const WIRE_VERSION = 1
-/** Bytes per binary chunk: well under every browser's SCTP max-message-size (256 KiB in Chromium). */
-export const CHUNK_BYTES = 64 * 1024
+/** 2: credit-based flow control (`credit`, `ping`, `pong`), spoken only to peers whose hello says v ≥ 2. */
+export const WIRE_VERSION = 2
+/** First version with flow control. */
+export const FLOW_CONTROL_VERSION = 2
+/**
+ * Bytes per binary chunk sent. Small, so a credit window of a few chunks (flow-window.ts) still keeps
+ * a path busy; receivers accept any size up to MAX_CHUNK_BYTES (version 1 sent 64 KiB).
+ */
+export const CHUNK_BYTES = 16 * 1024
+/** Largest chunk accepted: well under every browser's SCTP max-message-size (256 KiB in Chromium). */
+export const MAX_CHUNK_BYTES = 64 * 1024
+/**
+ * Credit a version-2 receiver grants without saying so, before its first `credit`: the sender may
+ * have this many payload bytes sent in all (flow-window.ts: FLOW_WINDOW_DEFAULTS.initialBytes).
+ */
+export const INITIAL_CREDIT_BYTES = 64 * 1024
 /** Header of a binary chunk: request id (u32) and byte offset in the piece (u32), big-endian. */
 export const CHUNK_HEADER_BYTES = 8
 /** Largest control message accepted (a hello with the bitfields of a big site). */
@@ -24,6 +37,12 @@ export type ControlMessage =
   | { t: 'cancel'; id: number }
   /** I will not serve request `id` (not held, or busy): ask someone else. */
   | { t: 'reject'; id: number }
+  /** v2: you may have sent me `b` bytes of chunk payload in all on this connection (cumulative, never lower). */
+  | { t: 'credit'; b: number }
+  /** v2: answer with a pong at once. */
+  | { t: 'ping'; n: number }
+  /** v2: answer to ping `n`, sent at `ts` ms by the sender's clock (the receiver only compares such times). */
+  | { t: 'pong'; n: number; ts: number }
 
 export interface Chunk {
   id: number
@@ -67,6 +86,12 @@ export function decodeControl(text: string): ControlMessage | null {
     case 'cancel':
     case 'reject':
       return isId(m.id) ? { t: m.t, id: m.id } : null
+    case 'credit':
+      return Number.isSafeInteger(m.b) && (m.b as number) >= 0 ? { t: 'credit', b: m.b as number } : null
+    case 'ping':
+      return isId(m.n) ? { t: 'ping', n: m.n } : null
+    case 'pong':
+      return isId(m.n) && typeof m.ts === 'number' && Number.isFinite(m.ts) ? { t: 'pong', n: m.n, ts: m.ts } : null
     default:
       return null
   }

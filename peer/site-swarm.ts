@@ -9,6 +9,9 @@ import { pieceCount, pieceSize } from '../core/piece-math.ts'
 import { createPeerLink, type CandidatePair, type PeerLink } from './peer-link.ts'
 import {
   CHUNK_BYTES,
+  FLOW_CONTROL_VERSION,
+  INITIAL_CREDIT_BYTES,
+  MAX_CHUNK_BYTES,
   WIRE_VERSION,
   decodeBitfield,
   decodeChunk,
@@ -22,6 +25,9 @@ import {
 } from './peer-wire.ts'
 import { createTrackerClient, type TrackerClient } from './tracker-client.ts'
 import { createUploadLimiter } from './upload-limiter.ts'
+import { createFlowWindow, type FlowWindow } from './flow-window.ts'
+import { createSendCredit, type SendCredit } from './send-credit.ts'
+import { isStalled } from './stall-rule.ts'
 
 export interface SwarmAsset {
   infoHash: string
@@ -99,6 +105,23 @@ export interface PeerInfo {
   downloadBytesPerSec: number
   uploadedBytes: number
   downloadedBytes: number
+  /** Credit window we give this peer (bytes in flight towards us), and the one-way delay floor seen. */
+  windowBytes: number
+  baseDelayMs: number | null
+}
+
+/** What happened to this side's piece requests (for diagnosis: where peer delivery time goes). */
+export interface TransferCounters {
+  /** Requests sent to peers. */
+  requests: number
+  /** Requests taken back by the stall rule. */
+  stalls: number
+  /** Requests a peer rejected. */
+  rejects: number
+  /** Requests cancelled by the caller (the SW got the piece elsewhere, or no longer needs it). */
+  cancels: number
+  /** Most requests open at one peer at once. */
+  maxOpenPerPeer: number
 }
 
 export interface SiteSwarmStats {
@@ -106,6 +129,7 @@ export interface SiteSwarmStats {
   uploadedBytes: number
   downloadedBytes: number
   bannedPeers: number
+  transfers: TransferCounters
 }
 
 export interface SiteSwarm {
@@ -144,6 +168,17 @@ interface Peer {
   downloadedBytes: number
   uploadedBytes: number
   badPieces: number
+  /** The peer speaks flow control (hello v ≥ 2). */
+  flow: boolean
+  /** Sending: what the peer lets us have in flight towards it. */
+  credit: SendCredit
+  /** Receiving: how much we let it have in flight towards us, and what we granted so far. */
+  window: FlowWindow
+  receivedBytes: number
+  grantedBytes: number
+  /** Ping in flight (for the one-way delay samples that size the window), and when the last went out. */
+  pingSentMs: number | null
+  lastPingMs: number
 }
 
 interface Outgoing {
@@ -170,6 +205,10 @@ interface Wanted {
 const INITIAL_RATE_BYTES_PER_SEC = 256 * 1024
 const TICK_MS = 250
 const OFFER_TTL_MS = 30_000
+/** A delay sample at most this often per peer while it sends to us: enough to steer the window every few RTTs. */
+const PING_INTERVAL_MS = 50
+/** A ping unanswered this long is forgotten (a new one may go). */
+const PING_TIMEOUT_MS = 2_000
 /** Longest a new member counts as settling, whatever the tracker says. */
 const MAX_SETTLING_MS = 4_000
 
@@ -188,6 +227,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   const banned = new Set<string>()
   const upload = createUploadLimiter(config.maxUploadBytesPerSec, now)
   let nextRequestId = 1
+  const transfers: TransferCounters = { requests: 0, stalls: 0, rejects: 0, cancels: 0, maxOpenPerPeer: 0 }
   let uploadedBytes = 0
   let downloadedBytes = 0
   let destroyed = false
@@ -302,6 +342,13 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       downloadedBytes: 0,
       uploadedBytes: 0,
       badPieces: 0,
+      flow: false,
+      credit: createSendCredit(Number.POSITIVE_INFINITY),
+      window: createFlowWindow({ initialBytes: INITIAL_CREDIT_BYTES }),
+      receivedBytes: 0,
+      grantedBytes: INITIAL_CREDIT_BYTES,
+      pingSentMs: null,
+      lastPingMs: 0,
     }
     link.onOpen = () => {
       connecting.delete(link)
@@ -331,6 +378,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       connecting.delete(link)
       if (peers.get(remoteId) !== peer) return
       peers.delete(remoteId)
+      peer.credit.close()
       for (const [infoHash, indexes] of peer.have) changeAvailability(infoHash, indexes, -1)
       for (const outgoing of [...peer.outgoing.values()]) reassign(outgoing.want, peer)
       peer.outgoing.clear()
@@ -355,6 +403,11 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       case 'hello': {
         if (peer.ready || message.peerId !== peer.peerId) return peer.link.close()
         peer.ready = true
+        // Flow control with a peer that speaks it: it sends to us within our credit, we to it within its.
+        if (message.v >= FLOW_CONTROL_VERSION) {
+          peer.flow = true
+          peer.credit = createSendCredit(INITIAL_CREDIT_BYTES)
+        }
         queueMicrotask(checkSettled) // after its availability is reported
         for (const [infoHash, bits] of Object.entries(message.have)) {
           const asset = assets.get(infoHash)
@@ -376,9 +429,20 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
         peer.serveQueue = peer.serveQueue.filter((request) => request.id !== message.id)
         if (peer.serving === message.id) peer.cancelledServes.add(message.id)
         return
+      case 'credit':
+        return peer.credit.allow(message.b)
+      case 'ping':
+        return peer.link.send(encodeControl({ t: 'pong', n: message.n, ts: now() }))
+      case 'pong': {
+        if (peer.pingSentMs === null) return
+        peer.pingSentMs = null
+        if (peer.window.onDelay(now() - message.ts)) grantCredit(peer)
+        return
+      }
       case 'reject': {
         const outgoing = peer.outgoing.get(message.id)
         if (!outgoing) return
+        transfers.rejects++
         peer.outgoing.delete(message.id)
         peer.have.get(outgoing.want.infoHash)?.delete(outgoing.want.index)
         changeAvailability(outgoing.want.infoHash, [outgoing.want.index], -1)
@@ -414,9 +478,32 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     if (changed.length > 0) deps.onAvailability?.(infoHash, changed, delta > 0)
   }
 
+  /** Lets the peer send up to our window beyond what arrived (one message per chunk's worth of news). */
+  function grantCredit(peer: Peer): void {
+    if (!peer.flow) return
+    const total = peer.receivedBytes + peer.window.bytes()
+    if (total - peer.grantedBytes < Math.min(CHUNK_BYTES, peer.window.bytes() / 4)) return
+    peer.grantedBytes = total
+    peer.link.send(encodeControl({ t: 'credit', b: total }))
+  }
+
+  /** A one-way delay sample every PING_INTERVAL_MS while the peer sends to us. */
+  function maybePing(peer: Peer, t: number): void {
+    if (!peer.flow || t - peer.lastPingMs < PING_INTERVAL_MS) return
+    if (peer.pingSentMs !== null && t - peer.pingSentMs < PING_TIMEOUT_MS) return
+    peer.pingSentMs = t
+    peer.lastPingMs = t
+    peer.link.send(encodeControl({ t: 'ping', n: (t >>> 0) & 0x7fffffff }))
+  }
+
   function onChunk(peer: Peer, data: ArrayBuffer): void {
     const chunk = decodeChunk(data)
-    if (!chunk) return peer.link.close()
+    if (!chunk || chunk.bytes.length > MAX_CHUNK_BYTES) return peer.link.close()
+    // Every chunk counts against the credit, a cancelled request's too: the sender spent it.
+    peer.receivedBytes += chunk.bytes.length
+    peer.window.onBytes(chunk.bytes.length)
+    grantCredit(peer)
+    maybePing(peer, now())
     const outgoing = peer.outgoing.get(chunk.id)
     if (!outgoing) return // cancelled: the rest of that piece is still in flight
     if (chunk.offset !== outgoing.received || outgoing.received + chunk.bytes.length > outgoing.size) return peer.link.close()
@@ -457,10 +544,17 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   }
 
   async function serveLoop(peer: Peer): Promise<void> {
+    // The next queued piece is read from the store while this one is sent: a store read between pieces
+    // would leave the link idle (small pieces take tens of ms to send at a home uplink's rate).
+    let readAhead: { id: number; bytes: Promise<Uint8Array | undefined> } | null = null
+    const read = (request: { infoHash: string; index: number }) => deps.readPiece(request.infoHash, request.index).catch(() => undefined)
     while (peer.serveQueue.length > 0 && peer.link.isOpen()) {
       const request = peer.serveQueue.shift()!
       peer.serving = request.id
-      const bytes = await deps.readPiece(request.infoHash, request.index).catch(() => undefined)
+      const pending: Promise<Uint8Array | undefined> = readAhead?.id === request.id ? readAhead.bytes : read(request)
+      const upcoming = peer.serveQueue[0]
+      readAhead = upcoming ? { id: upcoming.id, bytes: read(upcoming) } : null
+      const bytes = await pending
       if (!bytes) {
         peer.link.send(encodeControl({ t: 'reject', id: request.id }))
         continue
@@ -468,6 +562,8 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
         if (peer.cancelledServes.has(request.id) || !peer.link.isOpen()) break
         const part = bytes.subarray(offset, Math.min(bytes.length, offset + CHUNK_BYTES))
+        // Counted as sent once taken, so it is sent even if cancelled meanwhile (the receiver counts it).
+        await peer.credit.take(part.length)
         await upload.take(part.length)
         await peer.link.drained()
         peer.link.send(encodeChunk(request.id, offset, part))
@@ -522,6 +618,8 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       const t = now()
       peer.outgoing.set(id, { id, want, size, buffer: new Uint8Array(size), received: 0, lastProgressMs: t, startedMs: t })
       want.assigned = { peer, id }
+      transfers.requests++
+      transfers.maxOpenPerPeer = Math.max(transfers.maxOpenPerPeer, peer.outgoing.size)
       peer.link.send(encodeControl({ t: 'req', id, h: want.infoHash, i: want.index }))
     }
   }
@@ -540,12 +638,23 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     for (const peer of peers.values()) {
       for (const outgoing of [...peer.outgoing.values()]) {
         if (outgoing.want.done) continue
-        // Queued behind other pieces at that peer: only the first in line is expected to move.
-        const ahead = [...peer.outgoing.values()].filter((o) => o.startedMs < outgoing.startedMs && o.received < o.size).length
-        if (ahead > 0 && outgoing.received === 0 && t - outgoing.startedMs < config.stallMs * (ahead + 1)) continue
-        if (t - outgoing.lastProgressMs <= config.stallMs) continue
+        // Queued behind other pieces at that peer: it may wait for the bytes ahead at the peer's rate.
+        let bytesAheadOfIt = 0
+        for (const o of peer.outgoing.values()) if (o.startedMs < outgoing.startedMs || (o.startedMs === outgoing.startedMs && o.id < outgoing.id)) bytesAheadOfIt += o.size - o.received
+        const stalled = isStalled({
+          nowMs: t,
+          startedMs: outgoing.startedMs,
+          // The peer as a whole is moving while it sends the pieces ahead of this one.
+          lastProgressMs: outgoing.received === 0 ? Math.max(outgoing.lastProgressMs, peer.lastChunkMs) : outgoing.lastProgressMs,
+          receivedBytes: outgoing.received,
+          bytesAheadOfIt,
+          peerBytesPerSec: peer.rateBytesPerSec,
+          stallMs: config.stallMs,
+        })
+        if (!stalled) continue
         peer.outgoing.delete(outgoing.id)
         peer.link.send(encodeControl({ t: 'cancel', id: outgoing.id }))
+        transfers.stalls++
         peer.rateBytesPerSec /= 2
         reassign(outgoing.want, peer)
       }
@@ -599,7 +708,10 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
           want.done = true
           want.reject(new FetchError('cancelled'))
           const assigned = want.assigned
-          if (assigned && assigned.peer.outgoing.delete(assigned.id)) assigned.peer.link.send(encodeControl({ t: 'cancel', id: assigned.id }))
+          if (assigned && assigned.peer.outgoing.delete(assigned.id)) {
+            transfers.cancels++
+            assigned.peer.link.send(encodeControl({ t: 'cancel', id: assigned.id }))
+          }
           dispatch()
         },
       }
@@ -616,12 +728,14 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
         downloadBytesPerSec: Math.round(peer.rateBytesPerSec),
         uploadedBytes: peer.uploadedBytes,
         downloadedBytes: peer.downloadedBytes,
+        windowBytes: peer.flow ? peer.window.bytes() : 0,
+        baseDelayMs: peer.window.baseDelayMs(),
       })),
     async connections() {
       const pairs = await Promise.all([...peers.values()].map((peer) => peer.link.candidatePair()))
       return pairs.filter((pair): pair is CandidatePair => pair !== null)
     },
-    stats: () => ({ peers: peers.size, uploadedBytes, downloadedBytes, bannedPeers: banned.size }),
+    stats: () => ({ peers: peers.size, uploadedBytes, downloadedBytes, bannedPeers: banned.size, transfers: { ...transfers } }),
     destroy() {
       if (destroyed) return
       destroyed = true

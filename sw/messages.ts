@@ -18,6 +18,7 @@
 
 import type { StatsSnapshot } from './asset-stats.ts'
 import type { TrustStatus } from './manifest-trust.ts'
+import type { SchedulerCounts } from './piece-scheduler.ts'
 
 export const MSG_GET_STATS = 'swarmcdn:get-stats'
 export const MSG_STATS = 'swarmcdn:stats'
@@ -35,6 +36,8 @@ export interface StatsReply {
   type: typeof MSG_STATS
   stats: StatsSnapshot
   manifest: { status: TrustStatus; sequence: number | null }
+  /** Diagnostics: what became of the scheduler's peer requests. */
+  scheduler?: SchedulerCounts
 }
 
 export interface AgentRegisteredReply {

@@ -38,13 +38,28 @@ export interface SlotLimiter {
 
 export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'peerAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
 
-/** Shared by every batch of one SW: how fast peers deliver. */
+/** Shared by every batch of one SW: how fast peers deliver, and how many piece requests they have open. */
 export interface SchedulerClock {
   peers: ThroughputMeter
+  /**
+   * Peer requests open across every batch. A piece's expected time is its place among all of them at
+   * the measured rate: the agents serve every batch's requests, so counting one batch's would call
+   * pieces late (and race them over HTTP) that are merely queued behind another asset's.
+   */
+  peerRequestsOpen: number
+  /** Diagnostics: piece requests asked of peers, delivered by them, failed (unavailable), and raced over HTTP as late. */
+  counts: SchedulerCounts
+}
+
+export interface SchedulerCounts {
+  asked: number
+  delivered: number
+  failed: number
+  overdue: number
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now) }
+  return { peers: createThroughputMeter(now), peerRequestsOpen: 0, counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
 }
 
 /** Fewest pieces asked of peers at once per batch, whatever their measured rate. */
@@ -170,11 +185,17 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     state.set(index, 'peer')
     callbacks.assigned?.(index, 'peers')
     const request = peers!.request(asset, index, clientId)
-    const endMeasure = clock.peers.begin()
-    const ahead = peerRequests.size + 1
+    clock.counts.asked++
+    const stopMeasure = clock.peers.begin()
+    const ahead = ++clock.peerRequestsOpen
+    const endMeasure = once(() => {
+      clock.peerRequestsOpen--
+      stopMeasure()
+    })
     const expectedMs = ((ahead * pieceSize(index, asset.length, asset.pieceLength)) / clock.peers.rate(config.peerAssumedBytesPerSec)) * 1000
     const cancelTimer = setTimer(() => {
       if (state.get(index) !== 'peer') return
+      clock.counts.overdue++
       overdue.add(index) // the peer may still win; HTTP races it
       pump()
     }, config.peerBudgetMs + expectedMs)
@@ -187,12 +208,14 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     request.promise.then(
       async (bytes) => {
         if (state.get(index) === 'done') return
+        clock.counts.delivered++
         clock.peers.add(bytes.length)
         done()
         if (!(await accept(index, bytes, 'peers'))) requeue(index)
         else pump() // a slot in the pipeline is free
       },
       () => {
+        clock.counts.failed++
         done()
         requeue(index)
       },

@@ -65,6 +65,7 @@ const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self
 // A site without a swarm (no trackers) has no peers to wait for.
 const peers = createPortPeerPieces({ agents, enabled: () => !!trust.current()?.swarm && trust.current()!.trackers.length > 0 })
 const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config })
+const clock = createSchedulerClock()
 const fetcher = createAssetFetcher({
   store,
   config,
@@ -75,7 +76,7 @@ const fetcher = createAssetFetcher({
     httpSlots: createSlotLimiter(config.webseedConcurrency),
     verify: verifyPiece,
     config,
-    clock: createSchedulerClock(),
+    clock,
     onRejected: (asset, _index, source) => {
       if (source !== 'store') stats.pieceRejected(asset, source)
       // A bad piece from the origin itself most likely means a deploy changed the file: check for a new
@@ -198,6 +199,7 @@ self.addEventListener('message', (event) => {
       type: MSG_STATS,
       stats: stats.snapshot(),
       manifest: { status: state.status, sequence: state.status === 'none' ? null : state.manifest.sequence },
+      scheduler: clock.counts,
     }
     if (port) port.postMessage(reply)
     else client?.postMessage(reply)

@@ -7,7 +7,7 @@ import { pieceCount } from '../../core/piece-math.ts'
 import { MSG_AGENT_REGISTERED } from '../../sw/messages.ts'
 import { parseSwMessage, type AgentToSwMessage, type GetPiecesMessage, type SiteMessage } from '../../core/agent-protocol.ts'
 import type { PieceStore } from '../../sw/piece-store.ts'
-import { createSiteSwarm, SITE_SWARM_DEFAULTS, type PieceFetch, type SiteSwarm } from '../../peer/site-swarm.ts'
+import { createSiteSwarm, SITE_SWARM_DEFAULTS, type PieceFetch, type SiteSwarm, type TransferCounters } from '../../peer/site-swarm.ts'
 import type { CandidatePair } from '../../peer/peer-link.ts'
 import type { AgentConfig } from './agent-config.ts'
 import type { IndexLister } from './stored-index-lister.ts'
@@ -28,6 +28,10 @@ export interface AgentStats {
   rejectedPieces: number
   /** Peers dropped and refused for sending bad pieces. */
   bannedPeers: number
+  /** Piece requests to peers: sent, stalled, rejected, cancelled (diagnostics). */
+  transfers?: TransferCounters
+  /** Credit window per open connection, bytes (diagnostics). */
+  windowsBytes?: number[]
 }
 
 export interface PeerAgentDeps {
@@ -207,6 +211,8 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         downloadedBytes: s?.downloadedBytes ?? 0,
         rejectedPieces,
         bannedPeers: s?.bannedPeers ?? 0,
+        transfers: s?.transfers,
+        windowsBytes: swarm?.peers().map((peer) => peer.windowBytes),
       }
     },
     connections: () => swarm?.connections() ?? Promise.resolve([]),

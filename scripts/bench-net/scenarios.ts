@@ -12,6 +12,7 @@ export type ScenarioName = 'sequential' | 'crowd'
 
 export interface OriginStats {
   totalBytes: number
+  paths?: Record<string, { bytes: number; requests: number }>
   clients: Record<string, { bytes: number; requests: number }>
 }
 
@@ -25,6 +26,8 @@ export interface VisitorResult {
   originBytes: number
   /** 1 − originBytes / page bytes. */
   offload: number
+  /** Origin body bytes and requests per path while its page loaded (all addresses: in the sequential scenario, this visitor's). */
+  originPaths: Record<string, { bytes: number; requests: number }>
   controlledAfterMs: number | null
   timing: PageTiming | null
   swarmcdnStats: unknown
@@ -65,6 +68,11 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
   const outcome = await loadMeasuredPage(open, o.site, o.pageTimeoutMs)
   const after = await stats(o)
   const originBytes = clientBytes(after, open.visitor.publicIp) - clientBytes(before, open.visitor.publicIp)
+  const originPaths: VisitorResult['originPaths'] = {}
+  for (const [path, entry] of Object.entries(after.paths ?? {})) {
+    const was = before.paths?.[path] ?? { bytes: 0, requests: 0 }
+    if (entry.requests > was.requests || entry.bytes > was.bytes) originPaths[path] = { bytes: entry.bytes - was.bytes, requests: entry.requests - was.requests }
+  }
   const problems = outcome.timing ? checkTiming(outcome.timing, o.site) : []
   const error = [outcome.error, ...problems].filter(Boolean).join('; ') || null
   const result: VisitorResult = {
@@ -74,13 +82,26 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     error,
     originBytes,
     offload: 1 - originBytes / o.site.pageBytes,
+    originPaths,
     controlledAfterMs: open.controlledAfterMs,
     timing: outcome.timing,
     swarmcdnStats: outcome.swarmcdnStats,
     ready: outcome.ready,
   }
-  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB, offload ${(result.offload * 100).toFixed(0)}%`)
+  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB, offload ${(result.offload * 100).toFixed(0)}%${peerSummary(outcome.swarmcdnStats)}`)
   return result
+}
+
+/** From the page's stats: bytes from peers, what happened to its piece requests, and its peers' credit windows. */
+function peerSummary(stats: unknown): string {
+  const s = stats as { bytes?: { peers?: number }; peers?: number; transfers?: Record<string, number>; windowsBytes?: number[]; firstPeerMs?: number | null; scheduler?: Record<string, number> | null } | null
+  if (!s?.bytes) return ''
+  const t = s.transfers
+  const transfers = t ? `; requests ${t.requests}, stalled ${t.stalls}, rejected ${t.rejects}, cancelled ${t.cancels}, most open at a peer ${t.maxOpenPerPeer}` : ''
+  const windows = s.windowsBytes?.length ? `; windows ${s.windowsBytes.map((b) => `${Math.round(b / 1024)}K`).join(' ')}` : ''
+  const first = typeof s.firstPeerMs === 'number' ? ` (first at ${(s.firstPeerMs / 1000).toFixed(2)} s)` : ''
+  const sw = s.scheduler ? `; SW asked peers ${s.scheduler.asked}, delivered ${s.scheduler.delivered}, failed ${s.scheduler.failed}, overdue ${s.scheduler.overdue}` : ''
+  return ` · peers ${((s.bytes.peers ?? 0) / 1e6).toFixed(1)} MB from ${s.peers ?? 0} connections${first}${transfers}${sw}${windows}`
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {

@@ -54,6 +54,17 @@ export async function launchBrowsers(net: EmulatedInternet, site: BenchSite, con
 /** The visitor arrives at the site: a fresh profile opens the home page (the SW installs there). */
 export async function openVisitor(browser: Browser, visitor: Visitor, site: BenchSite, variant: Variant): Promise<OpenVisitor> {
   const context = await newShimmedContext(browser, { serviceWorkers: variant === 'http' ? 'block' : 'allow' })
+  // Diagnostics: when this page's agent first had a peer (ms after navigation start), for the log.
+  await context.addInitScript(() => {
+    const w = window as unknown as { swarmcdn?: { on(event: string, listener: (detail: unknown) => void): void }; __firstPeerMs?: number }
+    const hook = () => {
+      if (!w.swarmcdn) return setTimeout(hook, 5)
+      w.swarmcdn.on('peer', (detail) => {
+        if (w.__firstPeerMs === undefined && ((detail as { peers?: number })?.peers ?? 0) > 0) w.__firstPeerMs = Math.round(performance.now())
+      })
+    }
+    hook()
+  })
   const page = await context.newPage()
   const started = Date.now()
   await page.goto(new URL(site.homePath, site.baseUrl).href)
@@ -78,7 +89,21 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       const api = (window as unknown as { swarmcdn?: { stats(): Promise<unknown>; ready: Promise<unknown> } }).swarmcdn
       if (!api) return [null, null]
       const ready = await Promise.race([api.ready, new Promise((resolve) => setTimeout(() => resolve('pending'), 2000))])
-      return [await api.stats().catch(() => null), ready]
+      // Bytes per asset and source, straight from the SW (the page API reports only totals).
+      const fromSw = await new Promise<{ assets: unknown; scheduler: unknown } | null>((resolve) => {
+        const controller = navigator.serviceWorker?.controller
+        if (!controller) return resolve(null)
+        const channel = new MessageChannel()
+        setTimeout(() => resolve(null), 1500)
+        channel.port1.onmessage = (event) => {
+          const reply = event.data as { stats?: { assets?: unknown }; scheduler?: unknown }
+          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null })
+        }
+        controller.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
+      })
+      const stats = await api.stats().catch(() => null)
+      const firstPeerMs = (window as unknown as { __firstPeerMs?: number }).__firstPeerMs ?? null
+      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, firstPeerMs } : null, ready]
     })
     return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready }
   } catch (error) {
