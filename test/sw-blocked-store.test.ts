@@ -12,8 +12,7 @@ import assert from 'node:assert/strict'
 import { createStoredIndexLister } from '../loader/agent/stored-index-lister.ts'
 import { createIdbPieceStore } from '../sw/piece-store-idb.ts'
 import { withStoreTimeouts } from '../sw/piece-store-timeout.ts'
-import type { SetTimer } from '../sw/with-timeout.ts'
-import { makeBytes } from './sw-fixtures.ts'
+import { makeBytes, manualTimers } from './sw-fixtures.ts'
 
 let dbCounter = 0
 const freshDbName = () => `swarmcdn-blocked-test-${process.pid}-${dbCounter++}`
@@ -27,25 +26,6 @@ const exists = async (name: string) => (await indexedDB.databases()).some((info)
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let round = 0; round < 5000 && !condition(); round++) await new Promise((resolve) => setImmediate(resolve))
   assert.ok(condition(), `never happened: ${what}`)
-}
-
-function manualTimers() {
-  const pending = new Set<{ ms: number; callback: () => void }>()
-  const setTimer: SetTimer = (callback, ms) => {
-    const timer = { ms, callback }
-    pending.add(timer)
-    return () => void pending.delete(timer)
-  }
-  return {
-    setTimer,
-    armed: (ms: number) => [...pending].filter((timer) => timer.ms === ms).length,
-    fire(ms: number) {
-      for (const timer of [...pending].filter((t) => t.ms === ms)) {
-        pending.delete(timer)
-        timer.callback()
-      }
-    },
-  }
 }
 
 /** Settled state of a promise without waiting for it. */

@@ -2,6 +2,7 @@
 // Ed25519 signatures, and a fake origin that answers Range requests with real 206 slices.
 
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import type { SetTimer } from '../sw/with-timeout.ts'
 import { MANIFEST_FORMAT, encodeEnvelope, type Manifest, type ManifestAsset } from '../core/manifest-format.ts'
 import { pieceCount } from '../core/piece-math.ts'
 import type { PeerPieces } from '../sw/peer-source-port.ts'
@@ -233,4 +234,31 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
     offset += chunk.length
   }
   return out
+}
+
+/** Timers that fire only when the test says so. */
+export function manualTimers() {
+  const pending = new Set<{ ms: number; callback: () => void }>()
+  const starts: number[] = []
+  const setTimer: SetTimer = (callback, ms) => {
+    starts.push(ms)
+    const timer = { ms, callback }
+    pending.add(timer)
+    return () => void pending.delete(timer)
+  }
+  return {
+    setTimer,
+    armed: (ms: number) => [...pending].filter((timer) => timer.ms === ms).length,
+    /** Timers of this duration started so far. */
+    started: (ms: number) => starts.filter((value) => value === ms).length,
+    /** Fires every pending timer of this duration. */
+    fire(ms: number) {
+      const due = [...pending].filter((timer) => timer.ms === ms)
+      for (const timer of due) {
+        pending.delete(timer)
+        timer.callback()
+      }
+      return due.length
+    },
+  }
 }

@@ -52,6 +52,28 @@ function setup(store: PieceStore) {
   return { responder, respond, stats, timer, corrupt }
 }
 
+/** The store, with every read of a piece's bytes (a check) counted; `onRead` runs before the nth read returns. */
+function countingChecks(store: PieceStore, onRead?: (reads: number) => Promise<unknown> | void) {
+  const counter = { reads: 0 }
+  const wrapped: PieceStore = {
+    ...store,
+    getBlob: async (infoHash, index) => {
+      const blob = await store.getBlob(infoHash, index)
+      if (!blob) return blob
+      // Count reads of the bytes (the check), not handles.
+      const arrayBuffer = blob.arrayBuffer.bind(blob)
+      return Object.assign(blob, {
+        arrayBuffer: async () => {
+          counter.reads++
+          await onRead?.(counter.reads)
+          return arrayBuffer()
+        },
+      })
+    },
+  }
+  return { store: wrapped, counter }
+}
+
 const body = async (response: Response) => new Uint8Array(await response.arrayBuffer())
 
 test('a wholly stored asset is served from its stored Blobs, byte-exact, whole and in ranges across and inside pieces', async () => {
@@ -115,24 +137,14 @@ test('every piece served is checked after the page goes quiet; a bad one deletes
 
 test('every serve is checked again (a record rewritten since the last check is caught); a piece served twice before the checks is read once', async () => {
   const store = await storeWith(video, bytes)
-  let reads = 0
-  const counting: PieceStore = {
-    ...store,
-    getBlob: async (infoHash, index) => {
-      const blob = await store.getBlob(infoHash, index)
-      if (!blob) return blob
-      // Count reads of the bytes (the check), not handles.
-      const arrayBuffer = blob.arrayBuffer.bind(blob)
-      return Object.assign(blob, { arrayBuffer: () => (reads++, arrayBuffer()) })
-    },
-  }
-  const { respond, timer, corrupt } = setup(counting)
+  const counting = countingChecks(store)
+  const { respond, timer, corrupt } = setup(counting.store)
   const pieces = pieceCount(bytes.length, PIECE)
   await respond(video, 0, bytes.length - 1)
   const twice = await respond(video, 0, bytes.length - 1)
   timer.fire()
   await twice!.done
-  assert.equal(reads, pieces)
+  assert.equal(counting.counter.reads, pieces)
 
   const tampered = pieceOf(bytes, video, 3).slice()
   tampered[0] ^= 1
@@ -141,37 +153,22 @@ test('every serve is checked again (a record rewritten since the last check is c
   assert.ok(again)
   timer.fire()
   await again.done
-  assert.equal(reads, pieces + 4, 'read again up to the bad piece; the rest of the asset is deleted, not read')
+  assert.equal(counting.counter.reads, pieces + 4, 'read again up to the bad piece; the rest of the asset is deleted, not read')
   assert.deepEqual(corrupt, [3])
 })
 
 test('the checks give way: a stored response starting while they run pauses them until the page is quiet again', async () => {
-  const store = await storeWith(video, bytes)
-  let reads = 0
   let respondDuringChecks: (() => Promise<unknown>) | null = null
-  const counting: PieceStore = {
-    ...store,
-    getBlob: async (infoHash, index) => {
-      const blob = await store.getBlob(infoHash, index)
-      if (!blob) return blob
-      const arrayBuffer = blob.arrayBuffer.bind(blob)
-      return Object.assign(blob, {
-        arrayBuffer: async () => {
-          reads++
-          if (reads === 2 && respondDuringChecks) await respondDuringChecks() // the page asks again mid-check
-          return arrayBuffer()
-        },
-      })
-    },
-  }
-  const { respond, timer } = setup(counting)
+  // The page asks again while the second piece is being checked.
+  const counting = countingChecks(await storeWith(video, bytes), (reads) => (reads === 2 ? respondDuringChecks?.() : undefined))
+  const { respond, timer } = setup(counting.store)
   const first = await respond(video, 0, PIECE * 4 - 1)
   respondDuringChecks = () => respond(video, PIECE * 4, bytes.length - 1)
   timer.fire()
   await new Promise((resolve) => setTimeout(resolve, 20))
-  assert.equal(reads, 2, 'stopped after the piece under way when the page asked again')
+  assert.equal(counting.counter.reads, 2, 'stopped after the piece under way when the page asked again')
   assert.equal(timer.armed(), true, 'resumes once quiet')
   timer.fire()
   await first!.done
-  assert.equal(reads, pieceCount(bytes.length, PIECE))
+  assert.equal(counting.counter.reads, pieceCount(bytes.length, PIECE))
 })

@@ -13,8 +13,8 @@ import { withStoreTimeouts } from '../sw/piece-store-timeout.ts'
 import type { PieceStore } from '../sw/piece-store.ts'
 import { verifyPiece } from '../sw/piece-verifier.ts'
 import { createWebseedSource, type WebseedConfig } from '../sw/webseed-source.ts'
-import { withTimeout, type SetTimer } from '../sw/with-timeout.ts'
-import { ORIGIN, PIECE, createFakeOrigin, makeAsset, makeBytes, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
+import { withTimeout } from '../sw/with-timeout.ts'
+import { ORIGIN, PIECE, createFakeOrigin, makeAsset, makeBytes, manualTimers, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
 
 const bytes = makeBytes(10 * PIECE + 777, 11)
 const asset = makeAsset(bytes, { path: '/media/video.mp4' })
@@ -33,33 +33,6 @@ const config: WebseedConfig = {
   webseedRetryBaseMs: 100,
   webseedResponseTimeoutMs: HEADERS_MS,
   webseedBodyStallMs: STALL_MS,
-}
-
-/** Timers that fire only when the test says so. */
-function manualTimers() {
-  const pending = new Set<{ ms: number; callback: () => void }>()
-  const starts: number[] = []
-  const setTimer: SetTimer = (callback, ms) => {
-    starts.push(ms)
-    const timer = { ms, callback }
-    pending.add(timer)
-    return () => void pending.delete(timer)
-  }
-  return {
-    setTimer,
-    armed: (ms: number) => [...pending].filter((timer) => timer.ms === ms).length,
-    /** Timers of this duration started so far. */
-    started: (ms: number) => starts.filter((value) => value === ms).length,
-    /** Fires every pending timer of this duration. */
-    fire(ms: number) {
-      const due = [...pending].filter((timer) => timer.ms === ms)
-      for (const timer of due) {
-        pending.delete(timer)
-        timer.callback()
-      }
-      return due.length
-    },
-  }
 }
 
 /** Lets every pending I/O callback and microtask run, until `condition` holds. */
