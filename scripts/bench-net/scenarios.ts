@@ -5,6 +5,7 @@
 
 import type { EmulatedInternet } from '../../e2e/net/emulated-internet.ts'
 import { getJsonViaSocket } from '../../e2e/net/unix-socket-relay.ts'
+import { inNs } from '../../e2e/net/host-command.ts'
 import type { BenchSite } from './bench-site.ts'
 import { checkTiming, launchBrowsers, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type Variant } from './visitor-session.ts'
 
@@ -26,6 +27,12 @@ export interface VisitorResult {
   originBytes: number
   /** 1 − originBytes / page bytes. */
   offload: number
+  /**
+   * Bytes the origin's link actually sent (its interface's counter, IP headers and tracker traffic
+   * included) while this page loaded. originBytes counts what the origin handed to its sockets: a Range
+   * request aborted while the kernel still held megabytes of it counts them there, not here.
+   */
+  originLinkBytes: number
   /** Origin body bytes and requests per path while its page loaded (all addresses: in the sequential scenario, this visitor's). */
   originPaths: Record<string, { bytes: number; requests: number }>
   controlledAfterMs: number | null
@@ -61,12 +68,16 @@ export interface ScenarioOptions {
 
 const stats = (o: ScenarioOptions) => getJsonViaSocket<OriginStats>(o.originSocket, '/__swarmcdn/origin-stats')
 const clientBytes = (s: OriginStats, ip: string) => s.clients?.[ip]?.bytes ?? 0
+/** Bytes sent so far on the origin's link to the internet. */
+const linkTxBytes = async (o: ScenarioOptions) => Number((await inNs(o.net.originNs, 'cat', ['/sys/class/net/eth0/statistics/tx_bytes'])).trim())
 
 async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: number): Promise<VisitorResult> {
   const before = await stats(o)
+  const linkBefore = await linkTxBytes(o)
   const arrivedAtMs = Date.now() - firstArrival
   const outcome = await loadMeasuredPage(open, o.site, o.pageTimeoutMs)
   const after = await stats(o)
+  const originLinkBytes = (await linkTxBytes(o)) - linkBefore
   const originBytes = clientBytes(after, open.visitor.publicIp) - clientBytes(before, open.visitor.publicIp)
   const originPaths: VisitorResult['originPaths'] = {}
   for (const [path, entry] of Object.entries(after.paths ?? {})) {
@@ -82,13 +93,14 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     error,
     originBytes,
     offload: 1 - originBytes / o.site.pageBytes,
+    originLinkBytes,
     originPaths,
     controlledAfterMs: open.controlledAfterMs,
     timing: outcome.timing,
     swarmcdnStats: outcome.swarmcdnStats,
     ready: outcome.ready,
   }
-  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB, offload ${(result.offload * 100).toFixed(0)}%${peerSummary(outcome.swarmcdnStats)}`)
+  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${peerSummary(outcome.swarmcdnStats)}`)
   return result
 }
 
