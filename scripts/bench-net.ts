@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { createEmulatedInternet, spreadPeerRtts } from '../e2e/net/emulated-internet.ts'
 import { emulationUnavailable } from '../e2e/net/emulation-support.ts'
 import { ORIGIN_IP, STUN_IP, STUN_PORT } from '../e2e/net/address-plan.ts'
-import { ensureBenchMedia } from './bench-net/bench-media.ts'
+import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createBenchSite } from './bench-net/bench-site.ts'
 import { runScenario, type ScenarioName, type ScenarioResult } from './bench-net/scenarios.ts'
 import { formatTable, summarize } from './bench-net/report.ts'
@@ -80,12 +80,7 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   const log = (line: string) => console.log(line)
-  const media = await ensureBenchMedia(join(REPO_ROOT, '.cache', 'bench-net'), {
-    imageBytes: (opts.imagesKb as number[]).map((kb) => Math.round(kb * 1000)),
-    videoSeconds: opts.videoSeconds,
-    videoKbit: opts.videoKbit,
-    downloadBytes: Math.round(opts.downloadMb * 1e6),
-  }, log)
+  const media = await ensureBenchMediaForFlags({ imagesKb: opts.imagesKb as number[], videoSeconds: opts.videoSeconds, videoKbit: opts.videoKbit, downloadMb: opts.downloadMb }, log)
   const workDir = await mkdtemp(join(tmpdir(), 'swarmcdn-bench-net-'))
   try {
     const stunUrl = `stun:${STUN_IP}:${STUN_PORT}`

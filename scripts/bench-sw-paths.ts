@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hasChromium, CHROMIUM_PATH } from '../e2e/helpers/browser.ts'
-import { ensureBenchMedia } from './bench-net/bench-media.ts'
+import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createSites } from './bench-sw-paths/sites.ts'
 import { buildBundles, fileFingerprint, freePort, openTree, startServe, type ServeProcess } from './bench-sw-paths/swarmcdn-tree.ts'
 import { startCollector, type Collector, type Measure, type Variant, type VisitSettings } from './bench-sw-paths/visits.ts'
@@ -83,12 +83,7 @@ async function main(): Promise<void> {
   log(`swarmcdn checkout: ${tree.dir}${tree.git ? ` (${tree.git.head.slice(0, 10)}${tree.git.dirty ? ', uncommitted changes' : ''})` : ''}`)
   if (opts.build) buildBundles(tree)
 
-  const media = await ensureBenchMedia(join(REPO_ROOT, '.cache', 'bench-net'), {
-    imageBytes: (opts.imagesKb as number[]).map((kb) => Math.round(kb * 1000)),
-    videoSeconds: opts.videoSeconds,
-    videoKbit: opts.videoKbit,
-    downloadBytes: Math.round(opts.downloadMb * 1e6),
-  }, log)
+  const media = await ensureBenchMediaForFlags({ imagesKb: opts.imagesKb as number[], videoSeconds: opts.videoSeconds, videoKbit: opts.videoKbit, downloadMb: opts.downloadMb }, log)
   const workDir = await mkdtemp(join(tmpdir(), 'swarmcdn-bench-sw-'))
   const servers: ServeProcess[] = []
   try {

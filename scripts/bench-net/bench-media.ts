@@ -6,6 +6,7 @@ import { mkdir, writeFile, readFile, rename, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { launchChromium } from '../../e2e/helpers/browser.ts'
@@ -34,6 +35,25 @@ export interface BenchMedia {
 }
 
 const MEDIA_VERSION = 1
+const MEDIA_CACHE = fileURLToPath(new URL('../../.cache/bench-net', import.meta.url))
+
+/** The benchmarks' media flags (`--images-kb`, `--video-seconds`, `--video-kbit`, `--download-mb`). */
+export interface BenchMediaFlags {
+  imagesKb: number[]
+  videoSeconds: number
+  videoKbit: number
+  downloadMb: number
+}
+
+/** ensureBenchMedia for a benchmark's flags, cached in the repository's .cache/bench-net. */
+export function ensureBenchMediaForFlags(flags: BenchMediaFlags, log: (line: string) => void): Promise<BenchMedia> {
+  return ensureBenchMedia(MEDIA_CACHE, {
+    imageBytes: flags.imagesKb.map((kb) => Math.round(kb * 1000)),
+    videoSeconds: flags.videoSeconds,
+    videoKbit: flags.videoKbit,
+    downloadBytes: Math.round(flags.downloadMb * 1e6),
+  }, log)
+}
 
 /** Makes the media once per spec into `cacheRoot`; later calls reuse them. */
 export async function ensureBenchMedia(cacheRoot: string, spec: BenchMediaSpec, log: (line: string) => void): Promise<BenchMedia> {

@@ -14,7 +14,7 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
+import { runSwarmcdnCli } from '../run-cli.ts'
 import { fileURLToPath } from 'node:url'
 import type { BenchMedia } from './bench-media.ts'
 
@@ -48,17 +48,7 @@ export interface BenchSiteOptions {
   pageConfig?: unknown
 }
 
-function runCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => (err += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`swarmcdn ${args[0]} exited ${code}: ${err.trim()}`))))
-  })
-}
+const runCli = (args: string[]) => runSwarmcdnCli(CLI, args)
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 

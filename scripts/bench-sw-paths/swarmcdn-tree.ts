@@ -3,6 +3,7 @@
 // (this repository by default; --swarmcdn-dir points at another checkout, e.g. /work/main).
 
 import { spawn, spawnSync } from 'node:child_process'
+import { runSwarmcdnCli } from '../run-cli.ts'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import { existsSync } from 'node:fs'
@@ -39,15 +40,7 @@ export async function fileFingerprint(path: string): Promise<{ bytes: number; sh
 }
 
 export function runCli(tree: SwarmcdnTree, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tree.cli, ...args], { cwd: tree.dir, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => (err += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`swarmcdn ${args[0]} exited ${code}: ${err.trim()}`))))
-  })
+  return runSwarmcdnCli(tree.cli, args, tree.dir)
 }
 
 /** A port free right now on 127.0.0.1 (the site is built for its URL before it is served). */
