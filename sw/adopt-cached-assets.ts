@@ -36,25 +36,32 @@ export async function adoptCachedAssets(urls: readonly string[], deps: AdoptDeps
     if (route && route.asset.length <= MAX_ADOPT_BYTES) assets.set(route.asset.infoHash, route.asset)
   }
   for (const asset of assets.values()) {
-    const count = pieceCount(asset.length, asset.pieceLength)
-    const missing: number[] = []
-    for (let index = 0; index < count; index++) if (!(await deps.store.has(asset.infoHash, index))) missing.push(index)
-    if (missing.length === 0) continue
-    const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch)
-    if (!bytes || bytes.length !== asset.length) {
-      result.skipped.push(asset.path)
-      continue
-    }
-    let allGood = true
-    for (const index of missing) {
-      const start = index * asset.pieceLength
-      const piece = bytes.slice(start, start + pieceSize(index, asset.length, asset.pieceLength))
-      if ((await verifyPiece(asset, index, piece)).ok) await deps.store.put(asset.infoHash, index, piece)
-      else allGood = false // never stored; peers or HTTP will bring the right bytes when asked
-    }
-    ;(allGood ? result.adopted : result.skipped).push(asset.path)
+    const outcome = await adoptCachedAsset(asset, deps)
+    if (outcome !== 'complete-before') (outcome === 'adopted' ? result.adopted : result.skipped).push(asset.path)
   }
   return result
+}
+
+/**
+ * Stores the missing pieces of one asset from the HTTP cache, each verified first. 'adopted': every
+ * piece is now stored; 'skipped': not cached, or some cached bytes did not verify (never stored).
+ */
+export async function adoptCachedAsset(asset: ManifestAsset, deps: Pick<AdoptDeps, 'store' | 'fetch' | 'origin'>): Promise<'adopted' | 'skipped' | 'complete-before'> {
+  if (asset.length > MAX_ADOPT_BYTES) return 'skipped'
+  const count = pieceCount(asset.length, asset.pieceLength)
+  const missing: number[] = []
+  for (let index = 0; index < count; index++) if (!(await deps.store.has(asset.infoHash, index))) missing.push(index)
+  if (missing.length === 0) return 'complete-before'
+  const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch)
+  if (!bytes || bytes.length !== asset.length) return 'skipped'
+  let allGood = true
+  for (const index of missing) {
+    const start = index * asset.pieceLength
+    const piece = bytes.slice(start, start + pieceSize(index, asset.length, asset.pieceLength))
+    if ((await verifyPiece(asset, index, piece)).ok) allGood = (await deps.store.put(asset.infoHash, index, piece)) && allGood
+    else allGood = false // never stored; peers or HTTP will bring the right bytes when asked
+  }
+  return allGood ? 'adopted' : 'skipped'
 }
 
 async function cachedBody(url: string, fetch: AdoptDeps['fetch']): Promise<Uint8Array | null> {

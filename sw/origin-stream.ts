@@ -8,9 +8,17 @@
 // Measured (issue 11, `npm run bench:sw`): the piece path, which waits for each piece to be hashed
 // and routes every piece through the scheduler, made a cold page several times slower than plain
 // HTTP on loopback.
+//
+// Faster still, for a whole-body request of an asset the HTTP cache can hold: the origin's own
+// response, untouched, so no byte passes through this worker's JavaScript (bench:sw, 19 MB page:
+// 1.1–1.2× plain HTTP, against 1.5× with the same body re-wrapped in a new Response and 2.1–2.5×
+// through this worker; reading a clone on the side was as slow). Its pieces are then stored from the
+// browser's HTTP cache ('only-if-cached': no new origin byte), each verified, once the pages are
+// quiet (storeLater). An origin that says no-store keeps the streamed way, which stores as it goes.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
+import { MAX_ADOPT_BYTES } from './adopt-cached-assets.ts'
 import { MAX_PENDING_WRITE_BYTES, type PieceCursor } from './asset-fetcher.ts'
 import { assetResponseHead, withinTime, type AssetResponse } from './asset-response.ts'
 import type { RequestTally } from './asset-stats.ts'
@@ -39,6 +47,12 @@ export interface OriginStreamDeps {
   responseTimeoutMs?: number
   /** Time a body read may bring nothing; then the body errors. Default none. */
   bodyStallMs?: number
+  /**
+   * Whole-body requests of assets up to MAX_ADOPT_BYTES get the origin's response itself; this stores
+   * the asset later, from the HTTP cache (adopt-cached-assets.ts). Default none: every response
+   * streams through this worker, storing as it goes.
+   */
+  storeLater?: (asset: ManifestAsset) => Promise<void>
 }
 
 export interface OriginStreamInput {
@@ -71,10 +85,12 @@ export function createOriginStream(deps: OriginStreamDeps): OriginStream {
     const { asset, start, end, tally } = input
     const url = new URL(asset.path, deps.origin).href
     const controller = new AbortController()
+    // The page wants the whole file: ask for it as the page would, so the origin's answer is the page's.
+    const untouched = !input.partial && !!deps.storeLater && asset.length <= MAX_ADOPT_BYTES
     let response: Response
     try {
       response = await withinTime(
-        deps.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: controller.signal, credentials: 'same-origin' }),
+        deps.fetch(url, { headers: untouched ? {} : { Range: `bytes=${start}-${end}` }, signal: controller.signal, credentials: 'same-origin' }),
         deps.responseTimeoutMs,
         'the origin response',
       )
@@ -83,6 +99,12 @@ export function createOriginStream(deps: OriginStreamDeps): OriginStream {
       controller.abort()
       tally.finish('error')
       throw isAbortError(error) ? new SwError('source-timeout', String(error)) : toSwError(error)
+    }
+    if (untouched && !/no-store/i.test(response.headers.get('cache-control') ?? '')) {
+      // Counted as sent whole: the page's reads of an untouched body are not seen here.
+      tally.add('http', asset.length)
+      tally.finish('complete')
+      return { response, done: deps.storeLater!(asset).catch(() => undefined) }
     }
     const { status, statusText, headers } = assetResponseHead(asset, start, end, input.partial)
     headers.set('X-Swarmcdn-Sources', 'http')

@@ -16,13 +16,19 @@
 // - Every piece served this way is checked right after, each time, once the page has stopped asking
 //   for a moment; a piece that fails makes the whole asset leave the store, so a fault is served at
 //   most once.
+//
+// Faster still: an asset of up to MAX_COPY_BYTES whose every piece is stored gets a whole copy in
+// Cache Storage, made of those stored Blobs (asset-copies.ts); later requests are answered from it,
+// as Workbox answers, and it is checked after it is served in the same way.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
-import { pieceSize } from '../core/piece-math.ts'
+import { pieceCount, pieceSize } from '../core/piece-math.ts'
+import { MAX_COPY_BYTES, type AssetCopies } from './asset-copies.ts'
 import { assetResponseHead, type AssetResponse } from './asset-response.ts'
 import type { RequestTally } from './asset-stats.ts'
 import type { PieceStore } from './piece-store.ts'
 import type { PieceVerifier } from './piece-verifier.ts'
+import { createQuietGate, type QuietGate } from './quiet-gate.ts'
 
 export interface StoredResponseInput {
   asset: ManifestAsset
@@ -36,11 +42,17 @@ export interface StoredResponseInput {
 export interface StoredResponder {
   /** The response from stored Blobs, or null when the range is not wholly stored or the asset is not passive media (nothing is tallied then). */
   respond(input: StoredResponseInput): Promise<AssetResponse | null>
+  /** Makes the asset's whole copy from its stored pieces, if it is passive media, small enough and wholly stored. Never rejects. */
+  keepCopy(asset: ManifestAsset): Promise<void>
 }
 
 export interface StoredResponderDeps {
   store: Pick<PieceStore, 'getBlob' | 'deleteAsset'>
   verify: PieceVerifier
+  /** Whole copies of complete assets (Cache Storage). Default: none, every response is made of pieces. */
+  copies?: AssetCopies
+  /** Tells when the pages are quiet (shared with other background work). Default: one of its own, touched by this responder's responses. */
+  gate?: QuietGate
   /** A stored piece failed its check after it was served; its asset's pieces are being deleted. */
   onCorrupt?: (asset: ManifestAsset, index: number) => void
   /** The after-the-fact checks start once no stored response has started for this long. Default 1000 ms. */
@@ -62,19 +74,15 @@ export function isPassiveMedia(contentType: string): boolean {
 /** Downloads; not playlists or manifests (HLS, DASH), which the page's code parses. */
 const PASSIVE_APPLICATION_TYPES = new Set(['application/octet-stream', 'application/zip', 'application/gzip', 'application/x-tar', 'application/x-xz', 'application/x-7z-compressed'])
 
-interface PendingCheck {
-  asset: ManifestAsset
-  index: number
-  blob: Blob
-}
+/** One served piece, or an asset's whole copy (every piece of it). */
+type PendingCheck = { asset: ManifestAsset; index: number; blob: Blob } | { asset: ManifestAsset; copy: true }
 
 export function createStoredResponder(deps: StoredResponderDeps): StoredResponder {
   const quietMs = deps.checkQuietMs ?? 1000
   const maxPieces = deps.maxPieces ?? 2048
   const setTimer = deps.setTimer ?? ((callback: () => void, ms: number) => setTimeout(callback, ms))
   const clearTimer = deps.clearTimer ?? ((timer: unknown) => clearTimeout(timer as ReturnType<typeof setTimeout>))
-  const now = deps.now ?? (() => performance.now())
-  let lastResponseAt = -Infinity
+  const gate = deps.gate ?? createQuietGate({ quietMs, setTimer, now: deps.now })
   const condemned = new Set<string>()
   /** Pieces served and not yet checked, by infoHash:index: a piece served twice meanwhile is checked once, as last read. */
   const queue = new Map<string, PendingCheck>()
@@ -103,7 +111,7 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
     try {
       for (const [key, check] of queue) {
         // The page is loading from the store again: its reads come first; resume when it is quiet.
-        if (now() - lastResponseAt < quietMs) return armTimer()
+        if (!gate.isQuiet()) return armTimer()
         queue.delete(key)
         await checkOne(check)
       }
@@ -115,30 +123,93 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
     }
   }
 
-  /** Checks one served piece; a bad one deletes its asset's pieces. Never throws. */
-  async function checkOne({ asset, index, blob }: PendingCheck): Promise<void> {
-    if (condemned.has(asset.infoHash)) return
-    let ok = false
+  /** Whether one piece's bytes match the manifest; unreadable counts as wrong. */
+  async function pieceIsGood(asset: ManifestAsset, index: number, blob: Blob): Promise<boolean> {
     try {
-      ok = (await deps.verify(asset, index, new Uint8Array(await blob.arrayBuffer()))).ok
+      return (await deps.verify(asset, index, new Uint8Array(await blob.arrayBuffer()))).ok
     } catch {
-      ok = false // unreadable: as bad as wrong
+      return false
     }
-    if (ok) return
+  }
+
+  /** Checks one served piece, or a served copy piece by piece; a bad one deletes its asset's pieces and copy. Never throws. */
+  async function checkOne(check: PendingCheck): Promise<void> {
+    const { asset } = check
+    if (condemned.has(asset.infoHash)) return
+    let bad = -1
+    if ('copy' in check) {
+      const copy = await deps.copies?.match(asset)
+      const blob = await copy?.blob().catch(() => undefined)
+      if (!copy) return // gone meanwhile
+      for (let index = 0; index < pieceCount(asset.length, asset.pieceLength) && bad < 0; index++) {
+        const start = index * asset.pieceLength
+        if (!blob || !(await pieceIsGood(asset, index, blob.slice(start, start + pieceSize(index, asset.length, asset.pieceLength))))) bad = index
+      }
+    } else if (!(await pieceIsGood(asset, check.index, check.blob))) {
+      bad = check.index
+    }
+    if (bad < 0) return
     condemned.add(asset.infoHash)
     try {
-      deps.onCorrupt?.(asset, index)
+      deps.onCorrupt?.(asset, bad)
     } catch {
       // A report must not stop the deletion.
     }
-    await deps.store.deleteAsset(asset.infoHash).catch(() => undefined)
+    await Promise.all([deps.store.deleteAsset(asset.infoHash).catch(() => undefined), deps.copies?.delete(asset.infoHash)])
     condemned.delete(asset.infoHash)
-    for (const [key, check] of queue) if (check.asset.infoHash === asset.infoHash) queue.delete(key)
+    for (const [key, queued] of queue) if (queued.asset.infoHash === asset.infoHash) queue.delete(key)
+  }
+
+  /** Copies being written, by infoHash: one write per asset however many responses finish meanwhile. */
+  const copying = new Map<string, Promise<void>>()
+
+  /** A copy of the asset from these Blobs (all its pieces), if it should have one. */
+  function copyFrom(asset: ManifestAsset, blobs: Blob[]): Promise<void> {
+    if (!deps.copies || asset.length > MAX_COPY_BYTES || !isPassiveMedia(asset.type) || condemned.has(asset.infoHash)) return Promise.resolve()
+    const known = copying.get(asset.infoHash)
+    if (known) return known
+    const head = assetResponseHead(asset, 0, asset.length - 1, false)
+    head.headers.set('X-Swarmcdn-Sources', 'store')
+    const write = deps.copies.put(asset, new Blob(blobs), head).finally(() => copying.delete(asset.infoHash))
+    copying.set(asset.infoHash, write)
+    return write
+  }
+
+  /** The response from the asset's copy, or null when it has none. */
+  async function fromCopy({ asset, start, end, partial, tally }: StoredResponseInput): Promise<AssetResponse | null> {
+    const copy = await deps.copies?.match(asset)
+    if (!copy) return null
+    let response = copy
+    if (partial) {
+      const blob = await copy.blob()
+      if (blob.size !== asset.length) return null
+      const { status, statusText, headers } = assetResponseHead(asset, start, end, true)
+      headers.set('X-Swarmcdn-Sources', 'store')
+      response = new Response(blob.slice(start, end + 1), { status, statusText, headers })
+    }
+    gate.touch()
+    tally.add('store', end - start + 1)
+    tally.finish('complete')
+    queue.set(`${asset.infoHash}:copy`, { asset, copy: true })
+    return { response, done: scheduleChecks() }
   }
 
   return {
-    async respond({ asset, start, end, partial, tally }) {
+    async keepCopy(asset) {
+      if (!deps.copies || asset.length > MAX_COPY_BYTES || !isPassiveMedia(asset.type)) return
+      try {
+        const blobs = await Promise.all(Array.from({ length: pieceCount(asset.length, asset.pieceLength) }, (_, index) => deps.store.getBlob(asset.infoHash, index)))
+        if (blobs.every((blob, index) => blob && blob.size === pieceSize(index, asset.length, asset.pieceLength))) await copyFrom(asset, blobs as Blob[])
+      } catch {
+        // No copy: the pieces still serve.
+      }
+    },
+
+    async respond(input) {
+      const { asset, start, end, partial, tally } = input
       if (!isPassiveMedia(asset.type) || condemned.has(asset.infoHash)) return null
+      const fromItsCopy = await fromCopy(input)
+      if (fromItsCopy) return fromItsCopy
       const first = Math.floor(start / asset.pieceLength)
       const last = Math.floor(end / asset.pieceLength)
       if (last - first + 1 > maxPieces) return null
@@ -151,7 +222,7 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
         // A missing piece, or one of the wrong size (caught without reading it): the streaming path decides.
         if (!blob || blob.size !== pieceSize(first + i, asset.length, asset.pieceLength)) return null
       }
-      lastResponseAt = now()
+      gate.touch()
       const offset = first * asset.pieceLength
       const body = new Blob(blobs as Blob[]).slice(start - offset, end + 1 - offset)
       const length = end - start + 1
@@ -161,8 +232,10 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
       tally.add('store', length)
       tally.finish('complete')
       for (const [i, blob] of blobs.entries()) queue.set(`${asset.infoHash}:${first + i}`, { asset, index: first + i, blob: blob! })
-      const done = scheduleChecks()
-      return { response: new Response(body, { status, statusText, headers }), done }
+      const checked = scheduleChecks()
+      // Every piece at hand: keep a whole copy for the next requests (after the check would be later than they come).
+      const copied = first === 0 && last === pieceCount(asset.length, asset.pieceLength) - 1 ? copyFrom(asset, blobs as Blob[]) : Promise.resolve()
+      return { response: new Response(body, { status, statusText, headers }), done: Promise.all([checked, copied]).then(() => undefined) }
     },
   }
 }

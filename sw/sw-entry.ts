@@ -24,8 +24,11 @@ import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SiteMessage } from '../core
 import { createSchedulerClock, createSlotLimiter } from './piece-scheduler.ts'
 import { verifyPiece } from './piece-verifier.ts'
 import { withStoredNotifications } from './stored-notifier.ts'
-import { adoptCachedAssets } from './adopt-cached-assets.ts'
+import { adoptCachedAsset, adoptCachedAssets } from './adopt-cached-assets.ts'
 import { createStoredResponder } from './stored-response.ts'
+import { createAssetCopies } from './asset-copies.ts'
+import { createQuietGate } from './quiet-gate.ts'
+import type { ManifestAsset } from '../core/manifest-format.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
@@ -105,6 +108,8 @@ function announceSite(): void {
   const manifest = trust.current()
   if (!manifest || manifest.sequence === lastSiteSequence) return
   lastSiteSequence = manifest.sequence
+  // Copies of files this deploy no longer has go (the pieces age out of the store by LRU).
+  void copies.prune(new Set(manifest.assets.map((asset) => asset.infoHash)))
   const site = siteMessage()
   if (!site) return
   for (const clientId of agents.clientIds()) {
@@ -112,16 +117,44 @@ function announceSite(): void {
     if (port) sendSite(port, site)
   }
 }
+/** Background work (checks after serving, storing what went to a page untouched) waits for the pages to be quiet. */
+const quiet = createQuietGate()
+const copies = createAssetCopies({ caches: self.caches, origin: self.location.origin })
+const storedResponse = createStoredResponder({
+  store,
+  verify: verifyPiece,
+  copies,
+  gate: quiet,
+  onCorrupt: (asset, index) => console.warn(`[swarmcdn] stored piece ${index} of ${asset.path} failed its check after it was served; its pieces and copy are deleted`),
+})
+/**
+ * Stores an asset that went to a page untouched, from the HTTP cache, once the pages are quiet: one
+ * asset at a time (each is read whole), once however many responses asked for it meanwhile.
+ */
+const storing = new Map<string, Promise<void>>()
+let storeQueue: Promise<unknown> = Promise.resolve()
+function storeLater(asset: ManifestAsset): Promise<void> {
+  const known = storing.get(asset.infoHash)
+  if (known) return known
+  const work = storeQueue
+    .then(() => quiet.whenQuiet())
+    .then(async () => {
+      const outcome = await adoptCachedAsset(asset, { store, fetch: (url, init) => fetch(url, init), origin: self.location.origin })
+      if (outcome === 'skipped') console.warn(`[swarmcdn] ${asset.path} went to the page untouched but is not in the HTTP cache (or did not verify): not stored`)
+      else await storedResponse.keepCopy(asset)
+    })
+    .catch(() => undefined)
+    .finally(() => storing.delete(asset.infoHash))
+  storing.set(asset.infoHash, work)
+  storeQueue = work
+  return work
+}
 const handle = createAssetRequestHandler({
   manifest: trust,
   manifestWaitMs: config.manifestWaitMs,
   config,
   fetcher,
-  storedResponse: createStoredResponder({
-    store,
-    verify: verifyPiece,
-    onCorrupt: (asset, index) => console.warn(`[swarmcdn] stored piece ${index} of ${asset.path} failed its check after it was served; its pieces are deleted`),
-  }),
+  storedResponse,
   originStream: createOriginStream({
     fetch: network,
     origin: self.location.origin,
@@ -137,6 +170,7 @@ const handle = createAssetRequestHandler({
     // The same limits as a webseed request: a stalled origin falls back (before headers) or ends the body.
     responseTimeoutMs: config.webseedResponseTimeoutMs || undefined,
     bodyStallMs: config.webseedBodyStallMs || undefined,
+    storeLater,
   }),
   stats,
   fetch: (request) => fetch(request),
@@ -184,6 +218,7 @@ self.addEventListener('fetch', (event) => {
   if (event.request.mode === 'navigate' && event.resultingClientId) agents.noteNavigation(event.resultingClientId)
   const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
   if (!handled) return
+  quiet.touch()
   event.respondWith(handled.response)
   event.waitUntil(handled.done)
 })

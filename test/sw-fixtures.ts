@@ -95,6 +95,7 @@ export type Fault =
   | { kind: 'stall'; afterBytes: number } // body stops after this many bytes and never ends
   | { kind: 'ignore-range' } // 200 with the whole file
   | { kind: 'wrong-content-range' }
+  | { kind: 'no-store' } // a normal answer that says Cache-Control: no-store
 
 export interface FakeOrigin {
   fetch: (url: string, init?: RequestInit) => Promise<Response>
@@ -121,14 +122,18 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
       if (f?.kind === 'network-error') throw new TypeError('Failed to fetch')
       if (f?.kind === 'status') return new Response('nope', { status: f.status })
       if (!file) return new Response('not found', { status: 404 })
-      if (f?.kind === 'ignore-range') return new Response(chunked(file.slice(), undefined), { status: 200, headers: { 'Content-Length': String(file.length) } })
+      const cacheControl: Record<string, string> = f?.kind === 'no-store' ? { 'Cache-Control': 'no-store' } : {}
+      // No Range asked (a whole-file request), or the Range ignored: a 200 of the whole file.
+      if (f?.kind === 'ignore-range' || (!range && !f) || (!range && f?.kind === 'no-store')) {
+        return new Response(chunked(file.slice(), undefined), { status: 200, headers: { 'Content-Length': String(file.length), ...cacheControl } })
+      }
       const last = Math.min(end, file.length - 1)
       const body = file.slice(start, last + 1)
       if (f?.kind === 'corrupt' && f.at >= start && f.at <= last) body[f.at - start] ^= 0xff
       const contentRange = f?.kind === 'wrong-content-range' ? `bytes ${start + 1}-${last}/${file.length}` : `bytes ${start}-${last}/${file.length}`
       return new Response(chunked(body, f?.kind === 'cut' ? f.afterBytes : undefined, f?.kind === 'stall' ? f.afterBytes : undefined, init?.signal ?? undefined), {
         status: 206,
-        headers: { 'Content-Range': contentRange, 'Content-Length': String(body.length) },
+        headers: { 'Content-Range': contentRange, 'Content-Length': String(body.length), ...cacheControl },
       })
     },
   }

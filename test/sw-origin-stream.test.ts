@@ -3,7 +3,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Manifest } from '../core/manifest-format.ts'
+import type { Manifest, ManifestAsset } from '../core/manifest-format.ts'
 import { pieceCount } from '../core/piece-math.ts'
 import { createAssetFetcher } from '../sw/asset-fetcher.ts'
 import { createAssetStats } from '../sw/asset-stats.ts'
@@ -21,7 +21,7 @@ const URL_ASSET = `${ORIGIN}/media/video.mp4`
 const LEN = bytes.length
 const PIECES = pieceCount(LEN, PIECE)
 
-function setup(options: { fault?: (n: number) => Fault | undefined; peers?: FakePeers } = {}) {
+function setup(options: { fault?: (n: number) => Fault | undefined; peers?: FakePeers; storeLater?: (asset: ManifestAsset) => Promise<void> } = {}) {
   const origin = createFakeOrigin({ [URL_ASSET]: bytes }, options.fault && ((_call, n) => options.fault!(n)))
   const store = createMemoryPieceStore({ budgetBytes: 1 << 30 })
   const stats = createAssetStats()
@@ -62,6 +62,7 @@ function setup(options: { fault?: (n: number) => Fault | undefined; peers?: Fake
       resume: (a, first, last) => fetcher.open(a, first, last),
       onRejected: (_asset, index) => rejected.push(index),
       bodyStallMs: 200,
+      storeLater: options.storeLater,
     }),
     stats,
     fetch: async () => new Response('from the network', { headers: { 'X-Fallback': '1' } }),
@@ -208,4 +209,47 @@ test('piece assembler: any chunking gives the same whole pieces, and drops parti
       for (const [index, piece] of got) assert.deepEqual(piece, pieceOf(bytes, asset, index))
     }
   }
+})
+
+test('a whole-file request, with storeLater: the origin\'s own response goes to the page untouched, and the asset is stored later', async () => {
+  const later: ManifestAsset[] = []
+  let stored!: () => void
+  const { handle, origin, store } = setup({ storeLater: (a) => (later.push(a), new Promise<void>((resolve) => (stored = resolve))) })
+  const handled = handle(get())
+  assert.ok(handled)
+  const response = await handled.response
+  assert.equal(response.status, 200)
+  assert.equal(response.headers.get('x-swarmcdn-sources'), null, 'the origin\'s own head, as a plain fetch gets it')
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), bytes)
+  assert.deepEqual(origin.calls.map((call) => call.range), [null], 'asked as the page asked: the whole file, no Range')
+  assert.deepEqual(later.map((a) => a.infoHash), [asset.infoHash])
+  assert.deepEqual(await storedIndexes(store), [], 'nothing stored by the response itself')
+  let done = false
+  void handled.done.then(() => (done = true))
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(done, false, 'the event stays alive until the asset is stored')
+  stored()
+  await handled.done
+})
+
+test('with storeLater, a Range request still streams through the worker (a seeking page cancels; the HTTP cache may not hold it)', async () => {
+  const later: ManifestAsset[] = []
+  const { handle, store } = setup({ storeLater: async (a) => void later.push(a) })
+  const { response, bytes: got } = await read(handle(get(`bytes=0-${LEN - 1}`)))
+  assert.equal(response.status, 206)
+  assert.equal(response.headers.get('x-swarmcdn-sources'), 'http')
+  assert.deepEqual(got, bytes)
+  assert.deepEqual(later, [])
+  assert.deepEqual(await storedIndexes(store), [...Array(PIECES).keys()])
+})
+
+test('with storeLater, an origin that says no-store (the HTTP cache will not hold it) streams through the worker and is stored as it goes', async () => {
+  const later: ManifestAsset[] = []
+  const { handle, store } = setup({ storeLater: async (a) => void later.push(a), fault: () => ({ kind: 'no-store' }) })
+  const { response, bytes: got } = await read(handle(get()))
+  assert.equal(response.status, 200)
+  assert.equal(response.headers.get('x-swarmcdn-sources'), 'http')
+  assert.deepEqual(got, bytes)
+  assert.deepEqual(later, [])
+  assert.deepEqual(await storedIndexes(store), [...Array(PIECES).keys()])
 })

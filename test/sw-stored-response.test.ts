@@ -10,6 +10,7 @@ import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import type { PieceStore } from '../sw/piece-store.ts'
 import { verifyPiece } from '../sw/piece-verifier.ts'
 import { createStoredResponder, isPassiveMedia } from '../sw/stored-response.ts'
+import type { AssetCopies } from '../sw/asset-copies.ts'
 import { PIECE, makeAsset, makeBytes, pieceOf } from './sw-fixtures.ts'
 
 const bytes = makeBytes(6 * PIECE + 1234, 3)
@@ -42,10 +43,10 @@ async function storeWith(asset: ManifestAsset, source: Uint8Array, indexes?: num
   return store
 }
 
-function setup(store: PieceStore) {
+function setup(store: PieceStore, copies?: AssetCopies) {
   const timer = manualTimer()
   const corrupt: number[] = []
-  const responder = createStoredResponder({ store, verify: verifyPiece, onCorrupt: (_asset, index) => corrupt.push(index), setTimer: timer.setTimer, clearTimer: timer.clearTimer, now: timer.now })
+  const responder = createStoredResponder({ store, copies, verify: verifyPiece, onCorrupt: (_asset, index) => corrupt.push(index), setTimer: timer.setTimer, clearTimer: timer.clearTimer, now: timer.now })
   const stats = createAssetStats()
   const respond = (asset: ManifestAsset, start: number, end: number, partial = start !== 0 || end !== asset.length - 1) =>
     responder.respond({ asset, start, end, partial, tally: stats.beginRequest(asset, { status: partial ? 206 : 200, start, end }) })
@@ -75,6 +76,23 @@ function countingChecks(store: PieceStore, onRead?: (reads: number) => Promise<u
 }
 
 const body = async (response: Response) => new Uint8Array(await response.arrayBuffer())
+
+/** Cache Storage's part in memory (the real one is exercised in e2e/service-worker.test.ts). */
+function memoryCopies() {
+  const held = new Map<string, { blob: Blob; head: { status: number; statusText: string; headers: Headers } }>()
+  const copies: AssetCopies = {
+    match: async (asset) => {
+      const copy = held.get(asset.infoHash)
+      return copy && new Response(copy.blob, { status: copy.head.status, statusText: copy.head.statusText, headers: copy.head.headers })
+    },
+    put: async (asset, blob, head) => void (blob.size === asset.length && held.set(asset.infoHash, { blob, head })),
+    delete: async (infoHash) => void held.delete(infoHash),
+    prune: async (keep) => {
+      for (const infoHash of held.keys()) if (!keep.has(infoHash)) held.delete(infoHash)
+    },
+  }
+  return { copies, held }
+}
 
 test('a wholly stored asset is served from its stored Blobs, byte-exact, whole and in ranges across and inside pieces', async () => {
   const { respond, stats } = setup(await storeWith(video, bytes))
@@ -171,4 +189,66 @@ test('the checks give way: a stored response starting while they run pauses them
   timer.fire()
   await first!.done
   assert.equal(counting.counter.reads, pieceCount(bytes.length, PIECE))
+})
+
+test('a whole serve from the pieces leaves a whole copy; later requests, whole and in ranges, come from the copy, byte-exact', async () => {
+  const store = await storeWith(video, bytes)
+  const { copies, held } = memoryCopies()
+  const { respond, timer, stats } = setup(store, copies)
+  const first = await respond(video, 0, bytes.length - 1)
+  await body(first!.response)
+  timer.fire()
+  await first!.done
+  assert.equal(held.size, 1, 'a copy was made')
+
+  // Gone from the piece store: whatever is served now can only come from the copy.
+  await store.deleteAsset(video.infoHash)
+  const whole = await respond(video, 0, bytes.length - 1)
+  assert.ok(whole)
+  assert.equal(whole.response.status, 200)
+  assert.equal(whole.response.headers.get('x-swarmcdn-sources'), 'store')
+  assert.equal(whole.response.headers.get('content-type'), 'video/webm')
+  assert.deepEqual(await body(whole.response), bytes)
+  const part = await respond(video, PIECE + 3, 4 * PIECE + 9)
+  assert.ok(part)
+  assert.equal(part.response.status, 206)
+  assert.equal(part.response.headers.get('content-range'), `bytes ${PIECE + 3}-${4 * PIECE + 9}/${bytes.length}`)
+  assert.deepEqual(await body(part.response), bytes.subarray(PIECE + 3, 4 * PIECE + 10))
+  assert.equal(stats.snapshot().totals.bytes.store, 2 * bytes.length + 3 * PIECE + 7)
+})
+
+test('a partial serve, or an asset with a piece missing, leaves no copy; keepCopy makes one once every piece is stored', async () => {
+  const store = await storeWith(video, bytes, [0, 1, 2, 3, 4, 5])
+  const { copies, held } = memoryCopies()
+  const { respond, responder, timer } = setup(store, copies)
+  const part = await respond(video, 0, 2 * PIECE)
+  timer.fire()
+  await part!.done
+  await responder.keepCopy(video)
+  assert.equal(held.size, 0)
+  await store.put(video.infoHash, 6, pieceOf(bytes, video, 6))
+  await responder.keepCopy(video)
+  assert.equal(held.size, 1)
+  assert.deepEqual(new Uint8Array(await held.get(video.infoHash)!.blob.arrayBuffer()), bytes)
+
+  const script = makeAsset(bytes, { path: '/app.js', type: 'text/javascript' })
+  await setup(await storeWith(script, bytes), copies).responder.keepCopy(script)
+  assert.equal(held.has(script.infoHash), false, 'active content never gets a copy (it is checked before every serve)')
+})
+
+test('a copy changed behind the worker is served at most once: its check deletes it and the pieces; the next request takes the streaming path', async () => {
+  const store = await storeWith(video, bytes)
+  const { copies, held } = memoryCopies()
+  const tampered = bytes.slice()
+  tampered[5 * PIECE + 1] ^= 0x20
+  await copies.put(video, new Blob([tampered]), { status: 200, statusText: 'OK', headers: new Headers({ 'X-Swarmcdn-Sources': 'store' }) })
+  const { respond, timer, corrupt } = setup(store, copies)
+  const served = await respond(video, 0, bytes.length - 1)
+  assert.deepEqual(await body(served!.response), tampered, 'served before its check: the documented trade (passive media only)')
+  timer.fire()
+  await served!.done
+  assert.deepEqual(corrupt, [5])
+  assert.equal(held.size, 0, 'the copy is gone')
+  assert.equal(await store.getBlob(video.infoHash, 0), undefined, 'and the pieces it was made from')
+  assert.equal(await respond(video, 0, bytes.length - 1), null)
 })
