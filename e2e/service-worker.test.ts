@@ -8,7 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
-import { waitForController, fetchInPage, refreshManifest, swStats } from './helpers/demo-site.ts'
+import { waitForController, fetchInPage, refreshManifest, swStats, swRequestsFor } from './helpers/demo-site.ts'
+import { ASSET_COPIES_CACHE } from '../sw/asset-copies.ts'
 import { firstVisitThenReload, seekAndRanges, spoiledManifestRefused, rebuild } from './helpers/scenarios.ts'
 import { MANIFEST_FILE, parseEnvelope, type Manifest } from '../core/manifest-format.ts'
 
@@ -41,8 +42,9 @@ test('a rolled-back manifest is refused: the SW keeps the newer one', { skip: sk
   const after = await refreshManifest(page)
   assert.equal(after.status, 'active')
   assert.equal(after.sequence, newer.manifest.sequence, 'rolled back to an older sequence')
+  const requestsBefore = await swRequestsFor(page, galleryPaths(s)[1])
   const result = await fetchInPage(page, galleryPaths(s)[1])
-  assert.ok(result.headers['x-swarmcdn-sources'])
+  assert.equal(await swRequestsFor(page, galleryPaths(s)[1]), requestsBefore + 1, 'the SW still answers, under the newer manifest')
   assert.equal(result.sha256, await s.sha256Of(galleryPaths(s)[1]))
   await context.close()
 })
@@ -67,7 +69,7 @@ test('the signed kill switch unregisters the SW and the site keeps working', { s
   await context.close()
 })
 
-test('warm path: a stored piece changed behind the worker\'s back is served at most once, then its asset leaves the store and comes back byte-exact', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+test('warm path: a stored copy changed behind the worker\'s back is served at most once, then its asset leaves the store and comes back byte-exact', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site()
   const path = galleryPaths(s)[0]
   const manifest = JSON.parse(parseEnvelope(await readFile(join(s.prepared.siteDir, MANIFEST_FILE), 'utf8')).manifest) as Manifest
@@ -78,39 +80,33 @@ test('warm path: a stored piece changed behind the worker\'s back is served at m
   await page.goto(`${s.origin}/`)
   await waitForController(page)
   assert.equal((await fetchInPage(page, path)).sha256, original)
-  // The first load stores its pieces on the side; a later one is wholly from the store (the warm path).
+  // The first load stores its pieces (on the side, or from the HTTP cache once the page is quiet);
+  // a later one is wholly from the store, and leaves a whole copy in Cache Storage (the warm path).
+  const copyKey = `${s.origin}/__swarmcdn__/asset-copy/${asset.infoHash}`
+  const copyHeld = () => page.evaluate(async ({ cacheName, key }) => !!(await (await caches.open(cacheName)).match(key)), { cacheName: ASSET_COPIES_CACHE, key: copyKey })
+  const deadline = Date.now() + 15_000
   let warm = await fetchInPage(page, path)
-  for (let i = 0; i < 50 && warm.headers['x-swarmcdn-sources'] !== 'store'; i++) {
-    await page.waitForTimeout(100)
+  while ((warm.headers['x-swarmcdn-sources'] !== 'store' || !(await copyHeld())) && Date.now() < deadline) {
+    await page.waitForTimeout(250)
     warm = await fetchInPage(page, path)
   }
   assert.equal(warm.headers['x-swarmcdn-sources'], 'store')
   assert.equal(warm.sha256, original)
+  assert.equal(await copyHeld(), true, 'a whole copy of the stored asset')
 
-  // Something other than the worker rewrites piece 1 (same size, one byte flipped).
-  const flipped = await page.evaluate(async (key) => {
-    const db: IDBDatabase = await new Promise((resolve, reject) => {
-      const open = indexedDB.open('swarmcdn-pieces')
-      open.onsuccess = () => resolve(open.result)
-      open.onerror = () => reject(open.error)
-    })
-    const request = <T>(r: IDBRequest<T>) => new Promise<T>((resolve, reject) => ((r.onsuccess = () => resolve(r.result)), (r.onerror = () => reject(r.error))))
-    try {
-      const value = await request(db.transaction('pieces').objectStore('pieces').get(key))
-      const bytes = new Uint8Array(value instanceof Blob ? await value.arrayBuffer() : value)
-      bytes[7] ^= 0xff
-      await request(db.transaction('pieces', 'readwrite').objectStore('pieces').put(new Blob([bytes]), key))
-      return true
-    } finally {
-      db.close()
-    }
-  }, `${asset.infoHash}:1`)
-  assert.equal(flipped, true)
+  // Something other than the worker rewrites the copy (same size, one byte flipped).
+  await page.evaluate(async ({ cacheName, key }) => {
+    const cache = await caches.open(cacheName)
+    const copy = (await cache.match(key))!
+    const bytes = new Uint8Array(await copy.clone().arrayBuffer())
+    bytes[70_000] ^= 0xff
+    await cache.put(key, new Response(bytes, { headers: copy.headers }))
+  }, { cacheName: ASSET_COPIES_CACHE, key: copyKey })
 
   const served = await fetchInPage(page, path)
   assert.equal(served.headers['x-swarmcdn-sources'], 'store')
   assert.notEqual(served.sha256, original, 'passive media from the store are served before their check (docs/service-worker.md, warm path)')
-  // Checked once the page is quiet: the bad piece sends the whole asset out of the store.
+  // Checked once the page is quiet: the bad piece sends the copy and every piece of the asset out of the store.
   const storedKeys = () => page.evaluate(async (prefix) => {
     const db: IDBDatabase = await new Promise((resolve, reject) => {
       const open = indexedDB.open('swarmcdn-pieces')
@@ -126,12 +122,55 @@ test('warm path: a stored piece changed behind the worker\'s back is served at m
     return keys.filter((key) => String(key).startsWith(`${prefix}:`)).length
   }, asset.infoHash)
   assert.ok((await storedKeys()) > 0)
-  const deadline = Date.now() + 10_000
-  while ((await storedKeys()) > 0 && Date.now() < deadline) await page.waitForTimeout(200)
-  assert.equal(await storedKeys(), 0, 'the asset left the store')
+  const checkDeadline = Date.now() + 10_000
+  while (((await storedKeys()) > 0 || (await copyHeld())) && Date.now() < checkDeadline) await page.waitForTimeout(200)
+  assert.equal(await storedKeys(), 0, 'the asset\'s pieces left the store')
+  assert.equal(await copyHeld(), false, 'and its copy')
   const after = await fetchInPage(page, path)
   assert.equal(after.sha256, original)
   assert.notEqual(after.headers['x-swarmcdn-sources'], 'store')
+  await context.close()
+})
+
+test('cold path, no peers: a whole-file request gets the origin\'s own response untouched; it is stored afterwards from the HTTP cache with no new origin byte, then served from its copy', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  const s = await site()
+  const [path, ...probes] = galleryPaths(s).reverse()
+  const context = await suite.browser().newContext()
+  const page = await context.newPage()
+  await page.goto(`${s.origin}/`)
+  await waitForController(page)
+  await page.evaluate(() => window.swarmcdn!.ready)
+  // Alone on the tracker: once the worker knows this visitor's agent found nobody, a cold request
+  // takes the untouched way. Other images probe for that moment (each is cold only once).
+  let probed = false
+  for (const probe of probes) {
+    if ((await fetchInPage(page, probe)).headers['x-swarmcdn-sources'] === undefined) {
+      probed = true
+      break
+    }
+    await page.waitForTimeout(300)
+  }
+  assert.ok(probed, 'no cold request went untouched')
+  const first = await fetchInPage(page, path)
+  assert.equal(first.sha256, await s.sha256Of(path))
+  assert.equal(await swRequestsFor(page, path), 1, 'answered by the SW')
+  assert.equal(first.headers['x-swarmcdn-sources'], undefined, 'the origin\'s own response: its head, not one the SW made')
+  const originAfterFirst = await s.originBytes(path)
+  assert.ok(originAfterFirst >= first.length)
+
+  const deadline = Date.now() + 15_000
+  let later = await fetchInPage(page, path)
+  while (later.headers['x-swarmcdn-sources'] !== 'store' && Date.now() < deadline) {
+    await page.waitForTimeout(500) // quiet: storing waits for the page to rest
+    later = await fetchInPage(page, path)
+  }
+  assert.equal(later.headers['x-swarmcdn-sources'], 'store', 'stored once the page was quiet')
+  assert.equal(later.sha256, first.sha256)
+  assert.equal(await s.originBytes(path), originAfterFirst, 'stored from the HTTP cache: not one more origin byte')
+  const manifest = JSON.parse(parseEnvelope(await readFile(join(s.prepared.siteDir, MANIFEST_FILE), 'utf8')).manifest) as Manifest
+  const infoHash = manifest.assets.find((a) => a.path === path)!.infoHash
+  const copied = await page.evaluate(async ({ cacheName, key }) => !!(await (await caches.open(cacheName)).match(key)), { cacheName: ASSET_COPIES_CACHE, key: `${s.origin}/__swarmcdn__/asset-copy/${infoHash}` })
+  assert.equal(copied, true, 'a whole copy for the warm path')
   await context.close()
 })
 

@@ -47,7 +47,8 @@ async function waitFor(condition: () => boolean, what: string, ms = 15_000): Pro
 
 test('stalled Range requests are aborted and retried or given up; other assets are not held; a request with no byte sent falls back to the network', { skip: skipWithoutChromium, timeout: 90_000 }, async () => {
   const s = await suite.site({
-    swConfig: { webseedResponseTimeoutMs: 1000, webseedBodyStallMs: 1000, webseedRetries: 1, webseedRetryBaseMs: 50, webseedConcurrency: 2 },
+    // originUntouchedMaxBytes 0: every cold request goes through the worker's own HTTP logic, the one under test.
+    swConfig: { webseedResponseTimeoutMs: 1000, webseedBodyStallMs: 1000, webseedRetries: 1, webseedRetryBaseMs: 50, webseedConcurrency: 2, originUntouchedMaxBytes: 0 },
   })
   const pieceLength = s.prepared.build.manifest.assets.find((asset) => asset.path === RECOVERS)!.pieceLength
   let armed = false

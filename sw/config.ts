@@ -24,6 +24,13 @@ export interface SwConfig {
    * instead of breaking part-way. Other responses stream after their first piece. Default 4 MiB.
    */
   wholeResponseMaxBytes: number
+  /**
+   * A cold whole-file request (nothing stored, no peers) of an asset of at most this many bytes gets
+   * the origin's own response, untouched (fast: no byte through the worker's JavaScript), and is
+   * stored afterwards from the HTTP cache. Larger ones, and all when 0, stream through the worker,
+   * with body stall timeouts and resume. Default 32 MiB (the most that is stored from the HTTP cache).
+   */
+  originUntouchedMaxBytes: number
   /** Time allowed until the response can start; then the request falls back to the network. Default 60 000 ms: the fallback fetches again what the SW is still fetching, so a busy but working origin (measured: a flash crowd on a congested link, 15 s doubled its bytes) must not trigger it. */
   responseStartTimeoutMs: number
   /** A streaming response whose next piece takes longer than this ends with an error rather than hanging. Default 120 000 ms: an error mid-stream breaks what the page shows (measured: 30 s broke an image in a congested flash crowd), so only a real stall may end it. */
@@ -93,6 +100,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   manifestNavigationCheckMs: 1000,
   manifestWaitMs: 500,
   wholeResponseMaxBytes: 4 * 1024 * 1024,
+  originUntouchedMaxBytes: 32 * 1024 * 1024,
   responseStartTimeoutMs: 60_000,
   pieceStallTimeoutMs: 120_000,
   storeBudgetBytes: 512 * 1024 * 1024,

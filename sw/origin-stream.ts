@@ -48,11 +48,13 @@ export interface OriginStreamDeps {
   /** Time a body read may bring nothing; then the body errors. Default none. */
   bodyStallMs?: number
   /**
-   * Whole-body requests of assets up to MAX_ADOPT_BYTES get the origin's response itself; this stores
-   * the asset later, from the HTTP cache (adopt-cached-assets.ts). Default none: every response
-   * streams through this worker, storing as it goes.
+   * Whole-body requests of assets up to untouchedMaxBytes get the origin's response itself; this
+   * stores the asset later, from the HTTP cache (adopt-cached-assets.ts). Default none: every
+   * response streams through this worker, storing as it goes.
    */
   storeLater?: (asset: ManifestAsset) => Promise<void>
+  /** Default and upper bound MAX_ADOPT_BYTES (what can be stored from the HTTP cache); 0: never untouched. */
+  untouchedMaxBytes?: number
 }
 
 export interface OriginStreamInput {
@@ -86,7 +88,7 @@ export function createOriginStream(deps: OriginStreamDeps): OriginStream {
     const url = new URL(asset.path, deps.origin).href
     const controller = new AbortController()
     // The page wants the whole file: ask for it as the page would, so the origin's answer is the page's.
-    const untouched = !input.partial && !!deps.storeLater && asset.length <= MAX_ADOPT_BYTES
+    const untouched = !input.partial && !!deps.storeLater && asset.length <= Math.min(deps.untouchedMaxBytes ?? MAX_ADOPT_BYTES, MAX_ADOPT_BYTES)
     let response: Response
     try {
       response = await withinTime(

@@ -7,8 +7,8 @@ export interface QuietGate {
   touch(): void
   /** Nothing was asked for quietMs. */
   isQuiet(): boolean
-  /** Resolves once nothing has been asked for quietMs. */
-  whenQuiet(): Promise<void>
+  /** Resolves once nothing has been asked for quietMs, or after maxWaitMs at the latest (a page that never rests). */
+  whenQuiet(maxWaitMs?: number): Promise<void>
 }
 
 export interface QuietGateOptions {
@@ -27,8 +27,9 @@ export function createQuietGate(options: QuietGateOptions = {}): QuietGate {
   return {
     touch: () => void (lastTouch = now()),
     isQuiet,
-    async whenQuiet() {
-      while (!isQuiet()) await new Promise<void>((resolve) => setTimer(resolve, Math.max(1, lastTouch + quietMs - now())))
+    async whenQuiet(maxWaitMs = Infinity) {
+      const deadline = now() + maxWaitMs
+      while (!isQuiet() && now() < deadline) await new Promise<void>((resolve) => setTimer(resolve, Math.max(1, Math.min(lastTouch + quietMs, deadline) - now())))
     },
   }
 }

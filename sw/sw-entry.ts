@@ -32,6 +32,9 @@ import type { ManifestAsset } from '../core/manifest-format.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
+/** An asset that went to a page untouched is stored once the pages are quiet, or after this at the latest (pages that never rest). */
+const STORE_LATER_MAX_WAIT_MS = 3000
+
 /** Minimum time between manifest checks triggered by bad pieces from the origin. */
 const BAD_ORIGIN_PIECE_RECHECK_MS = 10_000
 
@@ -136,8 +139,10 @@ let storeQueue: Promise<unknown> = Promise.resolve()
 function storeLater(asset: ManifestAsset): Promise<void> {
   const known = storing.get(asset.infoHash)
   if (known) return known
+  // The longest wait counts from now, not from this asset's turn in the queue.
+  const latest = performance.now() + STORE_LATER_MAX_WAIT_MS
   const work = storeQueue
-    .then(() => quiet.whenQuiet())
+    .then(() => quiet.whenQuiet(Math.max(0, latest - performance.now())))
     .then(async () => {
       const outcome = await adoptCachedAsset(asset, { store, fetch: (url, init) => fetch(url, init), origin: self.location.origin })
       if (outcome === 'skipped') console.warn(`[swarmcdn] ${asset.path} went to the page untouched but is not in the HTTP cache (or did not verify): not stored`)
@@ -171,6 +176,7 @@ const handle = createAssetRequestHandler({
     responseTimeoutMs: config.webseedResponseTimeoutMs || undefined,
     bodyStallMs: config.webseedBodyStallMs || undefined,
     storeLater,
+    untouchedMaxBytes: config.originUntouchedMaxBytes,
   }),
   stats,
   fetch: (request) => fetch(request),

@@ -29,3 +29,22 @@ test('whenQuiet waits out every touch, and resolves only once the quiet time has
   assert.equal(resolved, true)
   assert.equal(gate.isQuiet(), true)
 })
+
+test('whenQuiet(maxWaitMs) resolves by the deadline even while the page keeps asking', async () => {
+  let clock = 0
+  const timers: Array<{ at: number; callback: () => void }> = []
+  const gate = createQuietGate({ quietMs: 1000, now: () => clock, setTimer: (callback, ms) => timers.push({ at: clock + ms, callback }) })
+  gate.touch()
+  let resolved = false
+  const quiet = gate.whenQuiet(3000).then(() => (resolved = true))
+  for (let t = 500; t <= 3000; t += 500) {
+    clock = t
+    gate.touch()
+    const due = timers.filter((timer) => timer.at <= t)
+    timers.splice(0, timers.length, ...timers.filter((timer) => timer.at > t))
+    for (const timer of due) timer.callback()
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    assert.equal(resolved, t >= 3000, `at ${t} ms`)
+  }
+  await quiet
+})

@@ -106,3 +106,12 @@ export function refreshManifest(page: Page): Promise<{ status: string; sequence:
 export function swStats(page: Page): Promise<any> {
   return askSw(page, 'swarmcdn:get-stats')
 }
+
+/**
+ * How many requests for `path` the page's SW has answered. A cold whole-file response is the
+ * origin's own, untouched (docs/service-worker.md, step 4): no X-Swarmcdn-Sources header tells
+ * that it went through the SW, this count does.
+ */
+export async function swRequestsFor(page: Page, path: string): Promise<number> {
+  return (await swStats(page)).stats.assets[path]?.requests ?? 0
+}

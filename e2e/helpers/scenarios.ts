@@ -34,12 +34,14 @@ export async function arrive(open: OpenVisitor, s: DemoSite): Promise<Page> {
 
 /** Waits until the page's SW answers each path from its store alone (background writes done). */
 export async function storedEverything(page: Page, paths: string[]): Promise<void> {
+  // Bounded by time, not tries: an asset sent untouched is stored once the page is quiet (≤ 3 s).
+  const deadline = Date.now() + 15_000
   for (const path of paths) {
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       const sources = (await fetchInPage(page, path)).headers['x-swarmcdn-sources']
       if (sources === 'store') break
-      if (attempt === 20) assert.fail(`${path} still not stored (${sources})`)
-      await page.waitForTimeout(100)
+      if (Date.now() > deadline) assert.fail(`${path} still not stored (${sources})`)
+      await page.waitForTimeout(250)
     }
   }
 }
