@@ -28,12 +28,9 @@ import { adoptCachedAsset, adoptCachedAssets } from './adopt-cached-assets.ts'
 import { createStoredResponder } from './stored-response.ts'
 import { createAssetCopies } from './asset-copies.ts'
 import { createQuietGate } from './quiet-gate.ts'
-import type { ManifestAsset } from '../core/manifest-format.ts'
+import { createDeferredStore } from './deferred-store.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
-
-/** An asset that went to a page untouched is stored once the pages are quiet, or after this at the latest (pages that never rest). */
-const STORE_LATER_MAX_WAIT_MS = 3000
 
 /** Minimum time between manifest checks triggered by bad pieces from the origin. */
 const BAD_ORIGIN_PIECE_RECHECK_MS = 10_000
@@ -130,30 +127,13 @@ const storedResponse = createStoredResponder({
   gate: quiet,
   onCorrupt: (asset, index) => console.warn(`[swarmcdn] stored piece ${index} of ${asset.path} failed its check after it was served; its pieces and copy are deleted`),
 })
-/**
- * Stores an asset that went to a page untouched, from the HTTP cache, once the pages are quiet: one
- * asset at a time (each is read whole), once however many responses asked for it meanwhile.
- */
-const storing = new Map<string, Promise<void>>()
-let storeQueue: Promise<unknown> = Promise.resolve()
-function storeLater(asset: ManifestAsset): Promise<void> {
-  const known = storing.get(asset.infoHash)
-  if (known) return known
-  // The longest wait counts from now, not from this asset's turn in the queue.
-  const latest = performance.now() + STORE_LATER_MAX_WAIT_MS
-  const work = storeQueue
-    .then(() => quiet.whenQuiet(Math.max(0, latest - performance.now())))
-    .then(async () => {
-      const outcome = await adoptCachedAsset(asset, { store, fetch: (url, init) => fetch(url, init), origin: self.location.origin })
-      if (outcome === 'skipped') console.warn(`[swarmcdn] ${asset.path} went to the page untouched but is not in the HTTP cache (or did not verify): not stored`)
-      else await storedResponse.keepCopy(asset)
-    })
-    .catch(() => undefined)
-    .finally(() => storing.delete(asset.infoHash))
-  storing.set(asset.infoHash, work)
-  storeQueue = work
-  return work
-}
+/** Assets that went to a page untouched, stored afterwards from the HTTP cache. */
+const storeLater = createDeferredStore({
+  gate: quiet,
+  adopt: (asset) => adoptCachedAsset(asset, { store, fetch: (url, init) => fetch(url, init), origin: self.location.origin }),
+  afterStored: (asset) => storedResponse.keepCopy(asset),
+  onSkipped: (asset) => console.warn(`[swarmcdn] ${asset.path} went to the page untouched but is not in the HTTP cache (or did not verify): not stored`),
+})
 const handle = createAssetRequestHandler({
   manifest: trust,
   manifestWaitMs: config.manifestWaitMs,
