@@ -74,7 +74,7 @@ export function createOriginStream(deps: OriginStreamDeps): OriginStream {
     let response: Response
     try {
       response = await withinTime(
-        deps.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: controller.signal, credentials: 'same-origin' }),
+        deps.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: controller.signal, credentials: 'same-origin', cache: 'no-store' }),
         deps.responseTimeoutMs,
         'the origin response',
       )

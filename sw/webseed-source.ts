@@ -173,7 +173,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
     }
     let response: Response
     try {
-      const answer = options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: attempt.signal, credentials: 'same-origin' })
+      const answer = options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: attempt.signal, credentials: 'same-origin', cache: 'no-store' })
       // A late answer to a request that timed out is dropped, its body cancelled.
       answer.then((late) => attempt.signal.aborted && void cancelBody(late), () => undefined)
       response = await withTimeout(answer, responseTimeoutMs, timeout(`no response headers within ${responseTimeoutMs} ms`), setTimer)
