@@ -173,6 +173,9 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
     }
     let response: Response
     try {
+      // no-store: past the browser's HTTP cache. The SW keeps the pieces itself; with the cache in the
+      // way, Chromium sent concurrent Range requests for one file to the origin twice (bench:net, 20
+      // Mbit/s origin: +35% origin bytes for a visitor alone).
       const answer = options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: attempt.signal, credentials: 'same-origin', cache: 'no-store' })
       // A late answer to a request that timed out is dropped, its body cancelled.
       answer.then((late) => attempt.signal.aborted && void cancelBody(late), () => undefined)
