@@ -105,6 +105,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Pieces whose peer request ran past its deadline: HTTP may fetch them too. */
   const overdue = new Set<number>()
   const triedPeers = new Set<number>()
+  /** Pieces an HTTP run under way is fetching: never asked of the origin again meanwhile. */
+  const onHttp = new Set<number>()
   const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void; endMeasure(): void }>()
   const crowd = peers?.crowd(clientId) ?? false
   // Crowd order: the reader's next run first (it is needed now), then from somewhere random, so
@@ -224,7 +226,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 
   function requeue(index: number): void {
     if (state.get(index) !== 'peer') return
-    state.set(index, 'queued')
+    // A late piece HTTP is racing: the run has it on the wire; asking again would fetch it twice.
+    state.set(index, onHttp.has(index) ? 'http' : 'queued')
     pump()
   }
 
@@ -290,6 +293,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')
       overdue.delete(index) // taken: the next run must not take it again
+      onHttp.add(index)
       callbacks.assigned?.(index, 'http')
       run.push(index)
     }
@@ -316,6 +320,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         release()
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
         for (const index of run) {
+          onHttp.delete(index)
           if (state.get(index) === 'done') continue
           if (peerable(index)) {
             state.set(index, 'queued')

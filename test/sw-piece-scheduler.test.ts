@@ -1,0 +1,100 @@
+// The scheduler alone (sw/piece-scheduler.ts), with scripted peers and HTTP runs and timers fired by
+// hand: which source is asked for what, in which order of events.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { ManifestAsset } from '../core/manifest-format.ts'
+import type { PeerPieces } from '../sw/peer-source-port.ts'
+import type { PieceDelivery } from '../sw/piece-source.ts'
+import { createSchedulerClock, createSlotLimiter, schedulePieces, type HttpRuns } from '../sw/piece-scheduler.ts'
+import { verifyPiece } from '../sw/piece-verifier.ts'
+import { PIECE, makeAsset, makeBytes, manualTimers, pieceOf } from './sw-fixtures.ts'
+
+const bytes = makeBytes(4 * PIECE, 5)
+const asset = makeAsset(bytes, { path: '/media/clip.webm' })
+
+/** Lets every pending promise callback run. */
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve(value: T): void
+  reject(error: Error): void
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  let reject!: (error: Error) => void
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)))
+  promise.catch(() => undefined)
+  return { promise, resolve, reject }
+}
+
+/** Peers that hold every piece and answer when the test says. */
+function scriptedPeers() {
+  const requests = new Map<number, Deferred<Uint8Array>>()
+  const peers: PeerPieces = {
+    has: () => true,
+    crowd: () => true,
+    settling: () => false,
+    request(_asset, index) {
+      const answer = deferred<Uint8Array>()
+      requests.set(index, answer)
+      return { promise: answer.promise, cancel: () => answer.reject(new Error('cancelled')) }
+    },
+    verdict: () => undefined,
+    onAvailable: () => () => undefined,
+  }
+  return { peers, requests }
+}
+
+/** HTTP runs that deliver when the test says. */
+function scriptedHttp() {
+  const runs: Array<{ first: number; last: number; emit: (piece: PieceDelivery) => void; done: Deferred<void> }> = []
+  const http: HttpRuns = {
+    fetchRun(_asset: ManifestAsset, first, last, emit) {
+      const done = deferred<void>()
+      runs.push({ first, last, emit, done })
+      return done.promise
+    },
+  }
+  return { http, runs }
+}
+
+test('a late peer piece raced over HTTP: when the peer then gives up, the piece is not asked of the origin a second time while the first HTTP run is still on it', async () => {
+  const timers = manualTimers()
+  const { peers, requests } = scriptedPeers()
+  const { http, runs } = scriptedHttp()
+  const delivered: Array<[number, string]> = []
+  const finished = schedulePieces(
+    {
+      peers,
+      http,
+      httpSlots: createSlotLimiter(4),
+      verify: verifyPiece,
+      config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: Infinity, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+      clock: createSchedulerClock(),
+      setTimer: timers.setTimer,
+      random: () => 0,
+    },
+    asset,
+    [0],
+    { deliver: (index, _bytes, source) => delivered.push([index, source]), fail: (index, error) => assert.fail(`piece ${index} failed: ${error.code}`) },
+  )
+  await settle()
+  assert.deepEqual([...requests.keys()], [0], 'asked of peers first')
+  assert.equal(runs.length, 0)
+  // Past the budget: HTTP races the late peer.
+  timers.fire(1000)
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 0]])
+  // The peer gives up while the HTTP run is still downloading the piece.
+  requests.get(0)!.reject(new Error('unavailable'))
+  await settle()
+  assert.equal(runs.length, 1, 'the piece is already on the wire: no second Range request for it')
+  runs[0].emit({ index: 0, bytes: pieceOf(bytes, asset, 0) })
+  runs[0].done.resolve()
+  await finished
+  assert.deepEqual(delivered, [[0, 'http']])
+})
