@@ -25,6 +25,8 @@ export interface OriginRequestRecord {
   client: string
   /** The Range header as sent, or null. */
   range: string | null
+  /** The Cache-Control request header (browsers send `no-cache` for fetches that bypass their cache), or null. */
+  cacheControl: string | null
   status: number
   /** The Content-Range answered, or null. */
   contentRange: string | null
@@ -53,8 +55,8 @@ export class OriginByteCounter {
    */
   constructor(private readonly maxEntries = 10_000, private readonly now: () => number = Date.now) {}
 
-  /** Wraps res.write/res.end so every body byte for the file at `path` (and `client`, an IP address) is counted. `range` (the request's Range header) goes to the request log. */
-  track(path: string, res: ServerResponse, client = 'unknown', range: string | null = null): void {
+  /** Wraps res.write/res.end so every body byte for the file at `path` (and `client`, an IP address) is counted. `range` and `cacheControl` (request headers) go to the request log. */
+  track(path: string, res: ServerResponse, client = 'unknown', range: string | null = null, cacheControl: string | null = null): void {
     const key = this.paths.has(path) || this.paths.size < this.maxEntries ? path : OTHER_PATHS
     const entry = this.paths.get(key) ?? { bytes: 0, requests: 0 }
     this.paths.set(key, entry)
@@ -65,7 +67,7 @@ export class OriginByteCounter {
     entry.requests++
     byClient.requests++
     this.totalRequests++
-    const record: OriginRequestRecord = { id: this.nextRequestId++, path, client: plain, range, status: 0, contentRange: null, bytes: 0, aborted: false, startMs: this.now(), endMs: null }
+    const record: OriginRequestRecord = { id: this.nextRequestId++, path, client: plain, range, cacheControl, status: 0, contentRange: null, bytes: 0, aborted: false, startMs: this.now(), endMs: null }
     this.requests.push(record)
     if (this.requests.length > this.maxEntries) this.requests.shift()
     const ended = (aborted: boolean) => {

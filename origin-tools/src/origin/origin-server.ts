@@ -115,8 +115,8 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   }
   const file = send(req, path, { root: siteRealRoot, index: ['index.html'], dotfiles: 'ignore', etag: true, lastModified: true, acceptRanges: true })
   // Counted once send has found a real file: 404s and redirects add no path to the table.
-  const range = req.headers.range
-  file.on('file', () => counter.track(path, res, req.socket.remoteAddress, typeof range === 'string' ? range : null))
+  const { range, 'cache-control': cacheControl } = req.headers
+  file.on('file', () => counter.track(path, res, req.socket.remoteAddress, range ?? null, cacheControl ?? null))
   file.on('headers', (response: ServerResponse, filePath: string) => {
     if (filePath === join(siteRealRoot, SERVICE_WORKER_FILE)) {
       response.setHeader('Service-Worker-Allowed', '/')
