@@ -11,7 +11,8 @@
 // - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
 //   random place, and re-checks availability when each run starts: a crowd that arrives together
 //   fetches *different* pieces from the origin and trades them, so the crowd pulls about one copy.
-//   Alone, HTTP takes them in order in large runs: as fast as the plain network.
+//   Alone, HTTP takes them in order in large runs: as fast as the plain network. A batch planned while
+//   the page's agent was still connecting switches to that once the agent has settled alone.
 // - A run that failed on every webseed URL after its retries (a dead or stalled origin) ends HTTP for
 //   the batch: no more runs hold slots against it; what only HTTP could give fails (the response
 //   falls back to the network if it has sent nothing yet).
@@ -272,8 +273,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Holding an HTTP slot: picks the run now, with what is known now. */
   function startRun(release: () => void): void {
     waitingForSlot = false
-    const maxPieces = Math.max(1, Math.floor(Math.max(asset.pieceLength, crowd ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes) / asset.pieceLength))
-    let first: number | undefined = order.find(httpFirst)
+    // Still a crowd? A page that was connecting when the batch was planned may have found nobody.
+    const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
+    const maxPieces = Math.max(1, Math.floor(Math.max(asset.pieceLength, crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes) / asset.pieceLength))
+    let first: number | undefined = (crowdRun ? order : sorted).find(httpFirst)
     let last = first ?? -1
     if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++

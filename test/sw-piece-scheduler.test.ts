@@ -31,12 +31,13 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject }
 }
 
-/** Peers that hold every piece and answer when the test says. */
-function scriptedPeers() {
+/** Peers that hold every piece (or none) and answer when the test says; `crowd` can change. */
+function scriptedPeers(options: { holdNothing?: boolean } = {}) {
   const requests = new Map<number, Deferred<Uint8Array>>()
+  const state = { crowd: true }
   const peers: PeerPieces = {
-    has: () => true,
-    crowd: () => true,
+    has: () => !options.holdNothing,
+    crowd: () => state.crowd,
     settling: () => false,
     request(_asset, index) {
       const answer = deferred<Uint8Array>()
@@ -46,7 +47,7 @@ function scriptedPeers() {
     verdict: () => undefined,
     onAvailable: () => () => undefined,
   }
-  return { peers, requests }
+  return { peers, requests, state }
 }
 
 /** HTTP runs that deliver when the test says. */
@@ -97,4 +98,44 @@ test('a late peer piece raced over HTTP: when the peer then gives up, the piece 
   runs[0].done.resolve()
   await finished
   assert.deepEqual(delivered, [[0, 'http']])
+})
+
+test('a batch planned while the page was connecting takes large runs in reading order once its agent settled alone', async () => {
+  const big = makeBytes(8 * PIECE, 6)
+  const clip = makeAsset(big, { path: '/media/long.webm' })
+  const { peers, state } = scriptedPeers({ holdNothing: true })
+  const { http, runs } = scriptedHttp()
+  const delivered: number[] = []
+  const finished = schedulePieces(
+    {
+      peers,
+      http,
+      httpSlots: createSlotLimiter(1),
+      verify: verifyPiece,
+      config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: Infinity, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+      clock: createSchedulerClock(),
+      setTimer: manualTimers().setTimer,
+      random: () => 0.5,
+    },
+    clip,
+    [0, 1, 2, 3, 4, 5, 6, 7],
+    { deliver: (index) => delivered.push(index), fail: (index, error) => assert.fail(`piece ${index} failed: ${error.code}`) },
+  )
+  const complete = async (run: (typeof runs)[number]) => {
+    for (let index = run.first; index <= run.last; index++) run.emit({ index, bytes: pieceOf(big, clip, index) })
+    run.done.resolve()
+    await settle()
+  }
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 0]], 'in a crowd: the reader\'s next piece, one small run')
+  await complete(runs[0])
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 0], [4, 4]], 'still a crowd: small runs from a random place')
+  state.crowd = false // the agent settled: nobody else is here
+  await complete(runs[1])
+  assert.deepEqual(runs.slice(2).map((run) => [run.first, run.last]), [[1, 3]], 'alone: the rest in reading order, in large runs')
+  await complete(runs[2])
+  assert.deepEqual(runs.slice(3).map((run) => [run.first, run.last]), [[5, 7]])
+  await complete(runs[3])
+  await finished
+  assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
 })
