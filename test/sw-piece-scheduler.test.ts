@@ -7,11 +7,18 @@ import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { PeerPieces } from '../sw/peer-source-port.ts'
 import type { PieceDelivery } from '../sw/piece-source.ts'
 import { createSchedulerClock, createSlotLimiter, schedulePieces, type HttpRuns } from '../sw/piece-scheduler.ts'
-import { verifyPiece } from '../sw/piece-verifier.ts'
+import { createHash } from 'node:crypto'
+import { verifyPiece, type PieceVerifier } from '../sw/piece-verifier.ts'
 import { PIECE, makeAsset, makeBytes, manualTimers, pieceOf } from './sw-fixtures.ts'
 
 const bytes = makeBytes(4 * PIECE, 5)
 const asset = makeAsset(bytes, { path: '/media/clip.webm' })
+
+/** Real checks with a synchronous SHA-1, so settle() needs no thread pool: nothing here depends on timing. */
+const verify: PieceVerifier = (a, index, piece) => verifyPiece(a, index, piece, async (data) => {
+  const digest = createHash('sha1').update(data).digest()
+  return digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.byteLength)
+})
 
 /** Lets every pending promise callback run. */
 const settle = async () => {
@@ -73,7 +80,7 @@ test('a late peer piece raced over HTTP: when the peer then gives up, the piece 
       peers,
       http,
       httpSlots: createSlotLimiter(4),
-      verify: verifyPiece,
+      verify,
       config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: Infinity, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
       clock: createSchedulerClock(),
       setTimer: timers.setTimer,
@@ -111,7 +118,7 @@ test('a batch planned while the page was connecting takes large runs in reading 
       peers,
       http,
       httpSlots: createSlotLimiter(1),
-      verify: verifyPiece,
+      verify,
       config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: Infinity, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
       clock: createSchedulerClock(),
       setTimer: manualTimers().setTimer,
