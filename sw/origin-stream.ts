@@ -74,8 +74,7 @@ export function createOriginStream(deps: OriginStreamDeps): OriginStream {
     let response: Response
     try {
       response = await withinTime(
-        // no-store: past the browser's HTTP cache, as in webseed-source.ts (it re-requested ranges).
-        deps.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: controller.signal, credentials: 'same-origin', cache: 'no-store' }),
+        deps.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: controller.signal, credentials: 'same-origin' }),
         deps.responseTimeoutMs,
         'the origin response',
       )

@@ -117,6 +117,8 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
       const start = match ? Number(match[1]) : 0
       const end = match ? Number(match[2]) : (file?.length ?? 1) - 1
       if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError')
+      // A browser HTTP cache holding nothing: a lookup never reaches the origin.
+      if (init?.cache === 'only-if-cached') throw new TypeError('Failed to fetch (not in the HTTP cache)')
       const call: FetchCall = { url, range, start, end, cache: init?.cache }
       origin.calls.push(call)
       const f = origin.fault?.(call, origin.calls.length)

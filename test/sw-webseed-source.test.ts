@@ -73,13 +73,34 @@ test('one Range request per run, exact byte ranges, real bytes back', async () =
   assert.deepEqual(ranges, [`bytes=${PIECE}-${4 * PIECE - 1}`, `bytes=${10 * PIECE}-${10 * PIECE + 776}`, `bytes=${7 * PIECE}-${8 * PIECE - 1}`].sort())
 })
 
-test('Range requests bypass the browser HTTP cache, so the browser never asks the origin for a range again itself', async () => {
+test('Range requests go past the browser HTTP cache (no-store), so the browser never asks the origin for a range again itself', async () => {
   // Measured in Chromium (bench:net, 20 Mbit/s origin): with the default cache mode, concurrent Range
   // requests for one file were sent to the origin twice (the first copy dropped), +35% origin bytes.
   const origin = createFakeOrigin({ [URL_ORIGIN]: bytes }, (_call, n) => (n === 1 ? { kind: 'cut', afterBytes: PIECE + 10 } : undefined))
   assertPieces(await collect(source(origin), asset, [0, 1, 2, 3, 8]), [0, 1, 2, 3, 8])
   assert.ok(origin.calls.length >= 3, 'the retry is counted too')
   assert.deepEqual(origin.calls.map((call) => call.cache), origin.calls.map(() => 'no-store'))
+})
+
+test('with readHttpCache, a Range the HTTP cache holds (a page loaded before the SW) costs no origin request; a miss goes past the cache', async () => {
+  const origin = createFakeOrigin({ [URL_ORIGIN]: bytes })
+  const cachedRanges: string[] = []
+  const lookups: string[] = []
+  const fetch = async (url: string, init: RequestInit = {}) => {
+    const range = new Headers(init.headers).get('range')!
+    if (init.cache === 'only-if-cached') {
+      lookups.push(`${range} ${init.mode}`)
+      if (range !== `bytes=0-${4 * PIECE - 1}`) throw new TypeError('Failed to fetch (not in the HTTP cache)')
+      cachedRanges.push(range)
+      return new Response(bytes.slice(0, 4 * PIECE), { status: 206, headers: { 'Content-Range': `bytes 0-${4 * PIECE - 1}/${bytes.length}` } })
+    }
+    return origin.fetch(url, init)
+  }
+  const src = createWebseedSource({ fetch, origin: ORIGIN, manifest: () => null, config, sleep: async () => undefined, readHttpCache: true })
+  assertPieces(await collect(src, asset, [0, 1, 2, 3, 8]), [0, 1, 2, 3, 8])
+  assert.deepEqual(cachedRanges, [`bytes=0-${4 * PIECE - 1}`])
+  assert.deepEqual(lookups.sort(), [`bytes=0-${4 * PIECE - 1} same-origin`, `bytes=${8 * PIECE}-${9 * PIECE - 1} same-origin`])
+  assert.deepEqual(origin.calls.map((call) => [call.range, call.cache]), [[`bytes=${8 * PIECE}-${9 * PIECE - 1}`, 'no-store']])
 })
 
 test('runs are bounded by webseedMaxRunBytes and concurrency', async () => {
