@@ -82,25 +82,28 @@ test('Range requests go past the browser HTTP cache (no-store), so the browser n
   assert.deepEqual(origin.calls.map((call) => call.cache), origin.calls.map(() => 'no-store'))
 })
 
-test('with readHttpCache, a Range the HTTP cache holds (a page loaded before the SW) costs no origin request; a miss goes past the cache', async () => {
-  const origin = createFakeOrigin({ [URL_ORIGIN]: bytes })
-  const cachedRanges: string[] = []
+test('with readHttpCache, a file the HTTP cache holds (a page loaded it before the SW) costs no origin request; a miss goes past the cache', async () => {
+  const other = makeBytes(3 * PIECE, 9)
+  const otherAsset = makeAsset(other, { path: '/media/other.mp4' })
+  const origin = createFakeOrigin({ [URL_ORIGIN]: bytes, [`${ORIGIN}/media/other.mp4`]: other })
   const lookups: string[] = []
   const fetch = async (url: string, init: RequestInit = {}) => {
-    const range = new Headers(init.headers).get('range')!
     if (init.cache === 'only-if-cached') {
-      lookups.push(`${range} ${init.mode}`)
-      if (range !== `bytes=0-${4 * PIECE - 1}`) throw new TypeError('Failed to fetch (not in the HTTP cache)')
-      cachedRanges.push(range)
-      return new Response(bytes.slice(0, 4 * PIECE), { status: 206, headers: { 'Content-Range': `bytes 0-${4 * PIECE - 1}/${bytes.length}` } })
+      lookups.push(`${url} ${new Headers(init.headers).get('range')} ${init.mode}`)
+      if (url !== URL_ORIGIN) throw new TypeError('Failed to fetch (not in the HTTP cache)')
+      return new Response(bytes.slice(), { status: 200, headers: { 'Content-Length': String(bytes.length) } })
     }
     return origin.fetch(url, init)
   }
   const src = createWebseedSource({ fetch, origin: ORIGIN, manifest: () => null, config, sleep: async () => undefined, readHttpCache: true })
-  assertPieces(await collect(src, asset, [0, 1, 2, 3, 8]), [0, 1, 2, 3, 8])
-  assert.deepEqual(cachedRanges, [`bytes=0-${4 * PIECE - 1}`])
-  assert.deepEqual(lookups.sort(), [`bytes=0-${4 * PIECE - 1} same-origin`, `bytes=${8 * PIECE}-${9 * PIECE - 1} same-origin`])
-  assert.deepEqual(origin.calls.map((call) => [call.range, call.cache]), [[`bytes=${8 * PIECE}-${9 * PIECE - 1}`, 'no-store']])
+  assertPieces(await collect(src, asset, [1, 2, 8]), [1, 2, 8])
+  assert.equal(origin.calls.length, 0, 'all from the HTTP cache')
+  const got = new Map<number, Uint8Array>()
+  for await (const piece of src.fetchPieces(otherAsset, [0, 1, 2], { signal: new AbortController().signal })) got.set(piece.index, piece.bytes)
+  assert.deepEqual(got.get(2), pieceOf(other, otherAsset, 2))
+  assert.deepEqual(origin.calls.map((call) => [call.range, call.cache]), [[`bytes=0-${other.length - 1}`, 'no-store']])
+  assert.ok(lookups.every((lookup) => lookup.endsWith(' same-origin')), 'same-origin lookups')
+  assert.ok(lookups.some((lookup) => lookup.endsWith('null same-origin')), 'the whole file is looked up too')
 })
 
 test('runs are bounded by webseedMaxRunBytes and concurrency', async () => {
