@@ -11,7 +11,8 @@
 // - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
 //   random place, and re-checks availability when each run starts: a crowd that arrives together
 //   fetches *different* pieces from the origin and trades them, so the crowd pulls about one copy.
-//   Alone, HTTP takes them in order in large runs: as fast as the plain network.
+//   Alone, HTTP takes them in order in large runs: as fast as the plain network. A batch planned while
+//   the page's agent was still connecting switches to that once the agent has settled alone.
 // - A run that failed on every webseed URL after its retries (a dead or stalled origin) ends HTTP for
 //   the batch: no more runs hold slots against it; what only HTTP could give fails (the response
 //   falls back to the network if it has sent nothing yet).
@@ -105,6 +106,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Pieces whose peer request ran past its deadline: HTTP may fetch them too. */
   const overdue = new Set<number>()
   const triedPeers = new Set<number>()
+  /** Pieces an HTTP run under way is fetching: never asked of the origin again meanwhile. */
+  const onHttp = new Set<number>()
   const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void; endMeasure(): void }>()
   const crowd = peers?.crowd(clientId) ?? false
   // Crowd order: the reader's next run first (it is needed now), then from somewhere random, so
@@ -224,7 +227,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 
   function requeue(index: number): void {
     if (state.get(index) !== 'peer') return
-    state.set(index, 'queued')
+    // A late piece HTTP is racing: the run has it on the wire; asking again would fetch it twice.
+    state.set(index, onHttp.has(index) ? 'http' : 'queued')
     pump()
   }
 
@@ -269,8 +273,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Holding an HTTP slot: picks the run now, with what is known now. */
   function startRun(release: () => void): void {
     waitingForSlot = false
-    const maxPieces = Math.max(1, Math.floor(Math.max(asset.pieceLength, crowd ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes) / asset.pieceLength))
-    let first: number | undefined = order.find(httpFirst)
+    // Still a crowd? A page that was connecting when the batch was planned may have found nobody.
+    const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
+    const maxPieces = Math.max(1, Math.floor(Math.max(asset.pieceLength, crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes) / asset.pieceLength))
+    let first: number | undefined = (crowdRun ? order : sorted).find(httpFirst)
     let last = first ?? -1
     if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
@@ -290,6 +296,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')
       overdue.delete(index) // taken: the next run must not take it again
+      onHttp.add(index)
       callbacks.assigned?.(index, 'http')
       run.push(index)
     }
@@ -316,6 +323,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         release()
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
         for (const index of run) {
+          onHttp.delete(index)
           if (state.get(index) === 'done') continue
           if (peerable(index)) {
             state.set(index, 'queued')

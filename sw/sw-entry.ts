@@ -67,7 +67,7 @@ const stats = createAssetStats()
 const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self.location.origin)
 // A site without a swarm (no trackers) has no peers to wait for.
 const peers = createPortPeerPieces({ agents, enabled: () => !!trust.current()?.swarm && trust.current()!.trackers.length > 0 })
-const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config })
+const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config, readHttpCache: true })
 const clock = createSchedulerClock()
 const fetcher = createAssetFetcher({
   store,

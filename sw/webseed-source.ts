@@ -32,6 +32,11 @@ export interface WebseedSourceOptions {
   random?: () => number
   /** Timers of the header and body-stall limits; default setTimeout. */
   setTimer?: SetTimer
+  /**
+   * Ask the browser's HTTP cache first (only-if-cached, the whole file) for a run from the origin, before the network.
+   * Default false (every request goes to the network, past the cache); the service worker turns it on.
+   */
+  readHttpCache?: boolean
 }
 
 /** Inclusive run of adjacent piece indexes fetched by one Range request. */
@@ -151,6 +156,28 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
     }
   }
 
+  /**
+   * A file the browser's HTTP cache already holds (a page loaded it before the SW) is read from it; what
+   * it lacks is fetched with no-store, past the cache: with the cache writing Range answers, Chromium
+   * sent concurrent Range requests for one file to the origin twice (bench:net, 20 Mbit/s origin: +35%
+   * origin bytes for a visitor alone, none with no-store). Mirrors (other origins) cannot be asked
+   * only-if-cached; every piece is verified whatever answers.
+   */
+  async function fetchRange(url: string, range: string, signal: AbortSignal): Promise<Response> {
+    if (options.readHttpCache && new URL(url).origin === options.origin) {
+      // The run itself (a range another request of this browser is writing to the cache), then the
+      // whole file as a page loaded it (Chromium's cache did not answer that Range lookup; the caller
+      // slices the run out of a 200).
+      for (const headers of [{ Range: range }, {}] as Record<string, string>[]) {
+        const cached = await options.fetch(url, { headers, signal, credentials: 'same-origin', cache: 'only-if-cached', mode: 'same-origin' }).catch(() => null)
+        if (cached && (cached.status === 206 || cached.status === 200)) return cached
+        if (cached) await cancelBody(cached)
+        if (signal.aborted) throw new DOMException('aborted', 'AbortError')
+      }
+    }
+    return options.fetch(url, { headers: { Range: range }, signal, credentials: 'same-origin', cache: 'no-store' })
+  }
+
   async function requestRangeOnce(
     asset: ManifestAsset,
     url: string,
@@ -173,7 +200,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
     }
     let response: Response
     try {
-      const answer = options.fetch(url, { headers: { Range: `bytes=${start}-${end}` }, signal: attempt.signal, credentials: 'same-origin' })
+      const answer = fetchRange(url, `bytes=${start}-${end}`, attempt.signal)
       // A late answer to a request that timed out is dropped, its body cancelled.
       answer.then((late) => attempt.signal.aborted && void cancelBody(late), () => undefined)
       response = await withTimeout(answer, responseTimeoutMs, timeout(`no response headers within ${responseTimeoutMs} ms`), setTimer)

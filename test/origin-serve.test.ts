@@ -113,6 +113,20 @@ test('origin-stats counts the body bytes served per path and per client address'
   assert.equal(client(after) - client(before), after.totalBytes - before.totalBytes)
 })
 
+test('origin-requests logs each file request: Range, status, bytes, and whether it completed', async () => {
+  const { nextId } = await (await fetch(url('/__swarmcdn/origin-requests?after=999999999'))).json()
+  await get('/media/big.bin', { Range: 'bytes=10-19' })
+  const log = await (await fetch(url(`/__swarmcdn/origin-requests?after=${nextId - 1}`))).json()
+  const mine = log.requests.filter((r: any) => r.path === '/media/big.bin')
+  assert.equal(mine.length, 1)
+  assert.equal(mine[0].range, 'bytes=10-19')
+  assert.equal(mine[0].status, 206)
+  assert.match(mine[0].contentRange, /^bytes 10-19\//)
+  assert.equal(mine[0].bytes, 10)
+  assert.equal(mine[0].aborted, false)
+  assert.ok(mine[0].endMs >= mine[0].startMs)
+})
+
 function announce(infoHashHex: string): Promise<any> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url('/__swarmcdn/tracker').replace('http', 'ws'))

@@ -84,6 +84,8 @@ export interface FetchCall {
   /** Parsed `bytes=a-b`. */
   start: number
   end: number
+  /** The request's cache mode (RequestInit.cache), if set. */
+  cache?: RequestCache
 }
 
 /** What the fake origin does with one call: answer normally, or a fault. */
@@ -116,7 +118,9 @@ export function createFakeOrigin(files: Record<string, Uint8Array>, fault?: Fake
       const start = match ? Number(match[1]) : 0
       const end = match ? Number(match[2]) : (file?.length ?? 1) - 1
       if (init?.signal?.aborted) throw new DOMException('aborted', 'AbortError')
-      const call: FetchCall = { url, range, start, end }
+      // A browser HTTP cache holding nothing: a lookup never reaches the origin.
+      if (init?.cache === 'only-if-cached') throw new TypeError('Failed to fetch (not in the HTTP cache)')
+      const call: FetchCall = { url, range, start, end, cache: init?.cache }
       origin.calls.push(call)
       const f = origin.fault?.(call, origin.calls.length)
       if (f?.kind === 'network-error') throw new TypeError('Failed to fetch')

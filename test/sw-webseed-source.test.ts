@@ -73,6 +73,39 @@ test('one Range request per run, exact byte ranges, real bytes back', async () =
   assert.deepEqual(ranges, [`bytes=${PIECE}-${4 * PIECE - 1}`, `bytes=${10 * PIECE}-${10 * PIECE + 776}`, `bytes=${7 * PIECE}-${8 * PIECE - 1}`].sort())
 })
 
+test('Range requests go past the browser HTTP cache (no-store), so the browser never asks the origin for a range again itself', async () => {
+  // Measured in Chromium (bench:net, 20 Mbit/s origin): with the default cache mode, concurrent Range
+  // requests for one file were sent to the origin twice (the first copy dropped), +35% origin bytes.
+  const origin = createFakeOrigin({ [URL_ORIGIN]: bytes }, (_call, n) => (n === 1 ? { kind: 'cut', afterBytes: PIECE + 10 } : undefined))
+  assertPieces(await collect(source(origin), asset, [0, 1, 2, 3, 8]), [0, 1, 2, 3, 8])
+  assert.ok(origin.calls.length >= 3, 'the retry is counted too')
+  assert.deepEqual(origin.calls.map((call) => call.cache), origin.calls.map(() => 'no-store'))
+})
+
+test('with readHttpCache, a file the HTTP cache holds (a page loaded it before the SW) costs no origin request; a miss goes past the cache', async () => {
+  const other = makeBytes(3 * PIECE, 9)
+  const otherAsset = makeAsset(other, { path: '/media/other.mp4' })
+  const origin = createFakeOrigin({ [URL_ORIGIN]: bytes, [`${ORIGIN}/media/other.mp4`]: other })
+  const lookups: string[] = []
+  const fetch = async (url: string, init: RequestInit = {}) => {
+    if (init.cache === 'only-if-cached') {
+      lookups.push(`${url} ${new Headers(init.headers).get('range')} ${init.mode}`)
+      if (url !== URL_ORIGIN) throw new TypeError('Failed to fetch (not in the HTTP cache)')
+      return new Response(bytes.slice(), { status: 200, headers: { 'Content-Length': String(bytes.length) } })
+    }
+    return origin.fetch(url, init)
+  }
+  const src = createWebseedSource({ fetch, origin: ORIGIN, manifest: () => null, config, sleep: async () => undefined, readHttpCache: true })
+  assertPieces(await collect(src, asset, [1, 2, 8]), [1, 2, 8])
+  assert.equal(origin.calls.length, 0, 'all from the HTTP cache')
+  const got = new Map<number, Uint8Array>()
+  for await (const piece of src.fetchPieces(otherAsset, [0, 1, 2], { signal: new AbortController().signal })) got.set(piece.index, piece.bytes)
+  assert.deepEqual(got.get(2), pieceOf(other, otherAsset, 2))
+  assert.deepEqual(origin.calls.map((call) => [call.range, call.cache]), [[`bytes=0-${other.length - 1}`, 'no-store']])
+  assert.ok(lookups.every((lookup) => lookup.endsWith(' same-origin')), 'same-origin lookups')
+  assert.ok(lookups.some((lookup) => lookup.endsWith('null same-origin')), 'the whole file is looked up too')
+})
+
 test('runs are bounded by webseedMaxRunBytes and concurrency', async () => {
   let active = 0
   let maxActive = 0

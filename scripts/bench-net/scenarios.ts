@@ -7,6 +7,8 @@ import type { EmulatedInternet } from '../../e2e/net/emulated-internet.ts'
 import { getJsonViaSocket } from '../../e2e/net/unix-socket-relay.ts'
 import { inNs } from '../../e2e/net/host-command.ts'
 import type { BenchSite } from './bench-site.ts'
+import type { OriginRequestRecord } from '../../origin-tools/src/origin/byte-counter.ts'
+import { formatWaste, originWaste, type OriginWaste } from './origin-waste.ts'
 import { checkTiming, launchBrowsers, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type Variant } from './visitor-session.ts'
 
 export type ScenarioName = 'sequential' | 'crowd'
@@ -35,6 +37,9 @@ export interface VisitorResult {
   originLinkBytes: number
   /** Origin body bytes and requests per path while its page loaded (all addresses: in the sequential scenario, this visitor's). */
   originPaths: Record<string, { bytes: number; requests: number }>
+  /** This visitor's origin requests while its page loaded (times in ms after its arrival), and the bytes they sent twice. */
+  originRequests: Array<Omit<OriginRequestRecord, 'client'>>
+  originWaste: OriginWaste
   controlledAfterMs: number | null
   timing: PageTiming | null
   swarmcdnStats: unknown
@@ -67,6 +72,7 @@ export interface ScenarioOptions {
 }
 
 const stats = (o: ScenarioOptions) => getJsonViaSocket<OriginStats>(o.originSocket, '/__swarmcdn/origin-stats')
+const requestLog = (o: ScenarioOptions, after: number) => getJsonViaSocket<{ nextId: number; requests: OriginRequestRecord[] }>(o.originSocket, `/__swarmcdn/origin-requests?after=${after}`)
 const clientBytes = (s: OriginStats, ip: string) => s.clients?.[ip]?.bytes ?? 0
 /** Bytes sent so far on the origin's link to the internet. */
 const linkTxBytes = async (o: ScenarioOptions) => Number((await inNs(o.net.originNs, 'cat', ['/sys/class/net/eth0/statistics/tx_bytes'])).trim())
@@ -74,9 +80,14 @@ const linkTxBytes = async (o: ScenarioOptions) => Number((await inNs(o.net.origi
 async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: number): Promise<VisitorResult> {
   const before = await stats(o)
   const linkBefore = await linkTxBytes(o)
-  const arrivedAtMs = Date.now() - firstArrival
+  const logBefore = (await requestLog(o, 1e12)).nextId - 1
+  const arrivedAt = Date.now()
+  const arrivedAtMs = arrivedAt - firstArrival
   const outcome = await loadMeasuredPage(open, o.site, o.pageTimeoutMs)
   const after = await stats(o)
+  const mine = (await requestLog(o, logBefore)).requests.filter((r) => r.client === open.visitor.publicIp)
+  const originRequests = mine.map(({ client: _client, ...r }) => ({ ...r, startMs: r.startMs - arrivedAt, endMs: r.endMs === null ? null : r.endMs - arrivedAt }))
+  const waste = originWaste(mine)
   const originLinkBytes = (await linkTxBytes(o)) - linkBefore
   const originBytes = clientBytes(after, open.visitor.publicIp) - clientBytes(before, open.visitor.publicIp)
   const originPaths: VisitorResult['originPaths'] = {}
@@ -95,12 +106,15 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     offload: 1 - originBytes / o.site.pageBytes,
     originLinkBytes,
     originPaths,
+    originRequests,
+    originWaste: waste,
     controlledAfterMs: open.controlledAfterMs,
     timing: outcome.timing,
     swarmcdnStats: outcome.swarmcdnStats,
     ready: outcome.ready,
   }
   o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${peerSummary(outcome.swarmcdnStats)}`)
+  o.log(`    ${formatWaste(waste)}`)
   return result
 }
 

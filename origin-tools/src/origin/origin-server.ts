@@ -13,6 +13,8 @@ import type { SwarmTracker } from '../tracker/swarm-tracker.ts'
 import { MANIFEST_FILE, SAME_ORIGIN_TRACKER_PATH, SERVICE_WORKER_FILE } from '../../../core/manifest-format.ts'
 
 export const ORIGIN_STATS_PATH = '/__swarmcdn/origin-stats'
+/** The origin's request log (`?after=<id>` for the later ones): path, Range, status, bytes, aborted, times. */
+export const ORIGIN_REQUESTS_PATH = '/__swarmcdn/origin-requests'
 export const TRACKER_STATS_PATH = '/__swarmcdn/tracker-stats'
 export const VISITOR_REPORT_PATH = '/__swarmcdn/visitor-report'
 export const VISITOR_REPORTS_PATH = '/__swarmcdn/visitor-reports'
@@ -51,6 +53,12 @@ export function createOriginServer(options: OriginServerOptions): OriginServer {
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
   })
   return { server, counter, visitors }
+}
+
+/** `after` of a request-log query (0 when absent or not a number). */
+function afterId(target: string | undefined): number {
+  const match = /[?&]after=(\d+)/.exec(target ?? '')
+  return match ? Number(match[1]) : 0
 }
 
 function sendJson(res: ServerResponse, value: unknown): void {
@@ -94,6 +102,7 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   // The raw (percent-encoded) path: what manifests list, and what `send` expects (it decodes itself).
   const path = requestPath(req.url)
   if (path === ORIGIN_STATS_PATH) return sendJson(res, counter.snapshot())
+  if (path === ORIGIN_REQUESTS_PATH) return sendJson(res, counter.requestsSince(afterId(req.url)))
   if (path === TRACKER_STATS_PATH && options.tracker) return sendJson(res, options.tracker.stats())
   if (path === VISITOR_REPORTS_PATH) return sendJson(res, visitors.snapshot())
   if (path === VISITOR_REPORT_PATH && req.method === 'POST') return acceptVisitorReport(req, res, visitors)
@@ -106,7 +115,8 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, options:
   }
   const file = send(req, path, { root: siteRealRoot, index: ['index.html'], dotfiles: 'ignore', etag: true, lastModified: true, acceptRanges: true })
   // Counted once send has found a real file: 404s and redirects add no path to the table.
-  file.on('file', () => counter.track(path, res, req.socket.remoteAddress))
+  const { range, 'cache-control': cacheControl } = req.headers
+  file.on('file', () => counter.track(path, res, req.socket.remoteAddress, range ?? null, cacheControl ?? null))
   file.on('headers', (response: ServerResponse, filePath: string) => {
     if (filePath === join(siteRealRoot, SERVICE_WORKER_FILE)) {
       response.setHeader('Service-Worker-Allowed', '/')
