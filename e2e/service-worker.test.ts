@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
 import { waitForController, fetchInPage, refreshManifest, swStats, swRequestsFor } from './helpers/demo-site.ts'
-import { ASSET_COPIES_CACHE } from '../sw/asset-copies.ts'
+import { ASSET_COPIES_CACHE, assetCopyUrl } from '../sw/asset-copies.ts'
 import { firstVisitThenReload, seekAndRanges, spoiledManifestRefused, rebuild } from './helpers/scenarios.ts'
 import { MANIFEST_FILE, parseEnvelope, type Manifest } from '../core/manifest-format.ts'
 
@@ -82,7 +82,7 @@ test('warm path: a stored copy changed behind the worker\'s back is served at mo
   assert.equal((await fetchInPage(page, path)).sha256, original)
   // The first load stores its pieces (on the side, or from the HTTP cache once the page is quiet);
   // a later one is wholly from the store, and leaves a whole copy in Cache Storage (the warm path).
-  const copyKey = `${s.origin}/__swarmcdn__/asset-copy/${asset.infoHash}`
+  const copyKey = assetCopyUrl(s.origin, asset.infoHash)
   const copyHeld = () => page.evaluate(async ({ cacheName, key }) => !!(await (await caches.open(cacheName)).match(key)), { cacheName: ASSET_COPIES_CACHE, key: copyKey })
   const deadline = Date.now() + 15_000
   let warm = await fetchInPage(page, path)
@@ -169,7 +169,7 @@ test('cold path, no peers: a whole-file request gets the origin\'s own response 
   assert.equal(await s.originBytes(path), originAfterFirst, 'stored from the HTTP cache: not one more origin byte')
   const manifest = JSON.parse(parseEnvelope(await readFile(join(s.prepared.siteDir, MANIFEST_FILE), 'utf8')).manifest) as Manifest
   const infoHash = manifest.assets.find((a) => a.path === path)!.infoHash
-  const copied = await page.evaluate(async ({ cacheName, key }) => !!(await (await caches.open(cacheName)).match(key)), { cacheName: ASSET_COPIES_CACHE, key: `${s.origin}/__swarmcdn__/asset-copy/${infoHash}` })
+  const copied = await page.evaluate(async ({ cacheName, key }) => !!(await (await caches.open(cacheName)).match(key)), { cacheName: ASSET_COPIES_CACHE, key: assetCopyUrl(s.origin, infoHash) })
   assert.equal(copied, true, 'a whole copy for the warm path')
   await context.close()
 })

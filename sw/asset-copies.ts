@@ -32,6 +32,11 @@ export interface AssetCopiesDeps {
 
 const KEY_PATH = '/__swarmcdn__/asset-copy/'
 
+/** The Cache Storage key of an asset's copy. */
+export function assetCopyUrl(origin: string, infoHash: string): string {
+  return new URL(`${KEY_PATH}${infoHash}`, origin).href
+}
+
 export function createAssetCopies(deps: AssetCopiesDeps): AssetCopies {
   const cacheName = deps.cacheName ?? ASSET_COPIES_CACHE
   let opened: Promise<Cache> | null = null
@@ -39,7 +44,7 @@ export function createAssetCopies(deps: AssetCopiesDeps): AssetCopies {
     opened = null
     throw error
   }))
-  const key = (infoHash: string) => new URL(`${KEY_PATH}${infoHash}`, deps.origin).href
+  const key = (infoHash: string) => assetCopyUrl(deps.origin, infoHash)
 
   return {
     async match(asset) {

@@ -163,14 +163,29 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
   /** Copies being written, by infoHash: one write per asset however many responses finish meanwhile. */
   const copying = new Map<string, Promise<void>>()
 
+  /** Whether the asset gets a whole copy (passive media, small enough, copies on). */
+  const copyable = (asset: ManifestAsset) => !!deps.copies && asset.length <= MAX_COPY_BYTES && isPassiveMedia(asset.type)
+
+  /**
+   * The stored Blobs of pieces first..last, or null when one is missing or of the wrong size (caught
+   * without reading it). The first piece alone first: a cold request costs one lookup, not one per piece.
+   */
+  async function storedBlobs(asset: ManifestAsset, first: number, last: number): Promise<Blob[] | null> {
+    const head = await deps.store.getBlob(asset.infoHash, first)
+    if (!head) return null
+    const rest = await Promise.all(Array.from({ length: last - first }, (_, i) => deps.store.getBlob(asset.infoHash, first + 1 + i)))
+    const blobs = [head, ...rest]
+    return blobs.every((blob, i) => blob && blob.size === pieceSize(first + i, asset.length, asset.pieceLength)) ? (blobs as Blob[]) : null
+  }
+
   /** A copy of the asset from these Blobs (all its pieces), if it should have one. */
   function copyFrom(asset: ManifestAsset, blobs: Blob[]): Promise<void> {
-    if (!deps.copies || asset.length > MAX_COPY_BYTES || !isPassiveMedia(asset.type) || condemned.has(asset.infoHash)) return Promise.resolve()
+    if (!copyable(asset) || condemned.has(asset.infoHash)) return Promise.resolve()
     const known = copying.get(asset.infoHash)
     if (known) return known
     const head = assetResponseHead(asset, 0, asset.length - 1, false)
     head.headers.set('X-Swarmcdn-Sources', 'store')
-    const write = deps.copies.put(asset, new Blob(blobs), head).finally(() => copying.delete(asset.infoHash))
+    const write = deps.copies!.put(asset, new Blob(blobs), head).finally(() => copying.delete(asset.infoHash))
     copying.set(asset.infoHash, write)
     return write
   }
@@ -196,10 +211,10 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
 
   return {
     async keepCopy(asset) {
-      if (!deps.copies || asset.length > MAX_COPY_BYTES || !isPassiveMedia(asset.type)) return
+      if (!copyable(asset)) return
       try {
-        const blobs = await Promise.all(Array.from({ length: pieceCount(asset.length, asset.pieceLength) }, (_, index) => deps.store.getBlob(asset.infoHash, index)))
-        if (blobs.every((blob, index) => blob && blob.size === pieceSize(index, asset.length, asset.pieceLength))) await copyFrom(asset, blobs as Blob[])
+        const blobs = await storedBlobs(asset, 0, pieceCount(asset.length, asset.pieceLength) - 1)
+        if (blobs) await copyFrom(asset, blobs)
       } catch {
         // No copy: the pieces still serve.
       }
@@ -213,28 +228,22 @@ export function createStoredResponder(deps: StoredResponderDeps): StoredResponde
       const first = Math.floor(start / asset.pieceLength)
       const last = Math.floor(end / asset.pieceLength)
       if (last - first + 1 > maxPieces) return null
-      // The first piece alone first: a cold request costs one lookup, not one per piece.
-      const head = await deps.store.getBlob(asset.infoHash, first)
-      if (!head) return null
-      const rest = await Promise.all(Array.from({ length: last - first }, (_, i) => deps.store.getBlob(asset.infoHash, first + 1 + i)))
-      const blobs = [head, ...rest]
-      for (const [i, blob] of blobs.entries()) {
-        // A missing piece, or one of the wrong size (caught without reading it): the streaming path decides.
-        if (!blob || blob.size !== pieceSize(first + i, asset.length, asset.pieceLength)) return null
-      }
+      // A piece missing or of the wrong size: the streaming path decides.
+      const blobs = await storedBlobs(asset, first, last)
+      if (!blobs) return null
       gate.touch()
       const offset = first * asset.pieceLength
-      const body = new Blob(blobs as Blob[]).slice(start - offset, end + 1 - offset)
+      const body = new Blob(blobs).slice(start - offset, end + 1 - offset)
       const length = end - start + 1
       if (body.size !== length) return null
       const { status, statusText, headers } = assetResponseHead(asset, start, end, partial)
       headers.set('X-Swarmcdn-Sources', 'store')
       tally.add('store', length)
       tally.finish('complete')
-      for (const [i, blob] of blobs.entries()) queue.set(`${asset.infoHash}:${first + i}`, { asset, index: first + i, blob: blob! })
+      for (const [i, blob] of blobs.entries()) queue.set(`${asset.infoHash}:${first + i}`, { asset, index: first + i, blob })
       const checked = scheduleChecks()
       // Every piece at hand: keep a whole copy for the next requests (after the check would be later than they come).
-      const copied = first === 0 && last === pieceCount(asset.length, asset.pieceLength) - 1 ? copyFrom(asset, blobs as Blob[]) : Promise.resolve()
+      const copied = first === 0 && last === pieceCount(asset.length, asset.pieceLength) - 1 ? copyFrom(asset, blobs) : Promise.resolve()
       return { response: new Response(body, { status, statusText, headers }), done: Promise.all([checked, copied]).then(() => undefined) }
     },
   }
