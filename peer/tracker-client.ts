@@ -88,6 +88,13 @@ export function createTrackerClient(deps: TrackerClientDeps): TrackerClient {
     try {
       lastAnnounceMs = now()
       const count = Math.max(0, Math.min(MAX_OFFERS_PER_ANNOUNCE, Math.floor(deps.wantedOffers())))
+      if (!started && count > 0) {
+        // Join at once, without offers: the reply's counts tell a visitor alone that nobody is there
+        // before its offers are gathered (ICE with STUN takes a few round trips), so its service worker
+        // stops holding HTTP back that much sooner. The offers follow in the next announce.
+        send({ action: 'announce', info_hash: infoHash, peer_id: peerId, numwant: 0, uploaded: 0, downloaded: 0, left: deps.seeder ? 0 : 1, event: 'started', offers: [] })
+        started = true
+      }
       const offers = count > 0 ? await deps.createOffers(count).catch(() => []) : []
       if (destroyed) return
       send({

@@ -39,15 +39,21 @@ export interface SlotLimiter {
 
 export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'peerAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
 
-/** Shared by every batch of one SW: how fast peers deliver, and how many piece requests they have open. */
+/** Shared by every batch of one SW: how fast peers deliver, and what they have been asked. */
 export interface SchedulerClock {
   peers: ThroughputMeter
+  /** How fast HTTP runs deliver (aggregate while any is busy): sets HTTP's share of what peers could also give. */
+  http: ThroughputMeter
   /**
-   * Peer requests open across every batch. A piece's expected time is its place among all of them at
-   * the measured rate: the agents serve every batch's requests, so counting one batch's would call
-   * pieces late (and race them over HTTP) that are merely queued behind another asset's.
+   * Bytes of piece requests open at peers across every batch. The peers' pipeline is one for the whole
+   * service worker: the agents serve every batch's requests, so a pipeline per batch asked one peer for
+   * six assets' worth at once (measured on the emulated internet: 7 MB queued at a 1.2 MB/s peer; the
+   * overdue races fired seconds late and HTTP sat idle meanwhile). A piece's expected time is its
+   * place among all of them at the measured rate.
    */
-  peerRequestsOpen: number
+  peerBytesOpen: number
+  /** Batches under way: each is pumped when a peer request ends, so another batch's pieces may take the freed room. */
+  batches: Set<() => void>
   /** Diagnostics: piece requests asked of peers, delivered by them, failed (unavailable), and raced over HTTP as late. */
   counts: SchedulerCounts
 }
@@ -60,10 +66,10 @@ export interface SchedulerCounts {
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), peerRequestsOpen: 0, counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
+  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, batches: new Set(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
 }
 
-/** Fewest pieces asked of peers at once per batch, whatever their measured rate. */
+/** Fewest pieces asked of peers at once, whatever their measured rate. */
 const MIN_PEER_PIPELINE = 4
 
 export interface SchedulerDeps {
@@ -108,6 +114,9 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const triedPeers = new Set<number>()
   /** Pieces an HTTP run under way is fetching: never asked of the origin again meanwhile. */
   const onHttp = new Set<number>()
+  /** Pieces peers held that HTTP took from the far end (runs under way). */
+  const stolen = new Set<number>()
+  let httpRunsOpen = 0
   const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void; endMeasure(): void }>()
   const crowd = peers?.crowd(clientId) ?? false
   // Crowd order: the reader's next run first (it is needed now), then from somewhere random, so
@@ -152,6 +161,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     request?.endMeasure()
     request?.cancel()
     if (--remaining === 0) {
+      clock.batches.delete(pump)
       unsubscribe()
       cancelHold()
       controller.abort()
@@ -177,10 +187,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     return !!peers && !triedPeers.has(index) && peers.has(asset.infoHash, index, clientId)
   }
 
-  /** Pieces peers may be asked for at once: what they deliver in about the budget, at least a few. */
-  function peerPipeline(): number {
+  /** Whether peers may be asked for more: all batches together ask what they deliver in about the budget (at least a few pieces). */
+  function peersHaveRoom(): boolean {
     const rate = clock.peers.rate(config.peerAssumedBytesPerSec)
-    return Math.max(MIN_PEER_PIPELINE, Math.ceil((rate * config.peerBudgetMs) / 1000 / asset.pieceLength))
+    return clock.peerBytesOpen < Math.max(MIN_PEER_PIPELINE * asset.pieceLength, (rate * config.peerBudgetMs) / 1000)
   }
 
   function startPeer(index: number): void {
@@ -190,12 +200,14 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const request = peers!.request(asset, index, clientId)
     clock.counts.asked++
     const stopMeasure = clock.peers.begin()
-    const ahead = ++clock.peerRequestsOpen
+    const size = pieceSize(index, asset.length, asset.pieceLength)
+    const ahead = (clock.peerBytesOpen += size)
     const endMeasure = once(() => {
-      clock.peerRequestsOpen--
+      clock.peerBytesOpen -= size
       stopMeasure()
+      wakeBatches(clock) // room at the peers: any batch may take it
     })
-    const expectedMs = ((ahead * pieceSize(index, asset.length, asset.pieceLength)) / clock.peers.rate(config.peerAssumedBytesPerSec)) * 1000
+    const expectedMs = (ahead / clock.peers.rate(config.peerAssumedBytesPerSec)) * 1000
     const cancelTimer = setTimer(() => {
       if (state.get(index) !== 'peer') return
       clock.counts.overdue++
@@ -239,13 +251,19 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   }
 
   /**
-   * Pieces HTTP may take from the far end when it has nothing better: queued ones beyond what peers
-   * reach within the budget at their measured rate (those nearer are left to peers).
+   * Pieces HTTP may take from the far end when it has nothing better: once peers have no room, HTTP's
+   * share (its measured rate against the peers') of what is queued for them, counting what HTTP
+   * already took from peers this way. Where the origin is fast, both sources meet in the middle; where
+   * it is congested (a crowd), HTTP takes little that peers can give, so the origin serves what nobody
+   * holds.
    */
   function stealable(): Set<number> {
-    const horizon = Math.max(0, peerPipeline() - peerRequests.size)
+    if (peersHaveRoom()) return new Set()
     const queued = sorted.filter((index) => state.get(index) === 'queued')
-    return new Set(queued.slice(horizon))
+    const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
+    const share = httpRate / (httpRate + clock.peers.rate(config.peerAssumedBytesPerSec))
+    const count = Math.ceil((queued.length + stolen.size) * share) - stolen.size
+    return new Set(count > 0 ? queued.slice(-count) : [])
   }
 
   function pump(): void {
@@ -258,13 +276,15 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       }
       if (remaining === 0) return
     }
-    // Peers in reading order, a pipeline at a time; HTTP from the crowd order, then from the far end.
-    const pipeline = peerPipeline()
+    // Peers in reading order while they have room; HTTP from the crowd order, then from the far end.
     for (const index of sorted) {
-      if (peerRequests.size >= pipeline) break
+      if (!peersHaveRoom()) break
       if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     }
-    if (!waitingForSlot && !holdHttp && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
+    // While peers are not known yet (holdHttp), HTTP fetches only the reader's next run, one at a time:
+    // the origin link does not idle while the agent connects, and little is taken that peers could give.
+    const httpMay = holdHttp ? httpRunsOpen === 0 : true
+    if (!waitingForSlot && httpMay && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
       waitingForSlot = true
       void deps.httpSlots.acquire().then(startRun)
     }
@@ -274,18 +294,21 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   function startRun(release: () => void): void {
     waitingForSlot = false
     // Still a crowd? A page that was connecting when the batch was planned may have found nobody.
-    const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
-    const maxPieces = Math.max(1, Math.floor(Math.max(asset.pieceLength, crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes) / asset.pieceLength))
-    let first: number | undefined = (crowdRun ? order : sorted).find(httpFirst)
+    const crowdRun = holdHttp || (crowd && (peers?.crowd(clientId) ?? false))
+    const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
+    const maxPieces = piecesIn(crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
+    let first: number | undefined = (crowdRun && !holdHttp ? order : sorted).find(httpFirst)
     let last = first ?? -1
+    const steal = first === undefined && !holdHttp ? stealable() : new Set<number>()
     if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
     } else {
       // Nothing only HTTP can give: take from the end peers reach last, so the two meet in the middle.
-      const steal = stealable()
+      // Pieces someone holds need not be spread across a crowd: large runs, as when alone.
+      const stealPieces = piecesIn(config.webseedMaxRunBytes)
       last = [...sorted].reverse().find((index) => steal.has(index)) ?? -1
       first = last
-      while (steal.has(first - 1) && last - first + 2 <= maxPieces) first--
+      while (steal.has(first - 1) && last - first + 2 <= stealPieces) first--
     }
     if (last < 0 || remaining === 0 || httpGaveUp) {
       release()
@@ -297,9 +320,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       if (state.get(index) === 'queued') state.set(index, 'http')
       overdue.delete(index) // taken: the next run must not take it again
       onHttp.add(index)
+      if (steal.has(index)) stolen.add(index)
       callbacks.assigned?.(index, 'http')
       run.push(index)
     }
+    httpRunsOpen++
+    const endMeasure = clock.http.begin()
     pump() // more HTTP-able pieces: queue for the next slot at once
     const verifying: Promise<unknown>[] = []
     deps.http
@@ -308,6 +334,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         first,
         last,
         (piece) => {
+          clock.http.add(piece.bytes.length)
           verifying.push(accept(piece.index, piece.bytes, 'http'))
         },
         controller.signal,
@@ -321,9 +348,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       .then(() => Promise.all(verifying)) // a piece still being hashed is not missing
       .finally(() => {
         release()
+        endMeasure()
+        httpRunsOpen--
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
         for (const index of run) {
           onHttp.delete(index)
+          stolen.delete(index)
           if (state.get(index) === 'done') continue
           if (peerable(index)) {
             state.set(index, 'queued')
@@ -336,8 +366,16 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       })
   }
 
+  clock.batches.add(pump)
   pump()
   return finished
+}
+
+/** Pumps every batch under way, once the current task is done (never from inside another batch's pump). */
+function wakeBatches(clock: SchedulerClock): void {
+  queueMicrotask(() => {
+    for (const pump of [...clock.batches]) pump()
+  })
 }
 
 /** A counting semaphore, first come first served: HTTP requests in flight across every response. */
