@@ -63,6 +63,7 @@ const program = new Command('bench:net')
   .addOption(new Option('--video-kbit <kbit>', 'video bitrate (12 s × 7500 kbit/s ≈ 11 MB)').argParser(positive).default(7500))
   .addOption(new Option('--download-mb <mb>', 'download size').argParser(positive).default(3))
   .addOption(new Option('--page-timeout-s <s>', 'a page not loaded by then counts as failed').argParser(positive).default(180))
+  .addOption(new Option('--sw-config <json>', 'service worker settings for the swarmcdn variant, passed to swarmcdn build --sw-config (e.g. \'{"peerBudgetMs":2000}\')'))
   .addOption(new Option('--out <dir>', 'folder for the JSON results').default(join(REPO_ROOT, 'bench-results')))
   .addHelpText('after', `
 Page load time: from navigation start of the measured page until every image has decoded, the
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
       media,
       baseUrl: `http://${ORIGIN_IP}/`,
       // ICE servers reach every page through the signed manifest, as on a real deployment.
-      buildArgs: ['--ice-server', opts.stun ? stunUrl : 'none'],
+      buildArgs: ['--ice-server', opts.stun ? stunUrl : 'none', ...(opts.swConfig ? ['--sw-config', opts.swConfig as string] : [])],
     })
     log(`page: ${site.assets.length} assets, ${(site.pageBytes / 1e6).toFixed(1)} MB (${site.assets.map((a) => `${a.path} ${(a.bytes / 1e6).toFixed(2)} MB`).join(', ')})`)
     const results: ScenarioResult[] = []
