@@ -12,7 +12,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createEmulatedInternet, spreadPeerRtts } from '../e2e/net/emulated-internet.ts'
 import { emulationUnavailable } from '../e2e/net/emulation-support.ts'
-import { ORIGIN_IP, STUN_IP, STUN_PORT } from '../e2e/net/address-plan.ts'
+import { ORIGIN_IP, STUN_IP, STUN_PORT, TRACKER_IP } from '../e2e/net/address-plan.ts'
+
+/** Port of the tracker run apart from the origin (--tracker internet). */
+const TRACKER_PORT = 8000
 import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createBenchSite } from './bench-net/bench-site.ts'
 import { runScenario, type ScenarioName, type ScenarioResult } from './bench-net/scenarios.ts'
@@ -63,6 +66,7 @@ const program = new Command('bench:net')
   .addOption(new Option('--video-kbit <kbit>', 'video bitrate (12 s × 7500 kbit/s ≈ 11 MB)').argParser(positive).default(7500))
   .addOption(new Option('--download-mb <mb>', 'download size').argParser(positive).default(3))
   .addOption(new Option('--page-timeout-s <s>', 'a page not loaded by then counts as failed').argParser(positive).default(180))
+  .addOption(new Option('--tracker <where>', 'where the site\'s tracker runs: origin (swarmcdn serve\'s own, behind the origin\'s capped link) or internet (swarmcdn tracker on an uncapped host)').choices(['origin', 'internet']).default('origin'))
   .addOption(new Option('--sw-config <json>', 'service worker settings for the swarmcdn variant, passed to swarmcdn build --sw-config (e.g. \'{"peerBudgetMs":2000}\')'))
   .addOption(new Option('--out <dir>', 'folder for the JSON results').default(join(REPO_ROOT, 'bench-results')))
   .addHelpText('after', `
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
       media,
       baseUrl: `http://${ORIGIN_IP}/`,
       // ICE servers reach every page through the signed manifest, as on a real deployment.
-      buildArgs: ['--ice-server', opts.stun ? stunUrl : 'none', ...(opts.swConfig ? ['--sw-config', opts.swConfig as string] : [])],
+      buildArgs: ['--ice-server', opts.stun ? stunUrl : 'none', ...(opts.tracker === 'internet' ? ['--tracker', `ws://${TRACKER_IP}:${TRACKER_PORT}`] : []), ...(opts.swConfig ? ['--sw-config', opts.swConfig as string] : [])],
     })
     log(`page: ${site.assets.length} assets, ${(site.pageBytes / 1e6).toFixed(1)} MB (${site.assets.map((a) => `${a.path} ${(a.bytes / 1e6).toFixed(2)} MB`).join(', ')})`)
     const results: ScenarioResult[] = []
@@ -110,6 +114,9 @@ async function main(): Promise<void> {
           })
           try {
             await net.start(net.originNs, 'swarmcdn serve', process.execPath, [CLI, 'serve', site.siteDir, '--host', ORIGIN_IP, '--port', '80', '--no-seed'], { ready: /swarmcdn serve: open/, timeoutMs: 60_000 })
+            if (opts.tracker === 'internet') {
+              await net.start(net.wanNs, 'swarmcdn tracker', process.execPath, [CLI, 'tracker', '--host', TRACKER_IP, '--port', String(TRACKER_PORT)], { ready: /tracker: ws:/, timeoutMs: 60_000 })
+            }
             const originSocket = await net.relay(net.originNs, ORIGIN_IP, 80)
             results.push(await runScenario({ net, site, variant, scenario, originMbit, originSocket, pageTimeoutMs: opts.pageTimeoutS * 1000, crowdWindowMs: opts.crowdWindowMs, log }))
           } finally {

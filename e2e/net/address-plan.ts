@@ -7,6 +7,8 @@ export const INTERNET_PREFIX_LEN = 24
 export const WAN_IP = '203.0.113.1'
 export const STUN_IP = '203.0.113.3'
 export const STUN_PORT = 3478
+/** A tracker that is not behind the origin's link (bench:net --tracker internet). */
+export const TRACKER_IP = '203.0.113.4'
 export const ORIGIN_IP = '203.0.113.10'
 /** Home LANs are /29s of 198.51.100.0/24, so at most 32 visitors. */
 export const MAX_VISITORS = 32

@@ -1,6 +1,7 @@
 // The emulated internet, put together from the parts in this folder:
 //
-//   wan namespace: a bridge, the internet (203.0.113.0/24); the STUN server (coturn) at STUN_IP
+//   wan namespace: a bridge, the internet (203.0.113.0/24); the STUN server (coturn) at STUN_IP; TRACKER_IP
+//     for a tracker run apart from the origin
 //     ├─ origin namespace: ORIGIN_IP; its link to the internet is capped (shared by every visitor)
 //     └─ per visitor: router namespace (NAT, delay line, shaped down/up links) ─ visitor namespace (198.51.100.x)
 //
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Browser } from 'playwright-core'
-import { ORIGIN_IP, STUN_IP, STUN_PORT, WAN_IP, INTERNET_PREFIX_LEN, MAX_VISITORS, visitorAddresses, type VisitorAddresses } from './address-plan.ts'
+import { ORIGIN_IP, STUN_IP, STUN_PORT, TRACKER_IP, WAN_IP, INTERNET_PREFIX_LEN, MAX_VISITORS, visitorAddresses, type VisitorAddresses } from './address-plan.ts'
 import { addAddress, attachToBridge, createBridge, createNamespace, createVethPair, deleteNamespaceSync, nsName, ownNamespaces, removeLeftoverNamespaces, setDefaultRoute, NS_PREFIX } from './namespaces.ts'
 import { shapeEgress } from './shaping.ts'
 import { configureNatRouter } from './nat-router.ts'
@@ -135,6 +136,7 @@ export async function createEmulatedInternet(options: InternetOptions): Promise<
     await createBridge(wanNs, BRIDGE)
     await addAddress(wanNs, BRIDGE, `${WAN_IP}/${INTERNET_PREFIX_LEN}`)
     await addAddress(wanNs, BRIDGE, `${STUN_IP}/${INTERNET_PREFIX_LEN}`)
+    await addAddress(wanNs, BRIDGE, `${TRACKER_IP}/${INTERNET_PREFIX_LEN}`)
 
     await createNamespace(originNs)
     await createVethPair(originNs, 'eth0', wanNs, 'origin')
