@@ -261,7 +261,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     if (peersHaveRoom()) return new Set()
     const queued = sorted.filter((index) => state.get(index) === 'queued')
     const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
-    const share = httpRate / (httpRate + clock.peers.rate(config.peerAssumedBytesPerSec))
+    const share = httpRate / (httpRate + clock.peers.rate(config.peerAssumedBytesPerSec)) || 0
     const count = Math.ceil((queued.length + stolen.size) * share) - stolen.size
     return new Set(count > 0 ? queued.slice(-count) : [])
   }

@@ -146,3 +146,109 @@ test('a batch planned while the page was connecting takes large runs in reading 
   await finished
   assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
 })
+
+/** Peers holding every piece of every asset, answering when the test says; requests keyed `path:index`. */
+function scriptedSitePeers() {
+  const requests = new Map<string, Deferred<Uint8Array>>()
+  const state = { settling: false, crowd: true, holdNothing: false }
+  const listeners = new Set<(infoHash: string | null) => void>()
+  const peers: PeerPieces = {
+    has: () => !state.holdNothing,
+    crowd: () => state.crowd,
+    settling: () => state.settling,
+    request(a, index) {
+      const answer = deferred<Uint8Array>()
+      requests.set(`${a.path}:${index}`, answer)
+      return { promise: answer.promise, cancel: () => answer.reject(new Error('cancelled')) }
+    },
+    verdict: () => undefined,
+    onAvailable(listener) {
+      listeners.add(listener)
+      return () => void listeners.delete(listener)
+    },
+  }
+  /** The agent stopped settling (what peer-source-port reports as `null`). */
+  const settled = () => {
+    state.settling = false
+    for (const listener of listeners) listener(null)
+  }
+  return { peers, requests, state, settled }
+}
+
+const noFailure = (index: number, error: { code: string }) => assert.fail(`piece ${index} failed: ${error.code}`)
+
+test('peers are asked, across every batch of the worker, only what they deliver in about the budget; a piece they deliver frees room for another batch', async () => {
+  const photoBytes = makeBytes(4 * PIECE, 7)
+  const photo = makeAsset(photoBytes, { path: '/media/photo.jpg' })
+  const film = makeAsset(makeBytes(8 * PIECE, 8), { path: '/media/film.webm' })
+  const { peers, requests } = scriptedSitePeers()
+  const { http, runs } = scriptedHttp()
+  const deps = {
+    peers,
+    http,
+    httpSlots: createSlotLimiter(4),
+    verify,
+    // Budget x assumed rate = 2 pieces; the floor is 4 pieces in flight.
+    config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+    clock: createSchedulerClock(),
+    setTimer: manualTimers().setTimer,
+    random: () => 0,
+  }
+  const delivered: string[] = []
+  const photoDone = schedulePieces(deps, photo, [0, 1, 2, 3], { deliver: (index, _b, source) => delivered.push(`photo:${index}:${source}`), fail: noFailure })
+  schedulePieces(deps, film, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: (index, _b, source) => delivered.push(`film:${index}:${source}`), fail: noFailure })
+  await settle()
+  assert.deepEqual([...requests.keys()], ['/media/photo.jpg:0', '/media/photo.jpg:1', '/media/photo.jpg:2', '/media/photo.jpg:3'], 'four pieces in all, not four per batch')
+  // The peers are full: HTTP takes its share (half, before any rate is measured) of the film from the far end, in one large run.
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[4, 7]])
+  requests.get('/media/photo.jpg:0')!.resolve(pieceOf(photoBytes, photo, 0))
+  await settle()
+  assert.ok(requests.has('/media/film.webm:0'), 'the room the photo freed goes to the film at once')
+  assert.equal(requests.size, 5)
+  for (const index of [1, 2, 3]) requests.get(`/media/photo.jpg:${index}`)!.resolve(pieceOf(photoBytes, photo, index))
+  await photoDone
+  assert.deepEqual(delivered, ['photo:0:peers', 'photo:1:peers', 'photo:2:peers', 'photo:3:peers'])
+})
+
+test('while the page\'s agent is still connecting, HTTP fetches only the reader\'s next run, one at a time; once it settled alone, the rest in large runs', async () => {
+  const clipBytes = makeBytes(8 * PIECE, 9)
+  const clip = makeAsset(clipBytes, { path: '/media/clip.webm' })
+  const { peers, state, settled } = scriptedSitePeers()
+  state.settling = true
+  state.holdNothing = true
+  const { http, runs } = scriptedHttp()
+  const delivered: number[] = []
+  const finished = schedulePieces(
+    {
+      peers,
+      http,
+      httpSlots: createSlotLimiter(4),
+      verify,
+      config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+      clock: createSchedulerClock(),
+      setTimer: manualTimers().setTimer,
+      random: () => 0.5,
+    },
+    clip,
+    [0, 1, 2, 3, 4, 5, 6, 7],
+    { deliver: (index) => delivered.push(index), fail: noFailure },
+  )
+  const complete = async (run: (typeof runs)[number]) => {
+    for (let index = run.first; index <= run.last; index++) run.emit({ index, bytes: pieceOf(clipBytes, clip, index) })
+    run.done.resolve()
+    await settle()
+  }
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 0]], 'the origin link does not idle: the reader\'s next piece')
+  await complete(runs[0])
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 0], [1, 1]], 'still connecting: the next piece in reading order, one run at a time')
+  state.crowd = false
+  settled()
+  await settle()
+  await complete(runs[1])
+  assert.deepEqual(runs.slice(2).map((run) => [run.first, run.last]), [[2, 5], [6, 7]], 'alone: large runs in reading order, in parallel')
+  await complete(runs[2])
+  await complete(runs[3])
+  await finished
+  assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
+})
