@@ -42,8 +42,7 @@ export interface SwConfig {
    * this time at their measured rate (the rest stays open to HTTP, which pulls from the other end); a
    * piece asked of peers that is later than this plus its expected time is fetched over HTTP too
    * (first verified copy wins). Pieces no connected peer holds never wait: HTTP at once. A page that
-   * has just navigated also holds HTTP back (but for the reader's next small run) at most this long
-   * while its agent connects. Default 1000 ms: long enough for a
+   * has just navigated also holds HTTP back at most this long while its agent connects. Default 1000 ms: long enough for a
    * new page's agent to reach its peers over a real network (tracker round trip, ICE, DTLS), short
    * next to the multi-second loads where offload matters.
    */

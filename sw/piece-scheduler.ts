@@ -1,12 +1,12 @@
 // Who delivers each missing piece of one batch (the asset fetcher's read-ahead window), and when.
 //
-// - Pieces some connected peer holds are pulled by peers, in reading order, a pipeline at a time (what
-//   peers deliver in about the latency budget at their measured rate). HTTP pulls too, from the other
-//   end, whenever it has a free slot and nothing no peer holds is left: both sources work until they
-//   meet, so a page is never slower than plain HTTP, and peers carry what they can deliver in that
-//   time. A piece asked of peers that is later than the budget plus its expected time is fetched
-//   over HTTP too (first verified copy wins). A peer that stalls or leaves makes the agent answer
-//   `unavailable` → HTTP at once.
+// - Pieces some connected peer holds are pulled by peers, in reading order, with one pipeline for all
+//   batches of the worker (what peers deliver in about the latency budget at their measured rate).
+//   HTTP pulls too, from the other end, once peers have no room: its share of what is queued for them
+//   (its measured rate against theirs). Both sources work until they meet, and peers carry what they
+//   can deliver in that time. A piece asked of peers that is later than the budget plus its expected
+//   time is fetched over HTTP too (first verified copy wins). A peer that stalls or leaves makes the
+//   agent answer `unavailable` → HTTP at once.
 // - A piece no connected peer holds → HTTP at once, never a wait.
 // - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
 //   random place, and re-checks availability when each run starts: a crowd that arrives together
@@ -116,7 +116,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const onHttp = new Set<number>()
   /** Pieces peers held that HTTP took from the far end (runs under way). */
   const stolen = new Set<number>()
-  let httpRunsOpen = 0
   const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void; endMeasure(): void }>()
   const crowd = peers?.crowd(clientId) ?? false
   // Crowd order: the reader's next run first (it is needed now), then from somewhere random, so
@@ -281,10 +280,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       if (!peersHaveRoom()) break
       if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     }
-    // While peers are not known yet (holdHttp), HTTP fetches only the reader's next run, one at a time:
-    // the origin link does not idle while the agent connects, and little is taken that peers could give.
-    const httpMay = holdHttp ? httpRunsOpen === 0 : true
-    if (!waitingForSlot && httpMay && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
+    if (!waitingForSlot && !holdHttp && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
       waitingForSlot = true
       void deps.httpSlots.acquire().then(startRun)
     }
@@ -294,12 +290,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   function startRun(release: () => void): void {
     waitingForSlot = false
     // Still a crowd? A page that was connecting when the batch was planned may have found nobody.
-    const crowdRun = holdHttp || (crowd && (peers?.crowd(clientId) ?? false))
+    const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
     const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
     const maxPieces = piecesIn(crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
-    let first: number | undefined = (crowdRun && !holdHttp ? order : sorted).find(httpFirst)
+    let first: number | undefined = (crowdRun ? order : sorted).find(httpFirst)
     let last = first ?? -1
-    const steal = first === undefined && !holdHttp ? stealable() : new Set<number>()
+    const steal = first === undefined ? stealable() : new Set<number>()
     if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
     } else {
@@ -324,7 +320,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       callbacks.assigned?.(index, 'http')
       run.push(index)
     }
-    httpRunsOpen++
     const endMeasure = clock.http.begin()
     pump() // more HTTP-able pieces: queue for the next slot at once
     const verifying: Promise<unknown>[] = []
@@ -349,7 +344,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       .finally(() => {
         release()
         endMeasure()
-        httpRunsOpen--
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
         for (const index of run) {
           onHttp.delete(index)

@@ -120,14 +120,15 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
 
 /** From the page's stats: bytes from peers, what happened to its piece requests, and its peers' credit windows. */
 function peerSummary(stats: unknown): string {
-  const s = stats as { bytes?: { peers?: number }; peers?: number; transfers?: Record<string, number>; windowsBytes?: number[]; firstPeerMs?: number | null; scheduler?: Record<string, number> | null } | null
+  const s = stats as { bytes?: { peers?: number }; peers?: number; transfers?: Record<string, number>; windowsBytes?: number[]; firstPeerMs?: number | null; scheduler?: Record<string, number> | null; scripts?: Array<{ path: string; startMs: number; endMs: number }> } | null
   if (!s?.bytes) return ''
   const t = s.transfers
   const transfers = t ? `; requests ${t.requests}, stalled ${t.stalls}, rejected ${t.rejects}, cancelled ${t.cancels}, most open at a peer ${t.maxOpenPerPeer}` : ''
   const windows = s.windowsBytes?.length ? `; windows ${s.windowsBytes.map((b) => `${Math.round(b / 1024)}K`).join(' ')}` : ''
   const first = typeof s.firstPeerMs === 'number' ? ` (first at ${(s.firstPeerMs / 1000).toFixed(2)} s)` : ''
   const sw = s.scheduler ? `; SW asked peers ${s.scheduler.asked}, delivered ${s.scheduler.delivered}, failed ${s.scheduler.failed}, overdue ${s.scheduler.overdue}` : ''
-  return ` · peers ${((s.bytes.peers ?? 0) / 1e6).toFixed(1)} MB from ${s.peers ?? 0} connections${first}${transfers}${sw}${windows}`
+  const scripts = s.scripts?.length ? `; ${s.scripts.map((entry) => `${entry.path.split('/').pop()} ${entry.startMs}–${entry.endMs} ms`).join(', ')}` : ''
+  return ` · peers ${((s.bytes.peers ?? 0) / 1e6).toFixed(1)} MB from ${s.peers ?? 0} connections${first}${transfers}${sw}${windows}${scripts}`
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {

@@ -103,7 +103,11 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       })
       const stats = await api.stats().catch(() => null)
       const firstPeerMs = (window as unknown as { __firstPeerMs?: number }).__firstPeerMs ?? null
-      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, firstPeerMs } : null, ready]
+      // When the loader and the agent chunk were asked for and arrived: what delays the agent delays P2P.
+      const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+        .filter((entry) => /swarmcdn[^/]*\.js$/.test(new URL(entry.name).pathname))
+        .map((entry) => ({ path: new URL(entry.name).pathname, startMs: Math.round(entry.startTime), workerStartMs: Math.round(entry.workerStart), endMs: Math.round(entry.responseEnd) }))
+      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, firstPeerMs, scripts } : null, ready]
     })
     return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready }
   } catch (error) {
