@@ -249,6 +249,18 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     deps.onSettling?.(false)
   }
 
+  /**
+   * New connections worth offering: up to maxPeers, but no more than the others the tracker counted.
+   * Offers beyond them reach visitors already connected (the tracker picks at random) and are wasted;
+   * measured in a crowd of 4, creating and closing those RTCPeerConnections again and again took
+   * seconds of the page's main thread, where the agent also serves and receives pieces.
+   */
+  function wantedOffers(): number {
+    if (deps.seeder) return 0
+    const others = swarmSize === null ? config.maxPeers : Math.min(config.maxPeers, swarmSize - 1)
+    return others - peers.size - connecting.size - pendingOffers.size
+  }
+
   // A tracker that cannot be reached names nobody: once none can be, there is nothing to settle for
   // (the service worker stops holding HTTP back for this page at once, not after MAX_SETTLING_MS).
   const unreachable = new Set<string>()
@@ -259,7 +271,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       peerId,
       WebSocket: deps.WebSocket,
       seeder: deps.seeder === true,
-      wantedOffers: () => (deps.seeder ? 0 : config.maxPeers - peers.size - connecting.size - pendingOffers.size),
+      wantedOffers,
       createOffers,
       onOffer,
       onAnswer,

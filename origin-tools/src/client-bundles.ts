@@ -68,10 +68,10 @@ export async function bundleClients(options: { minify?: boolean; bundles?: Clien
   return reports
 }
 
-/** Newest modification time of the browser-side sources (sw/, loader/, core/), ms. */
+/** Newest modification time of the browser-side sources (sw/, loader/, core/, peer/), ms. */
 async function newestSourceMs(): Promise<number> {
   let newest = 0
-  for (const folder of ['sw', 'loader', 'core']) {
+  for (const folder of ['sw', 'loader', 'core', 'peer']) {
     for (const name of await readdir(join(REPO_ROOT, folder), { recursive: true }).catch(() => [] as string[])) {
       if (name.endsWith('.ts')) newest = Math.max(newest, (await stat(join(REPO_ROOT, folder, name))).mtimeMs)
     }

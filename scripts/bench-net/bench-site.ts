@@ -105,6 +105,14 @@ ${images.map((image) => `<img src="${image.path}" alt="">`).join('\n')}
 <video id="film" src="${video.path}" preload="auto" muted playsinline></video>
 <script>
 // Page load = every image decoded + the download read whole + the video fully buffered or ended.
+// Main-thread long tasks during the load: the page's peer agent runs there, so a busy main thread
+// delays every piece it serves or receives.
+window.__longTasks = { count: 0, ms: 0 }
+try {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) { window.__longTasks.count++; window.__longTasks.ms += entry.duration }
+  }).observe({ type: 'longtask', buffered: true })
+} catch {}
 window.__bench = (() => {
   const now = () => performance.now()
   const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('')
@@ -136,7 +144,7 @@ window.__bench = (() => {
   return Promise.all([Promise.all(images), download, video]).then(([images, download, video]) => {
     const parts = [...images, download, video]
     const failed = parts.filter((part) => part.error)
-    return { loadMs: Math.max(...parts.map((part) => part.ms)), images, download, video, errors: failed.map((part) => part.path + ': ' + part.error) }
+    return { loadMs: Math.max(...parts.map((part) => part.ms)), images, download, video, errors: failed.map((part) => part.path + ': ' + part.error), longTasks: { count: window.__longTasks.count, ms: Math.round(window.__longTasks.ms) } }
   })
 })()
 </script>

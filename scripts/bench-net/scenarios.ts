@@ -3,6 +3,7 @@
 //   sequential: visitors arrive one after another, each once the previous page has loaded, and stay.
 //   crowd: every visitor opens the home page, then all arrive at the measured page within a window.
 
+import { join } from 'node:path'
 import type { EmulatedInternet } from '../../e2e/net/emulated-internet.ts'
 import { getJsonViaSocket } from '../../e2e/net/unix-socket-relay.ts'
 import { inNs } from '../../e2e/net/host-command.ts'
@@ -68,6 +69,8 @@ export interface ScenarioOptions {
   originSocket: string
   pageTimeoutMs: number
   crowdWindowMs: number
+  /** Write a CPU profile of each measured page's main thread here (bench:net --cpu-profile). */
+  profileDir?: string
   log: (line: string) => void
 }
 
@@ -83,7 +86,7 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
   const logBefore = (await requestLog(o, 1e12)).nextId - 1
   const arrivedAt = Date.now()
   const arrivedAtMs = arrivedAt - firstArrival
-  const outcome = await loadMeasuredPage(open, o.site, o.pageTimeoutMs)
+  const outcome = await loadMeasuredPage(open, o.site, o.pageTimeoutMs, o.profileDir && join(o.profileDir, `${o.scenario}-${o.originMbit}mbit-${o.variant}-visitor${open.visitor.index + 1}.cpuprofile`))
   const after = await stats(o)
   const mine = (await requestLog(o, logBefore)).requests.filter((r) => r.client === open.visitor.publicIp)
   const originRequests = mine.map(({ client: _client, ...r }) => ({ ...r, startMs: r.startMs - arrivedAt, endMs: r.endMs === null ? null : r.endMs - arrivedAt }))
@@ -113,9 +116,14 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     swarmcdnStats: outcome.swarmcdnStats,
     ready: outcome.ready,
   }
-  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${peerSummary(outcome.swarmcdnStats)}`)
+  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${longTaskSummary(outcome.timing)}${peerSummary(outcome.swarmcdnStats)}`)
   o.log(`    ${formatWaste(waste)}`)
   return result
+}
+
+/** Main-thread long tasks during the load: the peer agent shares that thread. */
+function longTaskSummary(timing: PageTiming | null): string {
+  return timing?.longTasks ? ` · main thread busy ${(timing.longTasks.ms / 1000).toFixed(2)} s in ${timing.longTasks.count} long tasks` : ''
 }
 
 /** From the page's stats: bytes from peers, what happened to its piece requests, and its peers' credit windows. */

@@ -3,6 +3,8 @@
 // measured page. Only the public surface is read: the page's own timing (bench-site.ts),
 // `window.swarmcdn` when present, and the origin's byte log (by the visitor's public address).
 
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import type { EmulatedInternet, Visitor } from '../../e2e/net/emulated-internet.ts'
 import { newShimmedContext } from '../../e2e/net/chromium-in-netns.ts'
@@ -16,6 +18,8 @@ export interface PageTiming {
   download: { path: string; ms: number; status?: number; bytes?: number; sha256?: string; error?: string }
   video: { path: string; ms: number; how?: string; duration?: number; error?: string }
   errors: string[]
+  /** Main-thread tasks over 50 ms during the load (PerformanceObserver 'longtask'). */
+  longTasks?: { count: number; ms: number }
 }
 
 export interface OpenVisitor {
@@ -77,8 +81,14 @@ export async function openVisitor(browser: Browser, visitor: Visitor, site: Benc
 }
 
 /** Navigates to the measured page and waits for its load as bench-site.ts defines it. */
-export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeoutMs: number): Promise<LoadOutcome> {
+export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeoutMs: number, profileFile?: string): Promise<LoadOutcome> {
   const { page } = open
+  // The page's main thread (where the peer agent runs), sampled from before navigation to the load.
+  const profiler = profileFile ? await page.context().newCDPSession(page) : null
+  if (profiler) {
+    await profiler.send('Profiler.enable')
+    await profiler.send('Profiler.start')
+  }
   try {
     await page.goto(new URL(site.pagePath, site.baseUrl).href, { waitUntil: 'domcontentloaded', timeout: timeoutMs })
     const timing = await Promise.race([
@@ -109,6 +119,11 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
         .map((entry) => ({ path: new URL(entry.name).pathname, startMs: Math.round(entry.startTime), workerStartMs: Math.round(entry.workerStart), endMs: Math.round(entry.responseEnd) }))
       return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, firstPeerMs, scripts } : null, ready]
     })
+    if (profiler && profileFile) {
+      const { profile } = await profiler.send('Profiler.stop')
+      await mkdir(dirname(profileFile), { recursive: true })
+      await writeFile(profileFile, JSON.stringify(profile))
+    }
     return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready }
   } catch (error) {
     return { timing: null, error: (error as Error).message.split('\n')[0], swarmcdnStats: null, ready: null }
