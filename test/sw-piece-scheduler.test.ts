@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { PeerPieces } from '../sw/peer-source-port.ts'
 import type { PieceDelivery } from '../sw/piece-source.ts'
-import { createSchedulerClock, createSlotLimiter, schedulePieces, type HttpRuns } from '../sw/piece-scheduler.ts'
+import { createSchedulerClock, createSlotLimiter, schedulePieces, type HttpRuns, type SchedulerDeps } from '../sw/piece-scheduler.ts'
 import { createHash } from 'node:crypto'
 import { verifyPiece, type PieceVerifier } from '../sw/piece-verifier.ts'
 import { PIECE, makeAsset, makeBytes, manualTimers, pieceOf } from './sw-fixtures.ts'
@@ -177,23 +177,27 @@ function scriptedSitePeers() {
 
 const noFailure = (index: number, error: { code: string }) => assert.fail(`piece ${index} failed: ${error.code}`)
 
+/** Scheduler deps with 4 HTTP slots, timers fired by hand and budget x assumed rate = 2 pieces (the floor is 4 in flight). */
+function siteDeps(peers: PeerPieces, http: HttpRuns, random: number): SchedulerDeps {
+  return {
+    peers,
+    http,
+    httpSlots: createSlotLimiter(4),
+    verify,
+    config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+    clock: createSchedulerClock(),
+    setTimer: manualTimers().setTimer,
+    random: () => random,
+  }
+}
+
 test('peers are asked, across every batch of the worker, only what they deliver in about the budget; a piece they deliver frees room for another batch', async () => {
   const photoBytes = makeBytes(4 * PIECE, 7)
   const photo = makeAsset(photoBytes, { path: '/media/photo.jpg' })
   const film = makeAsset(makeBytes(8 * PIECE, 8), { path: '/media/film.webm' })
   const { peers, requests } = scriptedSitePeers()
   const { http, runs } = scriptedHttp()
-  const deps = {
-    peers,
-    http,
-    httpSlots: createSlotLimiter(4),
-    verify,
-    // Budget x assumed rate = 2 pieces; the floor is 4 pieces in flight.
-    config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
-    clock: createSchedulerClock(),
-    setTimer: manualTimers().setTimer,
-    random: () => 0,
-  }
+  const deps = siteDeps(peers, http, 0)
   const delivered: string[] = []
   const photoDone = schedulePieces(deps, photo, [0, 1, 2, 3], { deliver: (index, _b, source) => delivered.push(`photo:${index}:${source}`), fail: noFailure })
   schedulePieces(deps, film, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: (index, _b, source) => delivered.push(`film:${index}:${source}`), fail: noFailure })
@@ -218,21 +222,7 @@ test('while the page\'s agent is still connecting, HTTP waits (its peers may hol
   state.holdNothing = true
   const { http, runs } = scriptedHttp()
   const delivered: number[] = []
-  const finished = schedulePieces(
-    {
-      peers,
-      http,
-      httpSlots: createSlotLimiter(4),
-      verify,
-      config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
-      clock: createSchedulerClock(),
-      setTimer: manualTimers().setTimer,
-      random: () => 0.5,
-    },
-    clip,
-    [0, 1, 2, 3, 4, 5, 6, 7],
-    { deliver: (index) => delivered.push(index), fail: noFailure },
-  )
+  const finished = schedulePieces(siteDeps(peers, http, 0.5), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: (index) => delivered.push(index), fail: noFailure })
   await settle()
   assert.equal(runs.length, 0, 'nothing from the origin while the agent connects')
   state.crowd = false
