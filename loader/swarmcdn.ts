@@ -24,7 +24,7 @@ export interface SwarmcdnStats {
   bannedPeers: number
   p2p: boolean
   /** Diagnostics: this page's piece requests to peers (sent, stalled, rejected, cancelled, most open at one peer). */
-  transfers?: { requests: number; stalls: number; rejects: number; cancels: number; maxOpenPerPeer: number }
+  transfers?: { requests: number; stalls: number; rejects: number; cancels: number; maxOpenPerPeer: number; served?: number; servedQueuedMs?: number; servedReadMs?: number; servedCreditWaitMs?: number; servedUploadWaitMs?: number; servedDrainWaitMs?: number }
   /** Diagnostics: the credit window given to each connected peer, bytes. */
   windowsBytes?: number[]
 }

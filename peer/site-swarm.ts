@@ -122,6 +122,17 @@ export interface TransferCounters {
   cancels: number
   /** Most requests open at one peer at once. */
   maxOpenPerPeer: number
+  /**
+   * Serving side, summed over the pieces this page sent (diagnostics: where a peer's request waits):
+   * pieces served, ms queued behind others, ms waiting for the store read, and ms waiting for the
+   * receiver's credit, the upload limit and the channel buffer.
+   */
+  served: number
+  servedQueuedMs: number
+  servedReadMs: number
+  servedCreditWaitMs: number
+  servedUploadWaitMs: number
+  servedDrainWaitMs: number
 }
 
 export interface SiteSwarmStats {
@@ -160,7 +171,7 @@ interface Peer {
   /** My requests to this peer. */
   outgoing: Map<number, Outgoing>
   /** Their requests to me, served in order. */
-  serveQueue: Array<{ id: number; infoHash: string; index: number }>
+  serveQueue: Array<{ id: number; infoHash: string; index: number; queuedAt: number }>
   serving: number | null
   cancelledServes: Set<number>
   rateBytesPerSec: number
@@ -227,7 +238,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   const banned = new Set<string>()
   const upload = createUploadLimiter(config.maxUploadBytesPerSec, now)
   let nextRequestId = 1
-  const transfers: TransferCounters = { requests: 0, stalls: 0, rejects: 0, cancels: 0, maxOpenPerPeer: 0 }
+  const transfers: TransferCounters = { requests: 0, stalls: 0, rejects: 0, cancels: 0, maxOpenPerPeer: 0, served: 0, servedQueuedMs: 0, servedReadMs: 0, servedCreditWaitMs: 0, servedUploadWaitMs: 0, servedDrainWaitMs: 0 }
   let uploadedBytes = 0
   let downloadedBytes = 0
   let destroyed = false
@@ -551,7 +562,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     if (!asset || !myHave.get(infoHash)?.has(index) || peer.serveQueue.length >= MAX_SERVE_QUEUE) {
       return peer.link.send(encodeControl({ t: 'reject', id }))
     }
-    peer.serveQueue.push({ id, infoHash, index })
+    peer.serveQueue.push({ id, infoHash, index, queuedAt: now() })
     if (peer.serving === null) void serveLoop(peer)
   }
 
@@ -563,21 +574,31 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     while (peer.serveQueue.length > 0 && peer.link.isOpen()) {
       const request = peer.serveQueue.shift()!
       peer.serving = request.id
+      const started = now()
       const pending: Promise<Uint8Array | undefined> = readAhead?.id === request.id ? readAhead.bytes : read(request)
       const upcoming = peer.serveQueue[0]
       readAhead = upcoming ? { id: upcoming.id, bytes: read(upcoming) } : null
       const bytes = await pending
+      transfers.servedQueuedMs += started - request.queuedAt
+      transfers.servedReadMs += now() - started
       if (!bytes) {
         peer.link.send(encodeControl({ t: 'reject', id: request.id }))
         continue
       }
+      transfers.served++
       for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
         if (peer.cancelledServes.has(request.id) || !peer.link.isOpen()) break
         const part = bytes.subarray(offset, Math.min(bytes.length, offset + CHUNK_BYTES))
         // Counted as sent once taken, so it is sent even if cancelled meanwhile (the receiver counts it).
+        let t = now()
         await peer.credit.take(part.length)
+        transfers.servedCreditWaitMs += now() - t
+        t = now()
         await upload.take(part.length)
+        transfers.servedUploadWaitMs += now() - t
+        t = now()
         await peer.link.drained()
+        transfers.servedDrainWaitMs += now() - t
         peer.link.send(encodeChunk(request.id, offset, part))
         peer.uploadedBytes += part.length
         uploadedBytes += part.length
