@@ -14,13 +14,14 @@ import { createEmulatedInternet, spreadPeerRtts } from '../e2e/net/emulated-inte
 import { emulationUnavailable } from '../e2e/net/emulation-support.ts'
 import { ORIGIN_IP, STUN_IP, STUN_PORT, TRACKER_IP } from '../e2e/net/address-plan.ts'
 
-/** Port of the tracker run apart from the origin (--tracker internet). */
-const TRACKER_PORT = 8000
 import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createBenchSite } from './bench-net/bench-site.ts'
 import { runScenario, type ScenarioName, type ScenarioResult } from './bench-net/scenarios.ts'
 import { formatTable, summarize } from './bench-net/report.ts'
 import type { Variant } from './bench-net/visitor-session.ts'
+
+/** Port of the tracker run apart from the origin (--tracker internet). */
+const TRACKER_PORT = 8000
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url))
 const CLI = join(REPO_ROOT, 'origin-tools/bin/swarmcdn.js')
