@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url'
 import { createEmulatedInternet, spreadPeerRtts } from '../e2e/net/emulated-internet.ts'
 import { emulationUnavailable } from '../e2e/net/emulation-support.ts'
 import { ORIGIN_IP, STUN_IP, STUN_PORT, TRACKER_IP } from '../e2e/net/address-plan.ts'
-
 import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createBenchSite } from './bench-net/bench-site.ts'
 import { runScenario, type ScenarioName, type ScenarioResult } from './bench-net/scenarios.ts'
