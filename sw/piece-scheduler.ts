@@ -186,10 +186,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     return !!peers && !triedPeers.has(index) && peers.has(asset.infoHash, index, clientId)
   }
 
-  /** Whether peers may be asked for more: all batches together ask what they deliver in about the budget (at least a few pieces). */
-  function peersHaveRoom(): boolean {
+  /** Bytes all batches together may have asked of peers: what they deliver in about the budget, at least a few pieces. */
+  function peerPipelineBytes(): number {
     const rate = clock.peers.rate(config.peerAssumedBytesPerSec)
-    return clock.peerBytesOpen < Math.max(MIN_PEER_PIPELINE * asset.pieceLength, (rate * config.peerBudgetMs) / 1000)
+    return Math.max(MIN_PEER_PIPELINE * asset.pieceLength, (rate * config.peerBudgetMs) / 1000)
   }
 
   function startPeer(index: number): void {
@@ -257,7 +257,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    * holds.
    */
   function stealable(): Set<number> {
-    if (peersHaveRoom()) return new Set()
+    if (clock.peerBytesOpen < peerPipelineBytes()) return new Set()
     const queued = sorted.filter((index) => state.get(index) === 'queued')
     const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
     const share = httpRate / (httpRate + clock.peers.rate(config.peerAssumedBytesPerSec)) || 0
@@ -276,8 +276,9 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       if (remaining === 0) return
     }
     // Peers in reading order while they have room; HTTP from the crowd order, then from the far end.
+    const pipelineBytes = peerPipelineBytes()
     for (const index of sorted) {
-      if (!peersHaveRoom()) break
+      if (clock.peerBytesOpen >= pipelineBytes) break
       if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     }
     if (!waitingForSlot && !holdHttp && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {

@@ -70,26 +70,34 @@ function scriptedHttp() {
   return { http, runs }
 }
 
+const noFailure = (index: number, error: { code: string }) => assert.fail(`piece ${index} failed: ${error.code}`)
+
+/**
+ * Scheduler deps: 4 HTTP slots, timers fired by hand, random() = 0, and budget x assumed peer rate =
+ * 2 pieces (the floor is 4 in flight); each test overrides what it is about.
+ */
+function schedulerDeps(peers: PeerPieces, http: HttpRuns, overrides: { slots?: number; peerAssumedBytesPerSec?: number; setTimer?: SchedulerDeps['setTimer']; random?: number } = {}): SchedulerDeps {
+  return {
+    peers,
+    http,
+    httpSlots: createSlotLimiter(overrides.slots ?? 4),
+    verify,
+    config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: overrides.peerAssumedBytesPerSec ?? 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+    clock: createSchedulerClock(),
+    setTimer: overrides.setTimer ?? manualTimers().setTimer,
+    random: () => overrides.random ?? 0,
+  }
+}
+
 test('a late peer piece raced over HTTP: when the peer then gives up, the piece is not asked of the origin a second time while the first HTTP run is still on it', async () => {
   const timers = manualTimers()
   const { peers, requests } = scriptedPeers()
   const { http, runs } = scriptedHttp()
   const delivered: Array<[number, string]> = []
-  const finished = schedulePieces(
-    {
-      peers,
-      http,
-      httpSlots: createSlotLimiter(4),
-      verify,
-      config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: Infinity, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
-      clock: createSchedulerClock(),
-      setTimer: timers.setTimer,
-      random: () => 0,
-    },
-    asset,
-    [0],
-    { deliver: (index, _bytes, source) => delivered.push([index, source]), fail: (index, error) => assert.fail(`piece ${index} failed: ${error.code}`) },
-  )
+  const finished = schedulePieces(schedulerDeps(peers, http, { peerAssumedBytesPerSec: Infinity, setTimer: timers.setTimer }), asset, [0], {
+    deliver: (index, _bytes, source) => delivered.push([index, source]),
+    fail: noFailure,
+  })
   await settle()
   assert.deepEqual([...requests.keys()], [0], 'asked of peers first')
   assert.equal(runs.length, 0)
@@ -113,21 +121,10 @@ test('a batch planned while the page was connecting takes large runs in reading 
   const { peers, state } = scriptedPeers({ holdNothing: true })
   const { http, runs } = scriptedHttp()
   const delivered: number[] = []
-  const finished = schedulePieces(
-    {
-      peers,
-      http,
-      httpSlots: createSlotLimiter(1),
-      verify,
-      config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: Infinity, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
-      clock: createSchedulerClock(),
-      setTimer: manualTimers().setTimer,
-      random: () => 0.5,
-    },
-    clip,
-    [0, 1, 2, 3, 4, 5, 6, 7],
-    { deliver: (index) => delivered.push(index), fail: (index, error) => assert.fail(`piece ${index} failed: ${error.code}`) },
-  )
+  const finished = schedulePieces(schedulerDeps(peers, http, { slots: 1, peerAssumedBytesPerSec: Infinity, random: 0.5 }), clip, [0, 1, 2, 3, 4, 5, 6, 7], {
+    deliver: (index) => delivered.push(index),
+    fail: noFailure,
+  })
   const complete = async (run: (typeof runs)[number]) => {
     for (let index = run.first; index <= run.last; index++) run.emit({ index, bytes: pieceOf(big, clip, index) })
     run.done.resolve()
@@ -175,21 +172,6 @@ function scriptedSitePeers() {
   return { peers, requests, state, settled }
 }
 
-const noFailure = (index: number, error: { code: string }) => assert.fail(`piece ${index} failed: ${error.code}`)
-
-/** Scheduler deps with 4 HTTP slots, timers fired by hand and budget x assumed rate = 2 pieces (the floor is 4 in flight). */
-function siteDeps(peers: PeerPieces, http: HttpRuns, random: number): SchedulerDeps {
-  return {
-    peers,
-    http,
-    httpSlots: createSlotLimiter(4),
-    verify,
-    config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
-    clock: createSchedulerClock(),
-    setTimer: manualTimers().setTimer,
-    random: () => random,
-  }
-}
 
 test('peers are asked, across every batch of the worker, only what they deliver in about the budget; a piece they deliver frees room for another batch', async () => {
   const photoBytes = makeBytes(4 * PIECE, 7)
@@ -197,7 +179,7 @@ test('peers are asked, across every batch of the worker, only what they deliver 
   const film = makeAsset(makeBytes(8 * PIECE, 8), { path: '/media/film.webm' })
   const { peers, requests } = scriptedSitePeers()
   const { http, runs } = scriptedHttp()
-  const deps = siteDeps(peers, http, 0)
+  const deps = schedulerDeps(peers, http)
   const delivered: string[] = []
   const photoDone = schedulePieces(deps, photo, [0, 1, 2, 3], { deliver: (index, _b, source) => delivered.push(`photo:${index}:${source}`), fail: noFailure })
   schedulePieces(deps, film, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: (index, _b, source) => delivered.push(`film:${index}:${source}`), fail: noFailure })
@@ -222,7 +204,7 @@ test('while the page\'s agent is still connecting, HTTP waits (its peers may hol
   state.holdNothing = true
   const { http, runs } = scriptedHttp()
   const delivered: number[] = []
-  const finished = schedulePieces(siteDeps(peers, http, 0.5), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: (index) => delivered.push(index), fail: noFailure })
+  const finished = schedulePieces(schedulerDeps(peers, http, { random: 0.5 }), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: (index) => delivered.push(index), fail: noFailure })
   await settle()
   assert.equal(runs.length, 0, 'nothing from the origin while the agent connects')
   state.crowd = false
