@@ -8,7 +8,8 @@ import { skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
 import { fetchInPage, swStats } from './helpers/demo-site.ts'
 import { arrive, storedEverything, galleryFromPeer } from './helpers/scenarios.ts'
-import { startCorruptSeeder } from './helpers/corrupt-seeder.ts'
+import { startScriptedSeeder } from './helpers/scripted-seeder.ts'
+import { SW_CONFIG_DEFAULTS } from '../sw/config.ts'
 
 const suite = browserSuite()
 const site = suite.site
@@ -19,7 +20,7 @@ test('visitor B gets at least 90% of the gallery\'s bytes from visitor A', { ski
 
 test('a peer that serves corrupted pieces: no altered byte reaches the page, the peer is dropped, assets load', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
   const s = await site()
-  const liar = await startCorruptSeeder(s.prepared.siteDir, s.prepared.build.manifest, galleryPaths(s), `ws://127.0.0.1:${s.serve.port}/__swarmcdn/tracker`)
+  const liar = await startScriptedSeeder(s.prepared.siteDir, s.prepared.build.manifest, galleryPaths(s), `ws://127.0.0.1:${s.serve.port}/__swarmcdn/tracker`, { corrupt: true, maxUploadBytesPerSec: -1 })
   try {
     const b = await arrive(suite.open, s)
     await b.goto(`${s.origin}/gallery.html`)
@@ -34,6 +35,40 @@ test('a peer that serves corrupted pieces: no altered byte reaches the page, the
     assert.equal(sw.peers, 0, 'bytes credited to peers although the only peer lied')
   } finally {
     await liar.close()
+  }
+})
+
+test('a trickling peer that holds every photo does not delay the page beyond the latency budget', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  const s = await site() // the default latency budget
+  const budgetMs = SW_CONFIG_DEFAULTS.peerBudgetMs
+  const gallery = `${s.origin}/gallery.html`
+  const timeToImages = async (page: Page) => {
+    const started = Date.now()
+    await page.goto(gallery)
+    assert.ok(await imagesLoaded(page), 'images failed to load')
+    return Date.now() - started
+  }
+  // Plain HTTP, same origin, same run: the time the page may not exceed by more than the budget.
+  const plainContext = await suite.browser().newContext({ serviceWorkers: 'block' })
+  await timeToImages(await plainContext.newPage()) // warms the origin's file cache and the browser
+  const plainMs = await timeToImages(await plainContext.newPage())
+  await plainContext.close()
+
+  // Honest bytes, 32 KiB/s: the gallery's ~10 MB would take it minutes.
+  const trickler = await startScriptedSeeder(s.prepared.siteDir, s.prepared.build.manifest, galleryPaths(s), `ws://127.0.0.1:${s.serve.port}/__swarmcdn/tracker`, { corrupt: false, maxUploadBytesPerSec: 32 * 1024 })
+  try {
+    const b = await arrive(suite.open, s)
+    await b.waitForFunction(async () => (await window.swarmcdn!.stats()).peers >= 1, null, { timeout: 20_000 })
+    const swarmcdnMs = await timeToImages(b)
+    const sw = (await swStats(b)).stats.totals.bytes
+    const note = `plain HTTP ${plainMs} ms, with the trickling peer ${swarmcdnMs} ms (budget ${budgetMs} ms); B's SW: ${JSON.stringify(sw)}`
+    console.log(`# ${note}`)
+    assert.ok((await trickler.stats()).uploadedBytes > 0, `the trickling peer was never asked: the test proves nothing (${note})`)
+    // Waiting on the peer would take minutes; the slack is for this shared machine's noise.
+    assert.ok(swarmcdnMs <= plainMs + budgetMs + 5_000, `the trickling peer delayed the page: ${note}`)
+    for (const path of galleryPaths(s)) assert.equal((await fetchInPage(b, path)).sha256, await s.sha256Of(path), `${path}: B's bytes differ`)
+  } finally {
+    await trickler.close()
   }
 })
 

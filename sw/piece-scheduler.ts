@@ -140,11 +140,23 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   // A page that has just navigated, or whose agent is still connecting, is about to learn what its
   // peers hold: HTTP waits for that, within the latency budget.
   let holdHttp = peers?.settling(clientId) ?? false
-  const cancelHold = holdHttp ? setTimer(() => ((holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
+  const now = deps.now ?? Date.now
+  const batchStartMs = now()
+  /**
+   * How long the batch held HTTP back: that wait comes out of the budget its first peer pieces get
+   * before HTTP races them (measured on loopback: a peer trickling at 32 KiB/s delayed the page by
+   * the hold plus a whole budget), down to half the budget (peers' timing jitter needs some).
+   */
+  let heldMs = 0
+  const endHold = () => {
+    holdHttp = false
+    heldMs = now() - batchStartMs
+  }
+  const cancelHold = holdHttp ? setTimer(() => (endHold(), pump()), config.peerBudgetMs) : () => undefined
   const unsubscribe =
     peers?.onAvailable((infoHash) => {
       if (infoHash === null && holdHttp && !peers.settling(clientId)) {
-        holdHttp = false
+        endHold()
         cancelHold()
         pump()
       } else if (infoHash === asset.infoHash) pump()
@@ -212,7 +224,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       clock.counts.overdue++
       overdue.add(index) // the peer may still win; HTTP races it
       pump()
-    }, config.peerBudgetMs + expectedMs)
+    }, Math.max(config.peerBudgetMs / 2, config.peerBudgetMs - heldMs) + expectedMs)
     peerRequests.set(index, { cancel: request.cancel, cancelTimer, endMeasure })
     const done = () => {
       peerRequests.delete(index)
@@ -249,6 +261,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     return (s === 'queued' && !peerable(index)) || (s === 'peer' && overdue.has(index))
   }
 
+  /** Whether peers are working on a piece of this batch now. */
+  function peersOnBatch(): boolean {
+    return sorted.some((index) => state.get(index) === 'peer')
+  }
+
   /**
    * Pieces HTTP may take from the far end when it has nothing better: once peers have no room, HTTP's
    * share (its measured rate against the peers') of what is queued for them, counting what HTTP
@@ -262,7 +279,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
     const share = httpRate / (httpRate + clock.peers.rate(config.peerAssumedBytesPerSec)) || 0
     const count = Math.ceil((queued.length + stolen.size) * share) - stolen.size
-    return new Set(count > 0 ? queued.slice(-count) : [])
+    if (count <= 0) return new Set()
+    // Peers busy with other batches only: the reader of this one would wait for its head until they
+    // came round to it (measured on loopback with a trickling peer: each photo's first byte waited
+    // for HTTP to work back from the far end), so HTTP takes its share from the front.
+    return new Set(peersOnBatch() ? queued.slice(-count) : queued.slice(0, count))
   }
 
   function pump(): void {
@@ -299,15 +320,18 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const steal = first === undefined ? stealable() : new Set<number>()
     if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
-    } else {
-      // Nothing only HTTP can give: take from the end peers reach last, so the two meet in the middle.
-      // Pieces someone holds need not be spread across a crowd: large runs, as when alone.
+    } else if (steal.size > 0) {
+      // Nothing only HTTP can give: take HTTP's share (from the end peers reach last, so the two meet
+      // in the middle, or from the front when peers are not on this batch at all). Pieces someone
+      // holds need not be spread across a crowd: large runs, as when alone.
       const stealPieces = piecesIn(config.webseedMaxRunBytes)
-      last = [...sorted].reverse().find((index) => steal.has(index)) ?? -1
-      first = last
-      while (steal.has(first - 1) && last - first + 2 <= stealPieces) first--
+      const fromFront = !peersOnBatch()
+      const taken = sorted.filter((index) => steal.has(index))
+      first = last = fromFront ? taken[0]! : taken[taken.length - 1]!
+      if (fromFront) while (steal.has(last + 1) && last - first + 2 <= stealPieces) last++
+      else while (steal.has(first - 1) && last - first + 2 <= stealPieces) first--
     }
-    if (last < 0 || remaining === 0 || httpGaveUp) {
+    if (first === undefined || last < 0 || remaining === 0 || httpGaveUp) {
       release()
       if (httpGaveUp) pump() // fails what only HTTP could give
       return

@@ -185,15 +185,28 @@ test('peers are asked, across every batch of the worker, only what they deliver 
   schedulePieces(deps, film, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: (index, _b, source) => delivered.push(`film:${index}:${source}`), fail: noFailure })
   await settle()
   assert.deepEqual([...requests.keys()], ['/media/photo.jpg:0', '/media/photo.jpg:1', '/media/photo.jpg:2', '/media/photo.jpg:3'], 'four pieces in all, not four per batch')
-  // The peers are full: HTTP takes its share (half, before any rate is measured) of the film from the far end, in one large run.
-  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[4, 7]])
+  // The peers are full, and none is on the film: HTTP takes its share (half, before any rate is
+  // measured) from the film's front, where its reader waits, in one large run.
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 3]])
   requests.get('/media/photo.jpg:0')!.resolve(pieceOf(photoBytes, photo, 0))
   await settle()
-  assert.ok(requests.has('/media/film.webm:0'), 'the room the photo freed goes to the film at once')
+  assert.ok(requests.has('/media/film.webm:4'), 'the room the photo freed goes to the film at once')
+  assert.equal(runs.length, 1, 'HTTP already has its half of the film')
   assert.equal(requests.size, 5)
   for (const index of [1, 2, 3]) requests.get(`/media/photo.jpg:${index}`)!.resolve(pieceOf(photoBytes, photo, index))
   await photoDone
   assert.deepEqual(delivered, ['photo:0:peers', 'photo:1:peers', 'photo:2:peers', 'photo:3:peers'])
+})
+
+test('when peers are on a batch, HTTP takes its share from the far end, so the two meet in the middle', async () => {
+  const clipBytes = makeBytes(8 * PIECE, 10)
+  const clip = makeAsset(clipBytes, { path: '/media/clip.webm' })
+  const { peers, requests } = scriptedSitePeers()
+  const { http, runs } = scriptedHttp()
+  schedulePieces(schedulerDeps(peers, http), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: () => undefined, fail: noFailure })
+  await settle()
+  assert.deepEqual([...requests.keys()], ['/media/clip.webm:0', '/media/clip.webm:1', '/media/clip.webm:2', '/media/clip.webm:3'], 'peers from the front')
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[6, 7]], 'HTTP: half of what is left, from the back')
 })
 
 test('while the page\'s agent is still connecting, HTTP waits (its peers may hold the whole page); once it settled alone, large runs in parallel', async () => {

@@ -1,7 +1,7 @@
-// A lying peer for tests: a real member of the site swarm (Node, WebRTC via @roamhq/wrtc) that claims
-// every piece of some assets and serves each with one byte flipped, so every piece it uploads fails its
-// hash. Runs in its own process (corrupt-seeder.ts forks it): native WebRTC must not be able to crash
-// the test runner.
+// A misbehaving peer for tests: a real member of the site swarm (Node, WebRTC via @roamhq/wrtc) that
+// claims every piece of some assets, and either serves each with one byte flipped (every piece it
+// uploads fails its hash) or serves true bytes under a tiny upload cap (a trickling peer). Runs in its
+// own process (scripted-seeder.ts forks it): native WebRTC must not be able to crash the test runner.
 
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -10,8 +10,9 @@ import WebSocket from 'ws'
 import type { Manifest } from '../../core/manifest-format.ts'
 import { pieceCount, pieceSize } from '../../core/piece-math.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS, type SiteSwarm } from '../../peer/site-swarm.ts'
+import type { ScriptedSeederBehaviour } from './scripted-seeder.ts'
 
-async function seedCorrupted(siteDir: string, manifest: Manifest, paths: string[], trackerUrl: string): Promise<SiteSwarm> {
+async function seedScripted(siteDir: string, manifest: Manifest, paths: string[], trackerUrl: string, behaviour: ScriptedSeederBehaviour): Promise<SiteSwarm> {
   const wrtc = createRequire(import.meta.url)('@roamhq/wrtc')
   const files = new Map<string, Buffer>()
   const assets = manifest.assets.filter((a) => paths.includes(a.path))
@@ -20,14 +21,14 @@ async function seedCorrupted(siteDir: string, manifest: Manifest, paths: string[
     swarmId: manifest.swarm!,
     trackers: [trackerUrl],
     seeder: true,
-    config: { ...SITE_SWARM_DEFAULTS, maxPeers: 16, iceServers: [] },
+    config: { ...SITE_SWARM_DEFAULTS, maxPeers: 16, maxUploadBytesPerSec: behaviour.maxUploadBytesPerSec, iceServers: [] },
     RTCPeerConnection: wrtc.RTCPeerConnection,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     async readPiece(infoHash, index) {
       const asset = assets.find((a) => a.infoHash === infoHash)!
       const start = index * asset.pieceLength
       const piece = new Uint8Array(files.get(infoHash)!.subarray(start, start + pieceSize(index, asset.length, asset.pieceLength)))
-      piece[piece.length >> 1] ^= 0xff
+      if (behaviour.corrupt) piece[piece.length >> 1] ^= 0xff
       return piece
     },
   })
@@ -38,7 +39,7 @@ async function seedCorrupted(siteDir: string, manifest: Manifest, paths: string[
 
 process.on('message', async (message: any) => {
   if (message.type === 'start') {
-    const swarm = await seedCorrupted(message.siteDir, message.manifest, message.paths, message.trackerUrl)
+    const swarm = await seedScripted(message.siteDir, message.manifest, message.paths, message.trackerUrl, message.behaviour)
     process.on('message', (next: any) => {
       if (next.type === 'stats') process.send!({ type: 'stats', peers: swarm.stats().peers, uploadedBytes: swarm.stats().uploadedBytes })
     })
