@@ -72,6 +72,30 @@ test('a trickling peer that holds every photo does not delay the page beyond the
   }
 })
 
+test('a crowd of four arriving at once: each fetches different pieces from the origin and they trade them', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  // The long budget as in the gallery test: on loopback the origin is far faster than WebRTC.
+  const s = await site({ swConfig: { peerBudgetMs: 10_000 } })
+  const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
+  const crowd = await Promise.all([0, 1, 2, 3].map(() => arrive(suite.open, s)))
+  await Promise.all(crowd.map((page) => page.waitForFunction(async () => (await window.swarmcdn!.stats()).peers >= 3, null, { timeout: 30_000 })))
+  const originBefore = await s.originBytes()
+  const storedBefore = await Promise.all(crowd.map(async (page) => (await swStats(page)).stats.totals.bytes.store as number))
+  await Promise.all(crowd.map((page) => page.goto(`${s.origin}/gallery.html`)))
+  for (const page of crowd) assert.ok(await imagesLoaded(page), 'images failed to load')
+  const originForCrowd = (await s.originBytes()) - originBefore
+  const bytes = await Promise.all(crowd.map(async (page) => (await swStats(page)).stats.totals.bytes as { store: number; peers: number; http: number }))
+  // Each visitor's own first page stored its hero photo: those bytes were not fetched on the gallery.
+  const fetched = crowd.length * galleryBytes - storedBefore.reduce((sum, n) => sum + n, 0)
+  const note = `crowd of ${crowd.length}, gallery ${galleryBytes} B each, ${fetched} B fetched in all: origin served ${originForCrowd} B (${(originForCrowd / galleryBytes).toFixed(2)} copies); per visitor ${JSON.stringify(bytes)}`
+  console.log(`# ${note}`)
+  // Trading, not four parallel downloads: most fetched bytes came from other visitors of the crowd.
+  assert.ok(originForCrowd <= 0.5 * fetched, `the origin served more than half: ${note}`)
+  for (const [i, page] of crowd.entries()) {
+    assert.ok(bytes[i]!.peers > 0, `visitor ${i + 1} got nothing from the crowd: ${note}`)
+    for (const path of galleryPaths(s)) assert.equal((await fetchInPage(page, path)).sha256, await s.sha256Of(path), `${path}: visitor ${i + 1}'s bytes differ`)
+  }
+})
+
 test('the tracker down: every asset still loads, from HTTP', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   const s = await site({ tracker: false })
   const page = await arrive(suite.open, s)

@@ -140,23 +140,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   // A page that has just navigated, or whose agent is still connecting, is about to learn what its
   // peers hold: HTTP waits for that, within the latency budget.
   let holdHttp = peers?.settling(clientId) ?? false
-  const now = deps.now ?? Date.now
-  const batchStartMs = now()
-  /**
-   * How long the batch held HTTP back: that wait comes out of the budget its first peer pieces get
-   * before HTTP races them (measured on loopback: a peer trickling at 32 KiB/s delayed the page by
-   * the hold plus a whole budget), down to half the budget (peers' timing jitter needs some).
-   */
-  let heldMs = 0
-  const endHold = () => {
-    holdHttp = false
-    heldMs = now() - batchStartMs
-  }
-  const cancelHold = holdHttp ? setTimer(() => (endHold(), pump()), config.peerBudgetMs) : () => undefined
+  const cancelHold = holdHttp ? setTimer(() => ((holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
   const unsubscribe =
     peers?.onAvailable((infoHash) => {
       if (infoHash === null && holdHttp && !peers.settling(clientId)) {
-        endHold()
+        holdHttp = false
         cancelHold()
         pump()
       } else if (infoHash === asset.infoHash) pump()
@@ -224,7 +212,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       clock.counts.overdue++
       overdue.add(index) // the peer may still win; HTTP races it
       pump()
-    }, Math.max(config.peerBudgetMs / 2, config.peerBudgetMs - heldMs) + expectedMs)
+    }, config.peerBudgetMs + expectedMs)
     peerRequests.set(index, { cancel: request.cancel, cancelTimer, endMeasure })
     const done = () => {
       peerRequests.delete(index)
