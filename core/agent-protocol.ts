@@ -16,8 +16,10 @@
 // agent → SW
 //   { type: 'availability', infoHash, indexes, available }  pieces connected peers now hold (available: true)
 //       or that no connected peer holds any more (false). After `site`, a full snapshot (`reset: true` first).
-//   { type: 'swarm', peers, settling }                      connections open now; settling while the agent is
-//       still connecting to the peers the tracker named (the SW holds HTTP back within its latency budget).
+//   { type: 'swarm', peers, settling, share? }              connections open now; settling while the agent is
+//       still connecting to the peers the tracker named (the SW holds HTTP back within its latency budget);
+//       share { rank, of }: this page's place among itself and its connected peers (sorted peer ids), so
+//       visitors arriving together each fetch a different share of the pieces nobody holds yet.
 //   { type: 'piece', requestId, index, bytes }              bytes: ArrayBuffer, transferred. Unverified for the SW.
 //   { type: 'unavailable', requestId, indexes }             no connected peer could deliver these.
 //   { type: 'pong', nonce }
@@ -75,10 +77,17 @@ export interface AvailabilityMessage {
   /** Forget everything known of this agent's availability first (sent once after each `site`). */
   reset?: boolean
 }
+/** A page's place in a crowd: it fetches first the pieces it owns (core/crowd-share.ts). */
+export interface CrowdShare {
+  rank: number
+  of: number
+}
+
 export interface SwarmMessage {
   type: 'swarm'
   peers: number
   settling: boolean
+  share?: CrowdShare
 }
 export interface PieceMessage {
   type: 'piece'
@@ -102,6 +111,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 const isIndexList = (value: unknown): value is number[] => Array.isArray(value) && value.every(isIndex)
 const isHex40 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{40}$/.test(value)
+const isShare = (value: unknown): value is CrowdShare => isRecord(value) && isIndex(value.rank) && isIndex(value.of) && value.rank < value.of
 
 /** What the SW accepts from an agent; anything else is dropped (the page is not trusted either). */
 export function parseAgentMessage(data: unknown): AgentToSwMessage | null {
@@ -110,7 +120,7 @@ export function parseAgentMessage(data: unknown): AgentToSwMessage | null {
     case 'availability':
       return isHex40(data.infoHash) && isIndexList(data.indexes) && typeof data.available === 'boolean' ? (data as unknown as AvailabilityMessage) : null
     case 'swarm':
-      return isIndex(data.peers) && typeof data.settling === 'boolean' ? (data as unknown as SwarmMessage) : null
+      return isIndex(data.peers) && typeof data.settling === 'boolean' && (data.share === undefined || isShare(data.share)) ? (data as unknown as SwarmMessage) : null
     case 'piece':
       return isIndex(data.requestId) && isIndex(data.index) && data.bytes instanceof ArrayBuffer ? (data as unknown as PieceMessage) : null
     case 'unavailable':

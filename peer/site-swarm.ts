@@ -6,6 +6,8 @@
 // the service worker caught sending bad pieces. Used by the page agent and by the Node seeder alike.
 
 import { pieceCount, pieceSize } from '../core/piece-math.ts'
+import { crowdShareOf } from '../core/crowd-share.ts'
+import type { CrowdShare } from '../core/agent-protocol.ts'
 import { createPeerLink, type CandidatePair, type PeerLink } from './peer-link.ts'
 import {
   CHUNK_BYTES,
@@ -156,6 +158,8 @@ export interface SiteSwarm {
   /** A piece a peer sent failed verification: count it against that peer; drop it past the limit. */
   reportBadPiece(peerId: string): void
   peers(): PeerInfo[]
+  /** This member's place among itself and its connected peers (core/crowd-share.ts). */
+  crowdShare(): CrowdShare
   connections(): Promise<CandidatePair[]>
   stats(): SiteSwarmStats
   destroy(): void
@@ -755,6 +759,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       if (peer) peer.badPieces = count
       if (count >= config.maxBadPiecesPerPeer) drop(badPeerId)
     },
+    crowdShare: () => crowdShareOf(peerId, peers.keys()),
     peers: () =>
       [...peers.values()].map((peer) => ({
         peerId: peer.peerId,

@@ -5,7 +5,7 @@
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { AgentRegistry } from './agent-registry.ts'
-import { parseAgentMessage, type AgentToSwMessage, type SiteMessage, type SwToAgentMessage } from '../core/agent-protocol.ts'
+import { parseAgentMessage, type AgentToSwMessage, type CrowdShare, type SiteMessage, type SwToAgentMessage } from '../core/agent-protocol.ts'
 import { pieceKey } from './piece-store.ts'
 
 export interface PeerPieceRequest {
@@ -28,6 +28,8 @@ export interface PeerPieces {
    * its agent has not registered yet, or it is still connecting to the peers the tracker named.
    */
   settling(clientId?: string): boolean
+  /** The requesting page's share of a crowd's origin fetches (core/crowd-share.ts); null when alone or unknown. */
+  share(clientId?: string): CrowdShare | null
   request(asset: ManifestAsset, index: number, clientId?: string): PeerPieceRequest
   /** The verdict on a piece a request delivered: a bad one counts against the peer that sent it. */
   verdict(asset: ManifestAsset, index: number, ok: boolean): void
@@ -49,6 +51,7 @@ export interface PortPeerPiecesOptions {
 interface PortState {
   settling: boolean
   peers: number
+  share: CrowdShare | null
   available: Map<string, Set<number>>
   lastMessageMs: number
   suspect: boolean
@@ -89,7 +92,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   function stateOf(port: MessagePort): PortState {
     let state = states.get(port)
     if (state) return state
-    const fresh: PortState = { settling: true, peers: 0, available: new Map(), lastMessageMs: now(), suspect: false, pingNonce: null, pending: new Map() }
+    const fresh: PortState = { settling: true, peers: 0, share: null, available: new Map(), lastMessageMs: now(), suspect: false, pingNonce: null, pending: new Map() }
     states.set(port, fresh)
     port.addEventListener('message', (event) => onMessage(fresh, parseAgentMessage((event as MessageEvent).data)))
     port.start()
@@ -108,6 +111,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
         const was = state.settling
         state.settling = message.settling
         state.peers = message.peers
+        state.share = message.share ?? null
         // Alone only if the agent settled with nobody; a leaving page's agent reports 0 as it closes.
         if (message.peers > 0) lastKnownPeers = message.peers
         else if (was && !message.settling) lastKnownPeers = 0
@@ -199,6 +203,11 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       // peer online).
       const state = states.get(port)
       return !state || (state.settling && !state.suspect)
+    },
+    share(clientId) {
+      const port = clientId && enabled() ? agents.get(clientId) : undefined
+      const share = port ? states.get(port)?.share : null
+      return share && share.of > 1 ? share : null
     },
     request(asset, index, clientId) {
       const port = portsWith(asset.infoHash, index, clientId)[0]

@@ -20,6 +20,7 @@
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
+import { ownsPiece } from '../core/crowd-share.ts'
 import type { SwConfig } from './config.ts'
 import { SwError, toSwError } from './errors.ts'
 import type { PeerPieces } from './peer-source-port.ts'
@@ -125,6 +126,14 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const rest = sorted.slice(head)
   const offset = Math.floor(random() * rest.length)
   const order = [...sorted.slice(0, head), ...rest.slice(offset), ...rest.slice(0, offset)]
+  const headPieces = new Set(sorted.slice(0, head))
+  /**
+   * In a crowd, pieces another member owns (core/crowd-share.ts) are left to it for up to the budget:
+   * it fetches them from the origin meanwhile and they arrive from it as a peer. Then HTTP may take
+   * what still nobody holds. This page's own share, and the reader's next run, go to HTTP at once.
+   */
+  let othersReleased = !crowd
+  const cancelRelease = crowd ? setTimer(() => ((othersReleased = true), pump()), config.peerBudgetMs) : () => undefined
   const controller = new AbortController()
   let remaining = indexes.length
   let waitingForSlot = false
@@ -163,6 +172,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       clock.batches.delete(pump)
       unsubscribe()
       cancelHold()
+      cancelRelease()
       controller.abort()
       finish()
     }
@@ -243,10 +253,17 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     pump()
   }
 
-  /** Pieces HTTP should take first: queued ones no peer can give, and overdue peer ones. */
+  /** Whether this page fetches the piece from the origin itself when nobody holds it (always, outside a crowd). */
+  function mine(index: number): boolean {
+    if (headPieces.has(index)) return true
+    const share = peers?.share(clientId) ?? null
+    return !share || ownsPiece(share, asset.infoHash, index)
+  }
+
+  /** Pieces HTTP should take first: queued ones no peer can give (another member's, once released), and overdue peer ones. */
   function httpFirst(index: number): boolean {
     const s = state.get(index)
-    return (s === 'queued' && !peerable(index)) || (s === 'peer' && overdue.has(index))
+    return (s === 'queued' && !peerable(index) && (othersReleased || mine(index))) || (s === 'peer' && overdue.has(index))
   }
 
   /** Whether peers are working on a piece of this batch now. */
@@ -303,7 +320,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
     const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
     const maxPieces = piecesIn(crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
-    let first: number | undefined = (crowdRun ? order : sorted).find(httpFirst)
+    const candidates = crowdRun ? order : sorted
+    let first: number | undefined = candidates.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst)
     let last = first ?? -1
     const steal = first === undefined ? stealable() : new Set<number>()
     if (first !== undefined) {

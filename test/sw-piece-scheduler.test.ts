@@ -5,11 +5,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { PeerPieces } from '../sw/peer-source-port.ts'
+import type { CrowdShare } from '../core/agent-protocol.ts'
 import type { PieceDelivery } from '../sw/piece-source.ts'
 import { createSchedulerClock, createSlotLimiter, schedulePieces, type HttpRuns, type SchedulerDeps } from '../sw/piece-scheduler.ts'
 import { createHash } from 'node:crypto'
 import { verifyPiece, type PieceVerifier } from '../sw/piece-verifier.ts'
 import { PIECE, makeAsset, makeBytes, manualTimers, pieceOf } from './sw-fixtures.ts'
+import { ownsPiece } from '../core/crowd-share.ts'
 
 const bytes = makeBytes(4 * PIECE, 5)
 const asset = makeAsset(bytes, { path: '/media/clip.webm' })
@@ -46,6 +48,7 @@ function scriptedPeers(options: { holdNothing?: boolean } = {}) {
     has: () => !options.holdNothing,
     crowd: () => state.crowd,
     settling: () => false,
+    share: () => null,
     request(_asset, index) {
       const answer = deferred<Uint8Array>()
       requests.set(index, answer)
@@ -144,15 +147,51 @@ test('a batch planned while the page was connecting takes large runs in reading 
   assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
 })
 
+test('in a crowd, HTTP fetches the reader\'s next piece and this page\'s own share at once; the other members\' pieces only after the budget', async () => {
+  const clipBytes = makeBytes(12 * PIECE, 11)
+  const clip = makeAsset(clipBytes, { path: '/media/crowd.webm' })
+  const timers = manualTimers()
+  const { peers, state } = scriptedSitePeers()
+  state.holdNothing = true // nobody holds anything yet: the crowd has just arrived
+  const share = { rank: 1, of: 3 }
+  state.share = share
+  const { http, runs } = scriptedHttp()
+  const all = Array.from({ length: 12 }, (_, i) => i)
+  const finished = schedulePieces(schedulerDeps(peers, http, { slots: 1, setTimer: timers.setTimer, random: 0.5 }), clip, all, { deliver: () => undefined, fail: noFailure })
+  let completed = 0
+  const completeRuns = async () => {
+    for (;;) {
+      await settle()
+      await settle()
+      if (completed === runs.length) return
+      const run = runs[completed++]!
+      for (let index = run.first; index <= run.last; index++) run.emit({ index, bytes: pieceOf(clipBytes, clip, index) })
+      run.done.resolve()
+    }
+  }
+  await completeRuns()
+  const fetched = runs.flatMap((run) => Array.from({ length: run.last - run.first + 1 }, (_, i) => run.first + i))
+  const own = all.filter((index) => ownsPiece(share, clip.infoHash, index))
+  assert.ok(own.length >= 3 && own.length <= 5, `a third of the pieces is this page's: ${own}`)
+  assert.equal(fetched[0], 0, 'the reader\'s next piece first')
+  assert.deepEqual([...new Set(fetched)].sort((a, b) => a - b), [...new Set([0, ...own])].sort((a, b) => a - b), 'then its own share, nothing of the others\'')
+  timers.fire(1000) // the budget passed: what the others did not share meanwhile comes from HTTP too
+  await completeRuns()
+  await finished
+  const after = runs.flatMap((run) => Array.from({ length: run.last - run.first + 1 }, (_, i) => run.first + i))
+  assert.deepEqual([...after].sort((a, b) => a - b), all, 'every piece from the origin exactly once')
+})
+
 /** Peers holding every piece of every asset, answering when the test says; requests keyed `path:index`. */
 function scriptedSitePeers() {
   const requests = new Map<string, Deferred<Uint8Array>>()
-  const state = { settling: false, crowd: true, holdNothing: false }
+  const state: { settling: boolean; crowd: boolean; holdNothing: boolean; share: CrowdShare | null } = { settling: false, crowd: true, holdNothing: false, share: null }
   const listeners = new Set<(infoHash: string | null) => void>()
   const peers: PeerPieces = {
     has: () => !state.holdNothing,
     crowd: () => state.crowd,
     settling: () => state.settling,
+    share: () => state.share,
     request(a, index) {
       const answer = deferred<Uint8Array>()
       requests.set(`${a.path}:${index}`, answer)

@@ -81,6 +81,12 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
     }
   }
 
+  /** Connections, settling, and this page's share of a crowd's origin fetches, for the SW. */
+  function postSwarmState(): void {
+    if (!swarm) return
+    post({ type: 'swarm', peers: swarm.stats().peers, settling: swarm.settling(), share: swarm.crowdShare() })
+  }
+
   function remember(infoHash: string, index: number, peerId: string): void {
     const key = `${infoHash}:${index}`
     senders.delete(key)
@@ -111,9 +117,9 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         onAvailability: (infoHash, indexes, available) => post({ type: 'availability', infoHash, indexes, available }),
         onPeers: (peers) => {
           emit({ type: 'peer', peers, swarms: 1 })
-          post({ type: 'swarm', peers, settling: swarm?.settling() ?? false })
+          postSwarmState()
         },
-        onSettling: (settling) => post({ type: 'swarm', peers: swarm?.stats().peers ?? 0, settling }),
+        onSettling: () => postSwarmState(),
       })
     }
     const current = swarm!
@@ -124,7 +130,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
       const indexes = current.availableIndexes(asset.infoHash)
       if (indexes.length > 0) post({ type: 'availability', infoHash: asset.infoHash, indexes, available: true })
     }
-    post({ type: 'swarm', peers: current.stats().peers, settling: current.settling() })
+    postSwarmState()
     for (const asset of next.assets) {
       if (destroyed || swarm !== current) return
       const stored = await deps.listStored(asset.infoHash, pieceCount(asset.length, asset.pieceLength)).catch(() => [])

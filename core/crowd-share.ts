@@ -1,0 +1,25 @@
+// How visitors arriving together split the pieces nobody holds yet: each fetches its own share from
+// the origin first and gets the rest from the others, so a crowd pulls about one copy, not one each.
+// Both sides compute the same split from the same facts: the members (this page and its connected
+// peers, by sorted peer id) and the piece. Connected sets differ a little between members while a
+// crowd connects; a piece then has two owners or none for a while, which costs a duplicate fetch or
+// a wait of at most the latency budget (piece-scheduler.ts), never a wrong byte.
+
+import type { CrowdShare } from './agent-protocol.ts'
+
+/** This member's place among itself and its connected peers. */
+export function crowdShareOf(myPeerId: string, connectedPeerIds: Iterable<string>): CrowdShare {
+  const members = [...new Set([myPeerId, ...connectedPeerIds])].sort()
+  return { rank: members.indexOf(myPeerId), of: members.length }
+}
+
+/**
+ * Whether the piece is this member's to fetch from the origin. Consecutive pieces go to consecutive
+ * members (each run of the crowd is one piece, config webseedCrowdRunBytes); the start is shifted per
+ * asset so that the heads of all assets do not fall to the same member.
+ */
+export function ownsPiece(share: CrowdShare, infoHash: string, index: number): boolean {
+  if (share.of < 2) return true
+  const shift = Number.parseInt(infoHash.slice(0, 8), 16) % share.of
+  return (index + shift) % share.of === share.rank
+}
