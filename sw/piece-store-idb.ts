@@ -60,6 +60,11 @@ export interface IdbPieceStoreOptions {
    * everyone. Until it exists, reads miss. Default false.
    */
   existingOnly?: boolean
+  /**
+   * Told, after the transaction committed, which assets lost pieces to eviction: their whole copies
+   * (asset-copies.ts) must go too, or they would outlive the budget. Default: nobody is told.
+   */
+  onEvicted?: (infoHashes: ReadonlySet<string>) => void
 }
 
 interface QueuedRead {
@@ -117,8 +122,18 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     }
   }
 
-  /** Deletes least-recently-used pieces until `usage <= target`; returns the new usage. */
-  async function evictDownTo(tx: WriteTx, usage: number, target: number, keep?: ReadonlySet<string>): Promise<number> {
+  /** Tells onEvicted, once the eviction is committed. */
+  function reportEvicted(infoHashes: ReadonlySet<string>): void {
+    if (infoHashes.size === 0) return
+    try {
+      options.onEvicted?.(infoHashes)
+    } catch {
+      // A listener's failure must not fail the write.
+    }
+  }
+
+  /** Deletes least-recently-used pieces until `usage <= target`, adding their assets to `evicted`; returns the new usage. */
+  async function evictDownTo(tx: WriteTx, usage: number, target: number, evicted: Set<string>, keep?: ReadonlySet<string>): Promise<number> {
     let cursor = await tx.objectStore('lru').index('by-last-used').openCursor()
     while (cursor && usage > target) {
       const record = cursor.value
@@ -126,6 +141,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
         quiet(tx.objectStore('pieces').delete(record.key))
         quiet(cursor.delete())
         usage -= record.size
+        evicted.add(record.infoHash)
       }
       cursor = await cursor.continue()
     }
@@ -146,7 +162,8 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
       if (!seen.has(keys[i])) incoming += write.bytes.length
       seen.add(keys[i])
     })
-    usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, seen)
+    const evicted = new Set<string>()
+    usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, evicted, seen)
     batch.forEach((write, i) => {
       quiet(tx.objectStore('pieces').put(blobRecords === false ? write.bytes : new Blob([write.bytes as Uint8Array<ArrayBuffer>]), keys[i]))
       quiet(lru.put({ key: keys[i], infoHash: write.infoHash, index: write.index, size: write.bytes.length, lastUsed: tick() }))
@@ -155,6 +172,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     try {
       await tx.done
       blobRecords ??= true
+      reportEvicted(evicted)
     } catch (error) {
       if (blobRecords !== undefined) throw error
       // The first write failed: try once more with bytes, and keep to bytes if that works.
@@ -171,9 +189,11 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
   async function evictBytes(bytes: number): Promise<void> {
     const tx = await writeTx()
     const usage = (await tx.objectStore('meta').get(USAGE_KEY)) ?? 0
-    const after = await evictDownTo(tx, usage, Math.max(0, usage - bytes))
+    const evicted = new Set<string>()
+    const after = await evictDownTo(tx, usage, Math.max(0, usage - bytes), evicted)
     await tx.objectStore('meta').put(after, USAGE_KEY)
     await tx.done
+    reportEvicted(evicted)
   }
 
   /** A piece that could not be stored in a batch, alone, with one retry after making room on a quota error. */

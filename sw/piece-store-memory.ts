@@ -5,6 +5,8 @@ import { pieceKey, type PieceStore } from './piece-store.ts'
 
 export interface MemoryPieceStoreOptions {
   budgetBytes: number
+  /** Told which assets lost pieces to eviction (as the IndexedDB store's onEvicted). */
+  onEvicted?: (infoHashes: ReadonlySet<string>) => void
 }
 
 export function createMemoryPieceStore(options: MemoryPieceStoreOptions): PieceStore {
@@ -40,12 +42,19 @@ export function createMemoryPieceStore(options: MemoryPieceStoreOptions): PieceS
       if (bytes.length > options.budgetBytes) return false
       const key = pieceKey(infoHash, index)
       remove(key)
-      for (const oldest of entries.keys()) {
+      const evicted = new Set<string>()
+      for (const [oldest, entry] of entries) {
         if (usage + bytes.length <= options.budgetBytes) break
         remove(oldest)
+        evicted.add(entry.infoHash)
       }
       entries.set(key, { infoHash, bytes: bytes.slice() }) // a copy: the caller's buffer may be reused
       usage += bytes.length
+      try {
+        if (evicted.size > 0) options.onEvicted?.(evicted)
+      } catch {
+        // A listener's failure must not fail the write.
+      }
       return true
     },
     async has(infoHash, index) {

@@ -11,7 +11,8 @@ export interface PieceStore {
    */
   getBlob(infoHash: string, index: number): Promise<Blob | undefined>
   /**
-   * Stores a verified piece, evicting least-recently-used pieces to stay within the byte budget.
+   * Stores a verified piece, evicting least-recently-used pieces to stay within the byte budget
+   * (implementations tell an `onEvicted` option which assets lost pieces).
    * Resolves false when the piece could not be stored (bigger than the budget, quota): serving still works.
    * Never rejects.
    */

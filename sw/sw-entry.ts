@@ -54,10 +54,17 @@ const trust = createManifestTrust({
 })
 /** Page agents (WebRTC lives in pages): the peer source asks them for pieces. */
 const agents = createAgentRegistry()
+/** Whole copies of stored assets (the warm path's fast lane). */
+const copies = createAssetCopies({ caches: self.caches, origin: self.location.origin })
 // Every stored piece is announced to the agents, so pieces fetched over HTTP are seeded at once; a slow
-// read is a miss and a slow write is dropped (storeReadTimeoutMs, storeWriteTimeoutMs).
+// read is a miss and a slow write is dropped (storeReadTimeoutMs, storeWriteTimeoutMs). An asset that
+// loses pieces to eviction loses its whole copy too: copies must not outlive the budget.
+const pieceStore = createIdbPieceStore({
+  budgetBytes: config.storeBudgetBytes,
+  onEvicted: (infoHashes) => infoHashes.forEach((infoHash) => void copies.delete(infoHash)),
+})
 const store = withStoredNotifications(
-  withStoreTimeouts(createIdbPieceStore({ budgetBytes: config.storeBudgetBytes }), {
+  withStoreTimeouts(pieceStore, {
     config,
     onStuck: (stuck) => console.warn(stuck ? '[swarmcdn] the piece store is not answering: serving without it' : '[swarmcdn] the piece store answers again'),
   }),
@@ -119,7 +126,6 @@ function announceSite(): void {
 }
 /** Background work (checks after serving, storing what went to a page untouched) waits for the pages to be quiet. */
 const quiet = createQuietGate()
-const copies = createAssetCopies({ caches: self.caches, origin: self.location.origin })
 const storedResponse = createStoredResponder({
   store,
   verify: verifyPiece,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import type { PieceStore } from '../sw/piece-store.ts'
 import { makeBytes } from './sw-fixtures.ts'
 
-export type PieceStoreFactory = (options: { budgetBytes: number }) => PieceStore | Promise<PieceStore>
+export type PieceStoreFactory = (options: { budgetBytes: number; onEvicted?: (infoHashes: ReadonlySet<string>) => void }) => PieceStore | Promise<PieceStore>
 
 const H1 = 'a'.repeat(40)
 const H2 = 'b'.repeat(40)
@@ -75,6 +75,21 @@ export function pieceStoreContract(name: string, factory: PieceStoreFactory): vo
     assert.equal(await store.usageBytes(), 250)
     assert.deepEqual(await store.get(H2, 2), makeBytes(250, 5))
     assert.equal(await store.has(H1, 0), false)
+  })
+
+  test(`${name}: eviction tells which assets lost pieces (their whole copies must go too)`, async () => {
+    const told: string[][] = []
+    const store = await factory({ budgetBytes: 300, onEvicted: (infoHashes) => told.push([...infoHashes].sort()) })
+    await store.put(H1, 0, makeBytes(100, 1))
+    await store.put(H1, 1, makeBytes(100, 2))
+    await store.put(H2, 0, makeBytes(100, 3))
+    await store.put(H2, 1, makeBytes(100, 4)) // evicts H1:0
+    assert.deepEqual(told, [[H1]])
+    await store.put(H2, 2, makeBytes(250, 5)) // evicts H1:1, H2:0, H2:1
+    assert.deepEqual(told, [[H1], [H1, H2]])
+    await store.deleteAsset(H2) // not an eviction
+    await store.put(H1, 3, makeBytes(50, 6)) // fits
+    assert.deepEqual(told, [[H1], [H1, H2]])
   })
 
   test(`${name}: a piece bigger than the budget is refused, nothing evicted`, async () => {
