@@ -9,7 +9,9 @@
 //   { type: 'get-pieces', requestId, infoHash, indexes }    fetch these pieces from connected peers.
 //       Answered per piece with `piece` or `unavailable`; the SW decides what goes to HTTP.
 //   { type: 'cancel', requestId }                           no longer wanted.
-//   { type: 'stored', infoHash, indexes }                   the SW stored these verified pieces: hold and share them.
+//   { type: 'stored', infoHash, indexes, pieces? }          the SW stored these verified pieces: hold and share them.
+//       pieces: their bytes (ArrayBuffer each, copied), so the agent serves fresh pieces from memory: its
+//       IndexedDB reads queue behind the SW's writes (measured in a crowd of 8: 2-5 s per piece).
 //   { type: 'bad-piece', infoHash, index }                  a piece this agent delivered failed verification.
 //   { type: 'ping', nonce }                                 liveness; answered with `pong`.
 //
@@ -56,6 +58,8 @@ export interface StoredMessage {
   type: 'stored'
   infoHash: string
   indexes: number[]
+  /** The pieces' bytes, in the order of `indexes`. */
+  pieces?: ArrayBuffer[]
 }
 export interface BadPieceMessage {
   type: 'bad-piece'
@@ -111,6 +115,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 const isIndexList = (value: unknown): value is number[] => Array.isArray(value) && value.every(isIndex)
 const isHex40 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{40}$/.test(value)
+const isBufferList = (value: unknown, length: number): value is ArrayBuffer[] => Array.isArray(value) && value.length === length && value.every((item) => item instanceof ArrayBuffer)
 const isShare = (value: unknown): value is CrowdShare => isRecord(value) && isIndex(value.rank) && isIndex(value.of) && value.rank < value.of
 
 /** What the SW accepts from an agent; anything else is dropped (the page is not trusted either). */
@@ -150,7 +155,7 @@ export function parseSwMessage(data: unknown): SwToAgentMessage | null {
     case 'cancel':
       return isIndex(data.requestId) ? (data as unknown as CancelMessage) : null
     case 'stored':
-      return isHex40(data.infoHash) && isIndexList(data.indexes) ? (data as unknown as StoredMessage) : null
+      return isHex40(data.infoHash) && isIndexList(data.indexes) && (data.pieces === undefined || isBufferList(data.pieces, data.indexes.length)) ? (data as unknown as StoredMessage) : null
     case 'bad-piece':
       return isHex40(data.infoHash) && isIndex(data.index) ? (data as unknown as BadPieceMessage) : null
     case 'ping':

@@ -1,5 +1,6 @@
 // Wraps the SW's piece store so every successful put is announced to the page agents as
-// {type:'stored'} (batched per asset), so pieces fetched over HTTP are seeded to peers at once.
+// {type:'stored'} (batched per asset, with the bytes), so pieces fetched over HTTP are seeded to peers
+// at once, from the agent's memory.
 // The fetcher writes only pieces that came from a remote source, never store hits.
 
 import type { AgentRegistry } from './agent-registry.ts'
@@ -15,7 +16,7 @@ export interface StoredNotifierOptions {
 export function withStoredNotifications(store: PieceStore, agents: Pick<AgentRegistry, 'clientIds' | 'get'>, options: StoredNotifierOptions = {}): PieceStore {
   const batchMs = options.batchMs ?? 50
   const setTimer = options.setTimer ?? ((callback: () => void, ms: number) => setTimeout(callback, ms))
-  const batches = new Map<string, number[]>()
+  const batches = new Map<string, Array<{ index: number; bytes: Uint8Array }>>()
   let scheduled = false
 
   const flush = () => {
@@ -34,7 +35,7 @@ export function withStoredNotifications(store: PieceStore, agents: Pick<AgentReg
       const ok = await store.put(infoHash, index, bytes)
       if (ok) {
         const batch = batches.get(infoHash) ?? []
-        batch.push(index)
+        batch.push({ index, bytes })
         batches.set(infoHash, batch)
         if (!scheduled) {
           scheduled = true

@@ -189,8 +189,10 @@ test('an agent that does not answer a ping is suspected and its requests fail', 
 test('notifyStored and the notifying store tell every agent which pieces the SW stored', async () => {
   const { agents, fakes, closeAll } = setup(['page-a', 'page-b'])
   try {
-    notifyStored(agents, asset.infoHash, [4, 5])
-    for (const fake of fakes.values()) assert.deepEqual(await fake.waitFor('stored'), { type: 'stored', infoHash: asset.infoHash, indexes: [4, 5] })
+    const piece = (index: number) => pieceOf(bytes, asset, index)
+    const buffers = (...indexes: number[]) => indexes.map((index) => piece(index).slice().buffer)
+    notifyStored(agents, asset.infoHash, [{ index: 4, bytes: piece(4) }, { index: 5, bytes: piece(5) }])
+    for (const fake of fakes.values()) assert.deepEqual(await fake.waitFor('stored'), { type: 'stored', infoHash: asset.infoHash, indexes: [4, 5], pieces: buffers(4, 5) })
 
     const flushes: Array<() => void> = []
     const store = withStoredNotifications(createMemoryPieceStore({ budgetBytes: 10 * PIECE }), agents, { setTimer: (callback) => flushes.push(callback) })
@@ -200,7 +202,7 @@ test('notifyStored and the notifying store tell every agent which pieces the SW 
     flushes[0]!()
     const b = fakes.get('page-b')!
     await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.deepEqual(b.of('stored')[1], { type: 'stored', infoHash: asset.infoHash, indexes: [0, 1] })
+    assert.deepEqual(b.of('stored')[1], { type: 'stored', infoHash: asset.infoHash, indexes: [0, 1], pieces: buffers(0, 1) })
     assert.deepEqual(await store.get(asset.infoHash, 1), pieceOf(bytes, asset, 1))
   } finally {
     closeAll()

@@ -11,6 +11,11 @@ export interface AgentConfig {
   maxUploadBytesPerSec: number
   /** Bad pieces a peer may send before it is dropped and refused. Default 2. */
   maxBadPiecesPerPeer: number
+  /**
+   * Bytes of the pieces stored lately that the agent keeps in memory to serve peers without a store
+   * read (recent-pieces.ts). Default 16 MiB: in a crowd the wanted pieces are the fresh ones; 0 for none.
+   */
+  recentPiecesBytes: number
   /** ICE servers for WebRTC. Default: the site's (`swarmcdn build --ice-server`, in the manifest). */
   iceServers?: RTCIceServer[]
 }
@@ -19,6 +24,7 @@ export const AGENT_CONFIG_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   maxPeers: 8,
   maxUploadBytesPerSec: 4 * 1024 * 1024,
   maxBadPiecesPerPeer: 2,
+  recentPiecesBytes: 16 * 1024 * 1024,
 })
 
 /** Defaults overridden by the fields of `overrides` that have the right type; the rest is ignored. */
@@ -26,12 +32,13 @@ export function resolveAgentConfig(overrides: unknown = {}): AgentConfig {
   const config: AgentConfig = { ...AGENT_CONFIG_DEFAULTS }
   if (typeof overrides !== 'object' || overrides === null) return config
   const given = overrides as Record<string, unknown>
-  for (const key of ['maxPeers', 'maxUploadBytesPerSec', 'maxBadPiecesPerPeer'] as const) {
+  for (const key of ['maxPeers', 'maxUploadBytesPerSec', 'maxBadPiecesPerPeer', 'recentPiecesBytes'] as const) {
     const value = given[key]
     if (typeof value === 'number' && Number.isFinite(value)) config[key] = value
   }
   config.maxPeers = Math.max(1, Math.floor(config.maxPeers))
   config.maxBadPiecesPerPeer = Math.max(1, Math.floor(config.maxBadPiecesPerPeer))
+  config.recentPiecesBytes = Math.max(0, config.recentPiecesBytes)
   if (Array.isArray(given.iceServers)) config.iceServers = given.iceServers as RTCIceServer[]
   return config
 }

@@ -7,6 +7,7 @@ import { pieceCount } from '../../core/piece-math.ts'
 import { MSG_AGENT_REGISTERED } from '../../sw/messages.ts'
 import { parseSwMessage, type AgentToSwMessage, type GetPiecesMessage, type SiteMessage } from '../../core/agent-protocol.ts'
 import type { PieceStore } from '../../sw/piece-store.ts'
+import { createRecentPieces } from './recent-pieces.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS, type PieceFetch, type SiteSwarm, type TransferCounters } from '../../peer/site-swarm.ts'
 import type { CandidatePair } from '../../peer/peer-link.ts'
 import type { AgentConfig } from './agent-config.ts'
@@ -70,6 +71,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   let destroyed = false
   let rejectedPieces = 0
   const requests = new Map<number, PieceFetch[]>()
+  const recent = createRecentPieces(config.recentPiecesBytes)
   const senders = new Map<string, string>()
 
   function post(message: AgentToSwMessage, transfer: Transferable[] = []): void {
@@ -113,7 +115,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         },
         RTCPeerConnection: deps.RTCPeerConnection,
         WebSocket: deps.WebSocket,
-        readPiece: (infoHash, index) => pieces.get(infoHash, index),
+        readPiece: async (infoHash, index) => recent.get(infoHash, index) ?? pieces.get(infoHash, index),
         onAvailability: (infoHash, indexes, available) => post({ type: 'availability', infoHash, indexes, available }),
         onPeers: (peers) => {
           emit({ type: 'peer', peers, swarms: 1 })
@@ -180,6 +182,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         return fetches?.forEach((fetch) => fetch.cancel())
       }
       case 'stored':
+        message.pieces?.forEach((bytes, i) => recent.add(message.infoHash, message.indexes[i]!, new Uint8Array(bytes)))
         return swarm?.addHave(message.infoHash, message.indexes)
       case 'bad-piece': {
         rejectedPieces++
