@@ -3,14 +3,16 @@
 // - Pieces some connected peer holds are pulled by peers, in reading order, with one pipeline for all
 //   batches of the worker (what peers deliver in about the latency budget at their measured rate).
 //   HTTP pulls too, from the other end, once peers have no room: its share of what is queued for them
-//   (its measured rate against theirs). Both sources work until they meet, and peers carry what they
+//   (its measured rate against theirs); from the front when no peer works on this batch (the reader
+//   waits there). Both sources work until they meet, and peers carry what they
 //   can deliver in that time. A piece asked of peers that is later than the budget plus its expected
 //   time is fetched over HTTP too (first verified copy wins). A peer that stalls or leaves makes the
 //   agent answer `unavailable` → HTTP at once.
 // - A piece no connected peer holds → HTTP at once, never a wait.
 // - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
-//   random place, and re-checks availability when each run starts: a crowd that arrives together
-//   fetches *different* pieces from the origin and trades them, so the crowd pulls about one copy.
+//   random place, its own share of the crowd first (core/crowd-share.ts; others' wait up to the
+//   budget), and re-checks availability when each run starts: a crowd that arrives together fetches
+//   *different* pieces from the origin and trades them, so the crowd pulls about one copy.
 //   Alone, HTTP takes them in order in large runs: as fast as the plain network. A batch planned while
 //   the page's agent was still connecting switches to that once the agent has settled alone.
 // - A run that failed on every webseed URL after its retries (a dead or stalled origin) ends HTTP for
