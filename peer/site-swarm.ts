@@ -30,6 +30,7 @@ import { createUploadLimiter } from './upload-limiter.ts'
 import { createFlowWindow, type FlowWindow } from './flow-window.ts'
 import { createSendCredit, type SendCredit } from './send-credit.ts'
 import { isStalled } from './stall-rule.ts'
+import { createActiveClock } from './active-clock.ts'
 
 export interface SwarmAsset {
   infoHash: string
@@ -254,15 +255,8 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     const ready = [...peers.values()].filter((peer) => peer.ready).length
     if (ready >= Math.min(config.maxPeers, swarmSize - 1)) settled()
   }
-  /**
-   * The clock of stall checks: time minus the stretches this page's event loop was blocked (a tick
-   * late by more than a tick). A request gets no byte while the page itself cannot run, and that is
-   * not the peer's stall (measured in a crowd of 8 browsers on 2 cores: pages blocked for seconds took
-   * most requests back as stalled, and the bytes already sent for them were wasted).
-   */
-  let blockedMs = 0
-  let lastTickMs = now()
-  const activeNow = () => now() - blockedMs
+  /** Stall checks ignore the stretches this page's own event loop was blocked (active-clock.ts). */
+  const active = createActiveClock(TICK_MS, now)
   const ticker = setInterval(tick, TICK_MS)
   const settleTimer = setTimeout(() => settled(), MAX_SETTLING_MS)
 
@@ -545,7 +539,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
     if (chunk.offset !== outgoing.received || outgoing.received + chunk.bytes.length > outgoing.size) return peer.link.close()
     outgoing.buffer.set(chunk.bytes, outgoing.received)
     outgoing.received += chunk.bytes.length
-    const t = activeNow()
+    const t = active.now()
     // Time since this peer's previous chunk, or since this request started if that is later (the peer
     // was idle): a request queued behind another at the same peer must not look slow.
     const elapsedSec = Math.max(0.001, (t - Math.max(peer.lastChunkMs, outgoing.startedMs)) / 1000)
@@ -661,7 +655,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       const peer = free[0]
       waiting.splice(i--, 1)
       const id = nextRequestId++
-      const t = activeNow()
+      const t = active.now()
       peer.outgoing.set(id, { id, want, size, buffer: new Uint8Array(size), received: 0, lastProgressMs: t, startedMs: t })
       want.assigned = { peer, id }
       transfers.requests++
@@ -680,10 +674,8 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   }
 
   function tick(): void {
-    const late = now() - lastTickMs - TICK_MS
-    if (late > TICK_MS) blockedMs += late
-    lastTickMs = now()
-    const t = activeNow()
+    active.tick()
+    const t = active.now()
     for (const peer of peers.values()) {
       for (const outgoing of [...peer.outgoing.values()]) {
         if (outgoing.want.done) continue
@@ -709,7 +701,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       }
     }
     for (const [offerId, pending] of pendingOffers) {
-      if (pending.expires < lastTickMs) {
+      if (pending.expires < now()) {
         pendingOffers.delete(offerId)
         pending.link.close()
       }
