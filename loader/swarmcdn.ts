@@ -23,8 +23,8 @@ export interface SwarmcdnStats {
   rejectedPieces: number
   bannedPeers: number
   p2p: boolean
-  /** Diagnostics: this page's piece requests to peers (sent, stalled, rejected, cancelled, most open at one peer). */
-  transfers?: { requests: number; stalls: number; rejects: number; cancels: number; maxOpenPerPeer: number; served?: number; servedQueuedMs?: number; servedReadMs?: number; servedCreditWaitMs?: number; servedUploadWaitMs?: number; servedDrainWaitMs?: number }
+  /** Diagnostics: this page's piece requests to peers, and where the pieces it served waited (peer/site-swarm.ts TransferCounters). */
+  transfers?: AgentStats['transfers']
   /** Diagnostics: the credit window given to each connected peer, bytes. */
   windowsBytes?: number[]
 }
