@@ -258,12 +258,11 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   }
 }
 
-/** Tells every agent that the SW stored these pieces (e.g. from HTTP), with their bytes, so they share them at once. */
-export function notifyStored(agents: Pick<AgentRegistry, 'clientIds' | 'get'>, infoHash: string, stored: ReadonlyArray<{ index: number; bytes: Uint8Array }>): void {
+/** Tells every agent that the SW stored these pieces (e.g. from HTTP), with their bytes (copied to each by postMessage), so they share them at once. */
+export function notifyStored(agents: Pick<AgentRegistry, 'clientIds' | 'get'>, infoHash: string, stored: ReadonlyArray<{ index: number; bytes: ArrayBuffer }>): void {
   if (stored.length === 0) return
   const indexes = stored.map((piece) => piece.index)
-  // Copied per agent by postMessage (structured clone); a view is cut to its own buffer first.
-  const pieces = stored.map(({ bytes }) => (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer)
+  const pieces = stored.map((piece) => piece.bytes)
   for (const clientId of agents.clientIds()) {
     const port = agents.get(clientId)
     if (port) post(port, { type: 'stored', infoHash, indexes, pieces })

@@ -16,7 +16,7 @@ export interface StoredNotifierOptions {
 export function withStoredNotifications(store: PieceStore, agents: Pick<AgentRegistry, 'clientIds' | 'get'>, options: StoredNotifierOptions = {}): PieceStore {
   const batchMs = options.batchMs ?? 50
   const setTimer = options.setTimer ?? ((callback: () => void, ms: number) => setTimeout(callback, ms))
-  const batches = new Map<string, Array<{ index: number; bytes: Uint8Array }>>()
+  const batches = new Map<string, Array<{ index: number; bytes: ArrayBuffer }>>()
   let scheduled = false
 
   const flush = () => {
@@ -35,7 +35,7 @@ export function withStoredNotifications(store: PieceStore, agents: Pick<AgentReg
       const ok = await store.put(infoHash, index, bytes)
       if (ok) {
         const batch = batches.get(infoHash) ?? []
-        batch.push({ index, bytes })
+        batch.push({ index, bytes: bytes.slice().buffer }) // its own copy: it waits for the batch, the caller's may not
         batches.set(infoHash, batch)
         if (!scheduled) {
           scheduled = true

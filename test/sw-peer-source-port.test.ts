@@ -191,7 +191,7 @@ test('notifyStored and the notifying store tell every agent which pieces the SW 
   try {
     const piece = (index: number) => pieceOf(bytes, asset, index)
     const buffers = (...indexes: number[]) => indexes.map((index) => piece(index).slice().buffer)
-    notifyStored(agents, asset.infoHash, [{ index: 4, bytes: piece(4) }, { index: 5, bytes: piece(5) }])
+    notifyStored(agents, asset.infoHash, buffers(4, 5).map((bytes, i) => ({ index: 4 + i, bytes })))
     for (const fake of fakes.values()) assert.deepEqual(await fake.waitFor('stored'), { type: 'stored', infoHash: asset.infoHash, indexes: [4, 5], pieces: buffers(4, 5) })
 
     const flushes: Array<() => void> = []
