@@ -95,21 +95,25 @@ async function buildTypes(): Promise<void> {
     rootDir: REPO_ROOT,
     outDir,
   })
-  const emitted = program.emit()
-  const problems = ts.getPreEmitDiagnostics(program).concat(emitted.diagnostics)
-  if (problems.length > 0) {
-    throw new Error(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => REPO_ROOT, getNewLine: () => '\n' }))
+  // Removed on failure too: declarations of a failed build must not linger in the temp folder.
+  try {
+    const emitted = program.emit()
+    const problems = ts.getPreEmitDiagnostics(program).concat(emitted.diagnostics)
+    if (problems.length > 0) {
+      throw new Error(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => REPO_ROOT, getNewLine: () => '\n' }))
+    }
+    // Declarations import each other by source name; in the package they are index.d.ts and vite.d.ts.
+    const renames = new Map(Object.entries(TYPED_ENTRIES).map(([name, source]) => [source.split('/').pop()!, `./${name}.js`]))
+    for (const [name, source] of Object.entries(TYPED_ENTRIES)) {
+      let text = await readFile(join(outDir, source.replace(/\.ts$/, '.d.ts')), 'utf8')
+      text = text.replace(/from '\.\/([^']+)'/g, (whole, file: string) => (renames.has(file) ? `from '${renames.get(file)}'` : whole))
+      const stray = [...text.matchAll(/from '(\.[^']*)'/g)].map((m) => m[1]).find((path) => ![...renames.values()].includes(path))
+      if (stray) throw new Error(`${source}'s declarations import ${stray}: declare its public types in the entry itself`)
+      await writeFile(join(NODE_DIR, `${name}.d.ts`), text)
+    }
+  } finally {
+    await rm(outDir, { recursive: true, force: true })
   }
-  // Declarations import each other by source name; in the package they are index.d.ts and vite.d.ts.
-  const renames = new Map(Object.entries(TYPED_ENTRIES).map(([name, source]) => [source.split('/').pop()!, `./${name}.js`]))
-  for (const [name, source] of Object.entries(TYPED_ENTRIES)) {
-    let text = await readFile(join(outDir, source.replace(/\.ts$/, '.d.ts')), 'utf8')
-    text = text.replace(/from '\.\/([^']+)'/g, (whole, file: string) => (renames.has(file) ? `from '${renames.get(file)}'` : whole))
-    const stray = [...text.matchAll(/from '(\.[^']*)'/g)].map((m) => m[1]).find((path) => ![...renames.values()].includes(path))
-    if (stray) throw new Error(`${source}'s declarations import ${stray}: declare its public types in the entry itself`)
-    await writeFile(join(NODE_DIR, `${name}.d.ts`), text)
-  }
-  await rm(outDir, { recursive: true, force: true })
 }
 
 /** The browser bundles, built aside and renamed into dist/: tests running meanwhile never read half a file. */

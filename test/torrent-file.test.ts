@@ -3,13 +3,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import createTorrent from 'create-torrent'
 import parseTorrent from 'parse-torrent'
 import { encodeTorrentFile, infoHashOf } from '../origin-tools/src/torrent-file.ts'
 import { hashFilePieces } from '../origin-tools/src/piece-hasher.ts'
+import { tempDir } from './helpers/temp-dir.ts'
 
 function sha1(data: Uint8Array): string {
   return createHash('sha1').update(data).digest('hex')
@@ -28,7 +28,7 @@ test('infohash of a tiny file matches a bencoding written out by hand', () => {
 })
 
 test('infohash and pieces match create-torrent, an independent implementation', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'swarmcdn-torrent-'))
+  const dir = await tempDir('swarmcdn-torrent-')
   const file = join(dir, 'clip.bin')
   const bytes = randomBytes(700_000)
   await writeFile(file, bytes)

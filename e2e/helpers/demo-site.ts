@@ -1,12 +1,12 @@
 // A built demo site (small media) under `swarmcdn serve`, in this process, for browser tests.
 
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { prepareDemo, type PreparedDemo } from '../../demo/prepare-demo.ts'
 import { runServe, type RunningServe } from '../../origin-tools/src/commands/serve.ts'
 import type { Page } from 'playwright-core'
+import { removeTempDir, tempDir } from '../../test/helpers/temp-dir.ts'
 
 export interface DemoSite {
   prepared: PreparedDemo
@@ -32,7 +32,8 @@ export interface DemoSiteOptions {
 }
 
 export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
-  const outDir = join(await mkdtemp(join(tmpdir(), 'swarmcdn-e2e-')), 'site')
+  const workDir = await tempDir('swarmcdn-e2e-')
+  const outDir = join(workDir, 'site')
   const prepared = await prepareDemo({ outDir, baseUrl: 'http://localhost:8080/', videoSeconds: 12, images: 6 })
   for (const [path, content] of Object.entries(options.extraFiles ?? {})) {
     await mkdir(dirname(join(outDir, path)), { recursive: true })
@@ -55,7 +56,10 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     prepared,
     serve,
     origin,
-    close: () => serve.close(),
+    async close() {
+      await serve.close()
+      await removeTempDir(workDir)
+    },
     async originBytes(path) {
       const stats = await (await fetch(`${origin}/__swarmcdn/origin-stats`)).json()
       if (path) return stats.paths[path]?.bytes ?? 0

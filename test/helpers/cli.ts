@@ -2,8 +2,7 @@
 
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 
@@ -28,9 +27,7 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   })
 }
 
-export async function tempDir(prefix = 'swarmcdn-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix))
-}
+export { tempDir } from './temp-dir.ts'
 
 /** A small site: one page, two large assets (random bytes, deterministic per seed length), one small file. */
 export async function makeFixtureSite(dir: string, sizes = { big: 1_500_000, medium: 300_000 }): Promise<{ big: Buffer; medium: Buffer }> {
