@@ -72,7 +72,7 @@ test('a trickling peer that holds every photo does not delay the page beyond the
   }
 })
 
-test('a crowd of four arriving at once: each fetches different pieces from the origin and they trade them', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+test('a crowd of four asking at once: each fetches different pieces from the origin and they trade them', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
   // The long budget as in the gallery test: on loopback the origin is far faster than WebRTC.
   const s = await site({ swConfig: { peerBudgetMs: 10_000 } })
   const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
@@ -82,7 +82,13 @@ test('a crowd of four arriving at once: each fetches different pieces from the o
   const swBytes = () => Promise.all(crowd.map(async (page) => (await swStats(page)).stats.totals.bytes as Bytes))
   const originBefore = await s.originBytes()
   const before = await swBytes()
-  await Promise.all(crowd.map((page) => page.goto(`${s.origin}/gallery.html`)))
+  // The connected crowd asks for the whole gallery at once, on the pages it is on. (Navigating all four
+  // at once measured how fast new agents reconnect on a loaded 2-core machine as much as the sharing:
+  // a visitor still connecting when its requests came fetched alone; 2.48 copies in one CI run.)
+  const paths = galleryPaths(s)
+  await Promise.all(crowd.map((page) => page.evaluate((paths) => {
+    for (const path of paths) document.body.append(Object.assign(document.createElement('img'), { src: path }))
+  }, paths)))
   for (const page of crowd) assert.ok(await imagesLoaded(page), 'images failed to load')
   const originForCrowd = (await s.originBytes()) - originBefore
   // On the gallery alone (each visitor's first page already stored its hero photo).
@@ -90,8 +96,9 @@ test('a crowd of four arriving at once: each fetches different pieces from the o
   const fetched = bytes.reduce((sum, b) => sum + b.peers + b.http, 0)
   const note = `crowd of ${crowd.length}, gallery ${galleryBytes} B each, ${fetched} B fetched in all: origin served ${originForCrowd} B (${(originForCrowd / galleryBytes).toFixed(2)} copies); per visitor ${JSON.stringify(bytes)}`
   console.log(`# ${note}`)
-  // Trading, not four parallel downloads: measured 2.2-2.3 copies from the origin (3.2 before each
-  // took its own share first); on loopback the origin is far faster than WebRTC, so not one.
+  // Trading, not four parallel downloads: measured 1.6-1.9 copies from the origin, 44-46% of what the
+  // crowd fetched (navigating together instead: 2.2-2.5 copies, and 3.2 before each took its own share
+  // first); on loopback the origin is far faster than WebRTC, so not one.
   assert.ok(fetched >= 0.8 * crowd.length * galleryBytes, `too little was fetched for the test to mean anything: ${note}`)
   assert.ok(originForCrowd <= 0.7 * fetched, `the origin served more than 70%: ${note}`)
   assert.ok(bytes.filter((b) => b.peers > 0).length >= crowd.length / 2, `most visitors got nothing from the crowd: ${note}`)

@@ -42,6 +42,14 @@ export interface AssetFetcher {
   open(asset: ManifestAsset, first: number, last: number, options?: OpenOptions): PieceCursor
   /** A download of this piece (or its store write) is under way. */
   busy(infoHash: string, index: number): boolean
+  /** Diagnostics: how long readers waited for the store to catch up (read-ahead paused), and the most bytes waiting for it. */
+  writeBackpressure(): WriteBackpressure
+}
+
+export interface WriteBackpressure {
+  /** Summed over readers: time a reader's next piece waited for room among pending store writes. */
+  readerWaitMs: number
+  maxPendingWriteBytes: number
 }
 
 export interface AssetFetcherDeps {
@@ -96,8 +104,13 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
   const inflight = new Map<string, PieceSlot>()
   let pendingWriteBytes = 0
   let writeWaiters: Array<() => void> = []
-  const roomForWrites = () =>
-    pendingWriteBytes <= MAX_PENDING_WRITE_BYTES ? Promise.resolve() : new Promise<void>((resolve) => writeWaiters.push(resolve))
+  const backpressure: WriteBackpressure = { readerWaitMs: 0, maxPendingWriteBytes: 0 }
+  const roomForWrites = async () => {
+    if (pendingWriteBytes <= MAX_PENDING_WRITE_BYTES) return
+    const since = performance.now()
+    await new Promise<void>((resolve) => writeWaiters.push(resolve))
+    backpressure.readerWaitMs += performance.now() - since
+  }
   const wroteBytes = (bytes: number) => {
     pendingWriteBytes -= bytes
     if (pendingWriteBytes > MAX_PENDING_WRITE_BYTES) return
@@ -133,6 +146,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
       }
       // Stays in flight until stored, so a request arriving meanwhile does not download it again.
       pendingWriteBytes += bytes.length
+      backpressure.maxPendingWriteBytes = Math.max(backpressure.maxPendingWriteBytes, pendingWriteBytes)
       writes.push(
         deps.store
           .put(asset.infoHash, index, bytes)
@@ -195,6 +209,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
 
   return {
     busy: (infoHash, index) => inflight.has(pieceKey(infoHash, index)),
+    writeBackpressure: () => ({ ...backpressure, readerWaitMs: Math.round(backpressure.readerWaitMs) }),
     open(asset, first, last, options = {}) {
       const slots = new Map<number, PieceSlot>()
       const work: Promise<void>[] = []

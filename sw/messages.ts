@@ -19,6 +19,7 @@
 import type { StatsSnapshot } from './asset-stats.ts'
 import type { TrustStatus } from './manifest-trust.ts'
 import type { SchedulerCounts } from './piece-scheduler.ts'
+import type { WriteBackpressure } from './asset-fetcher.ts'
 
 export const MSG_GET_STATS = 'swarmcdn:get-stats'
 export const MSG_STATS = 'swarmcdn:stats'
@@ -38,6 +39,8 @@ export interface StatsReply {
   manifest: { status: TrustStatus; sequence: number | null }
   /** Diagnostics: what became of the scheduler's peer requests. */
   scheduler?: SchedulerCounts
+  /** Diagnostics: readers held back while the store caught up. */
+  storeWrites?: WriteBackpressure
 }
 
 export interface AgentRegisteredReply {

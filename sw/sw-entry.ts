@@ -227,6 +227,7 @@ self.addEventListener('message', (event) => {
       stats: stats.snapshot(),
       manifest: { status: state.status, sequence: state.status === 'none' ? null : state.manifest.sequence },
       scheduler: clock.counts,
+      storeWrites: fetcher.writeBackpressure(),
     }
     if (port) port.postMessage(reply)
     else client?.postMessage(reply)

@@ -128,7 +128,7 @@ function longTaskSummary(timing: PageTiming | null): string {
 
 /** From the page's stats: bytes from peers, what happened to its piece requests, and its peers' credit windows. */
 function peerSummary(stats: unknown): string {
-  const s = stats as { bytes?: { peers?: number }; peers?: number; transfers?: Record<string, number>; windowsBytes?: number[]; firstPeerMs?: number | null; scheduler?: Record<string, number> | null; scripts?: Array<{ path: string; startMs: number; endMs: number }> } | null
+  const s = stats as { bytes?: { peers?: number }; peers?: number; transfers?: Record<string, number>; windowsBytes?: number[]; firstPeerMs?: number | null; scheduler?: Record<string, number> | null; storeWrites?: { readerWaitMs: number; maxPendingWriteBytes: number } | null; tracker?: Record<string, number> | null; scripts?: Array<{ path: string; startMs: number; endMs: number }> } | null
   if (!s?.bytes) return ''
   const t = s.transfers
   const perServed = (ms: number | undefined) => `${Math.round((ms ?? 0) / Math.max(1, t?.served ?? 0))}`
@@ -137,8 +137,10 @@ function peerSummary(stats: unknown): string {
   const windows = s.windowsBytes?.length ? `; windows ${s.windowsBytes.map((b) => `${Math.round(b / 1024)}K`).join(' ')}` : ''
   const first = typeof s.firstPeerMs === 'number' ? ` (first at ${(s.firstPeerMs / 1000).toFixed(2)} s)` : ''
   const sw = s.scheduler ? `; SW asked peers ${s.scheduler.asked}, delivered ${s.scheduler.delivered}, failed ${s.scheduler.failed}, overdue ${s.scheduler.overdue}` : ''
+  const writes = s.storeWrites ? `; readers waited ${s.storeWrites.readerWaitMs} ms for the store (most pending ${(s.storeWrites.maxPendingWriteBytes / 1e6).toFixed(1)} MB)` : ''
   const scripts = s.scripts?.length ? `; ${s.scripts.map((entry) => `${entry.path.split('/').pop()} ${entry.startMs}–${entry.endMs} ms`).join(', ')}` : ''
-  return ` · peers ${((s.bytes.peers ?? 0) / 1e6).toFixed(1)} MB from ${s.peers ?? 0} connections${first}${transfers}${sw}${windows}${scripts}`
+  const tracker = s.tracker ? `; tracker socket made ${s.tracker.createdMs} ms, open ${s.tracker.openMs} ms, first reply ${s.tracker.firstMessageMs} ms` : ''
+  return ` · peers ${((s.bytes.peers ?? 0) / 1e6).toFixed(1)} MB from ${s.peers ?? 0} connections${first}${transfers}${sw}${writes}${windows}${scripts}${tracker}`
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {

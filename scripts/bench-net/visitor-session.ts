@@ -68,6 +68,19 @@ export async function openVisitor(browser: Browser, visitor: Visitor, site: Benc
       })
     }
     hook()
+    // Diagnostics: when the agent's tracker socket opened and first heard back (the first announce
+    // reply tells a visitor alone that nobody is there, and its SW stops holding HTTP back).
+    const Native = window.WebSocket
+    const marks: Record<string, number> = {}
+    ;(window as unknown as { __tracker: Record<string, number> }).__tracker = marks
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols)
+        marks.createdMs ??= Math.round(performance.now())
+        this.addEventListener('open', () => void (marks.openMs ??= Math.round(performance.now())))
+        this.addEventListener('message', () => void (marks.firstMessageMs ??= Math.round(performance.now())))
+      }
+    }
   })
   const page = await context.newPage()
   const started = Date.now()
@@ -100,24 +113,25 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       if (!api) return [null, null]
       const ready = await Promise.race([api.ready, new Promise((resolve) => setTimeout(() => resolve('pending'), 2000))])
       // Bytes per asset and source, straight from the SW (the page API reports only totals).
-      const fromSw = await new Promise<{ assets: unknown; scheduler: unknown } | null>((resolve) => {
+      const fromSw = await new Promise<{ assets: unknown; scheduler: unknown; storeWrites: unknown } | null>((resolve) => {
         const controller = navigator.serviceWorker?.controller
         if (!controller) return resolve(null)
         const channel = new MessageChannel()
         setTimeout(() => resolve(null), 1500)
         channel.port1.onmessage = (event) => {
-          const reply = event.data as { stats?: { assets?: unknown }; scheduler?: unknown }
-          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null })
+          const reply = event.data as { stats?: { assets?: unknown }; scheduler?: unknown; storeWrites?: unknown }
+          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null, storeWrites: reply?.storeWrites ?? null })
         }
         controller.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
       })
       const stats = await api.stats().catch(() => null)
       const firstPeerMs = (window as unknown as { __firstPeerMs?: number }).__firstPeerMs ?? null
+      const tracker = (window as unknown as { __tracker?: Record<string, number> }).__tracker ?? null
       // When the loader and the agent chunk were asked for and arrived: what delays the agent delays P2P.
       const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
         .filter((entry) => /swarmcdn[^/]*\.js$/.test(new URL(entry.name).pathname))
         .map((entry) => ({ path: new URL(entry.name).pathname, startMs: Math.round(entry.startTime), workerStartMs: Math.round(entry.workerStart), endMs: Math.round(entry.responseEnd) }))
-      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, firstPeerMs, scripts } : null, ready]
+      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, storeWrites: fromSw?.storeWrites ?? null, firstPeerMs, tracker, scripts } : null, ready]
     })
     if (profiler && profileFile) {
       const { profile } = await profiler.send('Profiler.stop')
