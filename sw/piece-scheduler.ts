@@ -6,7 +6,8 @@
 //   (its measured rate against theirs); from the front when no peer works on this batch (the reader
 //   waits there). Both sources work until they meet, and peers carry what they
 //   can deliver in that time. A piece asked of peers that is later than the budget plus its expected
-//   time is fetched over HTTP too (first verified copy wins). A peer that stalls or leaves makes the
+//   time is fetched over HTTP too, with every piece the batch asked of peers after it (first verified
+//   copy wins). A peer that stalls or leaves makes the
 //   agent answer `unavailable` → HTTP at once.
 // - A piece no connected peer holds → HTTP at once, never a wait.
 // - When this visitor has peers (P2P on), HTTP takes the missing pieces in small runs starting at a
@@ -221,8 +222,17 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const expectedMs = (ahead / clock.peers.rate(config.peerAssumedBytesPerSec)) * 1000
     const cancelTimer = setTimer(() => {
       if (state.get(index) !== 'peer') return
-      clock.counts.overdue++
-      overdue.add(index) // the peer may still win; HTTP races it
+      // Late by the budget, and what this batch asked of peers after it is later still: HTTP races them
+      // all at once, in runs (the peer may still win each). Raced one by one at their own deadlines,
+      // they made a tail of one-piece requests a piece's time apart (measured on the emulated internet,
+      // fast origin: 2 s of 64 KiB requests after everything else).
+      let after = false
+      for (const asked of peerRequests.keys()) {
+        after ||= asked === index
+        if (!after || state.get(asked) !== 'peer' || overdue.has(asked) || onHttp.has(asked)) continue // on the wire already
+        clock.counts.overdue++
+        overdue.add(asked)
+      }
       pump()
     }, config.peerBudgetMs + expectedMs)
     peerRequests.set(index, { cancel: request.cancel, cancelTimer, endMeasure })
@@ -321,10 +331,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     // Still a crowd? A page that was connecting when the batch was planned may have found nobody.
     const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
     const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
-    const maxPieces = piecesIn(crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
     const candidates = crowdRun ? order : sorted
     let first: number | undefined = candidates.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst)
     let last = first ?? -1
+    // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
+    // are raced in large runs.
+    const maxPieces = piecesIn(crowdRun && first !== undefined && !overdue.has(first) ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
     const steal = first === undefined ? stealable() : new Set<number>()
     if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++

@@ -118,6 +118,31 @@ test('a late peer piece raced over HTTP: when the peer then gives up, the piece 
   assert.deepEqual(delivered, [[0, 'http']])
 })
 
+test('a peer piece past its deadline brings the pieces asked of peers after it: HTTP races them in one run, not one by one at their own deadlines', async () => {
+  const timers = manualTimers()
+  const { peers, requests } = scriptedPeers()
+  const { http, runs } = scriptedHttp()
+  const delivered: Array<[number, string]> = []
+  // Peers at 2 pieces a second: piece k is due 1000 ms (the budget) + (k + 1) x 500 ms after it is asked.
+  const finished = schedulePieces(schedulerDeps(peers, http, { setTimer: timers.setTimer }), asset, [0, 1, 2, 3], {
+    deliver: (index, _bytes, source) => delivered.push([index, source]),
+    fail: noFailure,
+  })
+  await settle()
+  assert.deepEqual([...requests.keys()], [0, 1, 2, 3], 'all four asked of peers (the pipeline floor)')
+  assert.equal(runs.length, 0)
+  assert.equal(timers.fire(1500), 1, 'piece 0 is late')
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 3]], 'one run for the late piece and those behind it')
+  // A peer piece that arrives meanwhile still wins; the run's copy of it is dropped.
+  requests.get(2)!.resolve(pieceOf(bytes, asset, 2))
+  await settle()
+  for (const index of [0, 1, 2, 3]) runs[0].emit({ index, bytes: pieceOf(bytes, asset, index) })
+  runs[0].done.resolve()
+  await finished
+  assert.deepEqual(delivered.sort(([a], [b]) => a - b), [[0, 'http'], [1, 'http'], [2, 'peers'], [3, 'http']])
+})
+
 test('a batch planned while the page was connecting takes large runs in reading order once its agent settled alone', async () => {
   const big = makeBytes(8 * PIECE, 6)
   const clip = makeAsset(big, { path: '/media/long.webm' })
@@ -269,4 +294,25 @@ test('while the page\'s agent is still connecting, HTTP waits (its peers may hol
   }
   await finished
   assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
+})
+
+test('a piece HTTP is already racing is not raced again when a piece asked before it goes late', async () => {
+  const timers = manualTimers()
+  const { peers, requests } = scriptedPeers()
+  const { http, runs } = scriptedHttp()
+  const finished = schedulePieces(schedulerDeps(peers, http, { setTimer: timers.setTimer }), asset, [0, 1, 2, 3], { deliver: () => undefined, fail: noFailure })
+  await settle()
+  // Piece 3 goes late first (its own deadline), then piece 2, which was asked before it.
+  assert.equal(timers.fire(3000), 1)
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[3, 3]])
+  assert.equal(timers.fire(2500), 1)
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[3, 3], [2, 2]], 'piece 3 is on the wire: not asked of the origin twice')
+  for (const index of [0, 1]) requests.get(index)!.resolve(pieceOf(bytes, asset, index))
+  for (const [i, index] of [[0, 3], [1, 2]]) {
+    runs[i].emit({ index, bytes: pieceOf(bytes, asset, index) })
+    runs[i].done.resolve()
+  }
+  await finished
 })

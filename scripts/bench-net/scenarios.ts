@@ -143,6 +143,14 @@ function peerSummary(stats: unknown): string {
   return ` · peers ${((s.bytes.peers ?? 0) / 1e6).toFixed(1)} MB from ${s.peers ?? 0} connections${first}${transfers}${sw}${writes}${windows}${scripts}${tracker}`
 }
 
+/** What a visitor's agent has served in all (its page stays open as a peer). */
+async function servingSummary(open: OpenVisitor): Promise<string> {
+  const t = await open.page.evaluate(async () => ((await window.swarmcdn?.stats()) as { transfers?: Record<string, number> } | undefined)?.transfers ?? null).catch(() => null)
+  if (!t?.served) return ': served nothing'
+  const per = (ms: number | undefined) => Math.round((ms ?? 0) / t.served)
+  return `: served ${t.served} pieces, per piece ms: queued ${per(t.servedQueuedMs)}, store read ${per(t.servedReadMs)}, credit wait ${per(t.servedCreditWaitMs)}, upload limit ${per(t.servedUploadWaitMs)}, channel buffer ${per(t.servedDrainWaitMs)}`
+}
+
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const visitors = o.net.visitors
   const results: VisitorResult[] = []
@@ -150,6 +158,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   let firstArrival = 0
   const browsers = await launchBrowsers(o.net, o.site)
   if (o.scenario === 'sequential') {
+    const earlier: OpenVisitor[] = []
     for (const [i, visitor] of visitors.entries()) {
       const open = await openVisitor(browsers[i], visitor, o.site, o.variant)
       if (results.length === 0) {
@@ -157,6 +166,9 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
         startBytes = (await stats(o)).totalBytes
       }
       results.push(await measure(o, open, firstArrival))
+      // The senders' side of this load: what the visitors already there served, and what held them up.
+      if (o.variant === 'swarmcdn') for (const sender of earlier) o.log(`    visitor ${sender.visitor.index + 1} so far${await servingSummary(sender)}`)
+      earlier.push(open)
     }
   } else {
     // Everyone opens the home page first, then all arrive at the measured page within the window.
