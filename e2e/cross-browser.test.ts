@@ -29,7 +29,7 @@ test('Firefox: a tampered or expired manifest is refused and the site still load
 
 test('Firefox feeds Firefox: visitor B gets at least 90% of the gallery from visitor A', { skip: skipWithoutFirefox, timeout: 180_000 }, async () => {
   const bytes = await galleryFromPeer(await p2pSite(), firefox.open, firefox.open)
-  assert.ok(bytes.peers > 0)
+  assert.ok(bytes.peers > 0, 'bytes.peers > 0')
 })
 
 test('Chromium feeds Firefox: the Firefox visitor gets at least 90% of the gallery from the Chromium visitor', { skip: skipMixed, timeout: 180_000 }, async () => {

@@ -65,7 +65,7 @@ test('the visitor panel and the owner dashboard show peer bytes and the right of
   assert.ok(reports.visitors >= 2, `expected the visitors' reports, got ${reports.visitors}`)
   const originAssetBytes = await s.originBytes()
   const expected = reports.totals.peers / (reports.totals.peers + originAssetBytes)
-  assert.ok(reports.totals.peers > 0)
+  assert.ok(reports.totals.peers > 0, 'reports.totals.peers > 0')
   assert.ok(originAssetBytes > 0, 'first pages load their assets before the SW controls them: the origin served something')
   await owner.waitForFunction((want) => Math.abs(Number(document.getElementById('offload-ratio')!.dataset.ratio) - want) < 0.02, expected, { timeout: 15_000 })
   const shown = await owner.locator('#offload-ratio').textContent()

@@ -19,7 +19,7 @@ test('a deploy while a visitor is on the site takes effect on the next page load
   await page.goto(`${s.origin}/`)
   await waitForController(page)
   await page.goto(`${s.origin}/gallery.html`)
-  assert.ok(await imagesLoaded(page))
+  assert.ok(await imagesLoaded(page), 'await imagesLoaded(page)')
   const [changed, donor] = galleryPaths(s)
   // Store writes finish in the background: wait until the changed image is served from the store alone.
   for (let attempt = 0; (await fetchInPage(page, changed)).headers['x-swarmcdn-sources'] !== 'store'; attempt++) {
@@ -47,6 +47,6 @@ test('a deploy while a visitor is on the site takes effect on the next page load
   assert.equal(after.sha256, await s.sha256Of(changed), 'the page gets the deployed bytes, not the stored old ones')
   // A cold whole-file response may be the origin's own (no X-Swarmcdn-Sources): the SW's count tells.
   assert.equal(await swRequests(), requestsBefore + 1, 'still served by the SW, under the new manifest')
-  assert.ok((await swStats(page)).manifest.sequence > sequenceBefore)
+  assert.ok((await swStats(page)).manifest.sequence > sequenceBefore, '(await swStats(page)).manifest.sequence > sequenceBefore')
   await context.close()
 })

@@ -87,7 +87,7 @@ test('packed swarmcdn installs with plain npm install and works from npx, its AP
 
   // The CLI over Vite's output: a new sequence, the same assets.
   const fromCli = JSON.parse(npx(['build', 'dist', '--key', 'keys/site.pem', '--json']).stdout)
-  assert.ok(fromCli.sequence > fromVite.sequence)
+  assert.ok(fromCli.sequence > fromVite.sequence, 'fromCli.sequence > fromVite.sequence')
   assert.deepEqual(fromCli.assets, fromVite.assets)
   assert.equal(fromCli.publicKey, publicKey)
   assert.match(npx(['verify', 'dist', '--pub', publicKey]).stdout, /^ok: signature valid/)
@@ -105,7 +105,7 @@ test('packed swarmcdn installs with plain npm install and works from npx, its AP
   const api = JSON.parse(run('node', ['api-check.mjs'], project).stdout)
   assert.deepEqual(Object.keys(api.built), Object.keys(fromCli))
   assert.deepEqual(api.built.assets, fromCli.assets)
-  assert.ok(api.built.sequence > fromCli.sequence)
+  assert.ok(api.built.sequence > fromCli.sequence, 'api.built.sequence > fromCli.sequence')
   assert.equal(api.verified.sequence, api.built.sequence)
   assert.equal(api.verified.verifiedBytes, big.length + clip.length)
   assert.equal(api.usage, 'usage')

@@ -113,6 +113,6 @@ test('stalled Range requests are aborted and retried or given up; other assets a
 
   // The healthy asset went as soon as a timeout freed a slot, through the SW.
   assert.ok(h.sources?.includes('http'), 'served by the SW')
-  assert.ok(of(HEALTHY).every((q) => q.fault === 'none' && q.range !== null))
+  assert.ok(of(HEALTHY).every((q) => q.fault === 'none' && q.range !== null), 'of(HEALTHY).every((q) => q.fault === \'none\' && q.range !== null)')
   await context.close()
 })

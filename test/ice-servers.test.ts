@@ -31,7 +31,7 @@ test('the default: none for a site on loopback, the public STUN list otherwise',
   for (const host of ['example.com', '203.0.113.10', 'localhost.example.com', '10.0.0.1']) assert.ok(!isLoopbackHost(host), host)
   assert.deepEqual(defaultIceServers('http://localhost:8080/'), [])
   assert.deepEqual(defaultIceServers('https://www.example.com/'), PUBLIC_STUN_SERVERS)
-  assert.ok(PUBLIC_STUN_SERVERS.length >= 2 && PUBLIC_STUN_SERVERS.every((s) => String(s.urls).startsWith('stun:')))
+  assert.ok(PUBLIC_STUN_SERVERS.length >= 2 && PUBLIC_STUN_SERVERS.every((s) => String(s.urls).startsWith('stun:')), 'PUBLIC_STUN_SERVERS.length >= 2 && PUBLIC_STUN_SERVERS.every((s) => String(s.urls).startsWith(\'stun:\'))')
 })
 
 async function build(args: string[]) {

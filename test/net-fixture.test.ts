@@ -16,7 +16,7 @@ test('visitor addresses stay in the documentation ranges and never overlap', () 
     for (const ip of [a.publicIp, a.gatewayIp, a.lanIp]) {
       assert.ok(!seen.has(ip), `${ip} used twice`)
       seen.add(ip)
-      assert.ok(Number(ip.split('.')[3]) < 255)
+      assert.ok(Number(ip.split('.')[3]) < 255, 'Number(ip.split(\'.\')[3]) < 255')
     }
   }
   assert.throws(() => visitorAddresses(MAX_VISITORS), RangeError)

@@ -53,9 +53,9 @@ test('junk paths add nothing to origin-stats; real files are counted', async (t)
   const paths = Object.keys(JSON.parse(after.body).paths)
   t.diagnostic(`5,000 junk paths: stats reply ${before.body.length} → ${after.body.length} bytes, ${paths.length} paths`)
   assert.equal(paths.filter((p) => p.startsWith('/junk/')).length, 0)
-  assert.ok(after.body.length < 2000)
+  assert.ok(after.body.length < 2000, 'after.body.length < 2000')
   await raw('/small.css')
-  assert.ok(JSON.parse((await raw('/__swarmcdn/origin-stats')).body).paths['/small.css'].bytes > 0)
+  assert.ok(JSON.parse((await raw('/__swarmcdn/origin-stats')).body).paths['/small.css'].bytes > 0, 'JSON.parse((await raw(\'/__swarmcdn/origin-stats\')).body).paths[\'/small.css\'].bytes > 0')
 })
 
 test('the per-path table is bounded: files beyond it share one entry', async () => {
@@ -111,7 +111,7 @@ test('visitor reports: fake ids cannot lock real visitors out, absurd numbers ar
   const snapshot = JSON.parse((await raw('/__swarmcdn/visitor-reports')).body)
   t.diagnostic(`1,100 fake ids from one address: ${snapshot.visitors} held; a real visitor then got ${real.status}`)
   assert.equal(real.status, 204)
-  assert.ok(snapshot.byVisitor.realvisitor2)
+  assert.ok(snapshot.byVisitor.realvisitor2, 'snapshot.byVisitor.realvisitor2')
   assert.ok(snapshot.visitors <= 16, `one address holds at most 16 visitor ids (${snapshot.visitors})`)
   for (const bytes of [1e300, Number.MAX_SAFE_INTEGER, -1, 1.5]) assert.equal((await post(report('poison1', bytes), sameOrigin())).status, 400, String(bytes))
   assert.equal((await post(report('../../etc'), sameOrigin())).status, 400)
@@ -119,7 +119,7 @@ test('visitor reports: fake ids cannot lock real visitors out, absurd numbers ar
 
 test('visitor reports expire; an id cannot be overwritten from another address', () => {
   const reports = new VisitorReports({ reportTtlMs: 60_000 })
-  assert.ok(reports.accept(report('visitorA'), 0, '10.0.0.1'))
+  assert.ok(reports.accept(report('visitorA'), 0, '10.0.0.1'), 'reports.accept(report(\'visitorA\'), 0, \'10.0.0.1\')')
   assert.equal(reports.accept(report('visitorA', 5), 1000, '10.0.0.2'), false)
   assert.equal(reports.snapshot(30_000).visitors, 1)
   assert.equal(reports.snapshot(61_001).visitors, 0)

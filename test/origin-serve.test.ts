@@ -66,7 +66,7 @@ test('Range requests return exactly the requested bytes', async () => {
   const whole = await get('/media/big.bin')
   assert.equal(whole.res.status, 200)
   assert.equal(whole.res.headers.get('accept-ranges'), 'bytes')
-  assert.ok(whole.body.equals(big))
+  assert.ok(whole.body.equals(big), 'whole.body.equals(big)')
 })
 
 test('past the end is 416 with the length; HEAD has headers only', async () => {
@@ -82,7 +82,7 @@ test('past the end is 416 with the length; HEAD has headers only', async () => {
 test('ETag: If-None-Match gives 304, If-Range matches or falls back to 200', async () => {
   const first = await get('/media/photo%20one.jpg')
   const etag = first.res.headers.get('etag')!
-  assert.ok(etag)
+  assert.ok(etag, 'etag')
   assert.equal(first.res.headers.get('content-type'), 'image/jpeg')
   assert.equal((await get('/media/photo%20one.jpg', { 'If-None-Match': etag })).res.status, 304)
   const matching = await get('/media/photo%20one.jpg', { Range: 'bytes=10-19', 'If-Range': etag })
@@ -107,7 +107,7 @@ test('origin-stats counts the body bytes served per path and per client address'
   const after = await (await fetch(url('/__swarmcdn/origin-stats'))).json()
   const delta = (path: string) => (after.paths[path]?.bytes ?? 0) - (before.paths[path]?.bytes ?? 0)
   assert.equal(delta('/media/big.bin'), 1234)
-  assert.ok(delta('/index.html') > 10)
+  assert.ok(delta('/index.html') > 10, 'delta(\'/index.html\') > 10')
   assert.equal(after.totalBytes - before.totalBytes, delta('/media/big.bin') + delta('/index.html'))
   const client = (stats: any) => stats.clients['127.0.0.1']?.bytes ?? 0
   assert.equal(client(after) - client(before), after.totalBytes - before.totalBytes)
@@ -124,7 +124,7 @@ test('origin-requests logs each file request: Range, status, bytes, and whether 
   assert.match(mine[0].contentRange, /^bytes 10-19\//)
   assert.equal(mine[0].bytes, 10)
   assert.equal(mine[0].aborted, false)
-  assert.ok(mine[0].endMs >= mine[0].startMs)
+  assert.ok(mine[0].endMs >= mine[0].startMs, 'mine[0].endMs >= mine[0].startMs')
 })
 
 function announce(infoHashHex: string): Promise<any> {
@@ -151,7 +151,7 @@ test('the tracker admits the manifest\'s infohashes and refuses others with a re
   const refused = await announce('ab'.repeat(20))
   assert.match(refused['failure reason'], /not in this site's manifest/)
   const stats = await (await fetch(url('/__swarmcdn/tracker-stats'))).json()
-  assert.ok(stats.refusedInfoHash >= 1)
+  assert.ok(stats.refusedInfoHash >= 1, 'stats.refusedInfoHash >= 1')
 })
 
 test('a rebuild while serving: the tracker admits the new build\'s infohashes', { timeout: 20_000 }, async () => {

@@ -39,7 +39,7 @@ test('the window shrinks when a queue lasts past the target, down to the minimum
   // One late sample (a busy event loop) is no queue...
   window.onBytes(grown)
   window.onDelay(100 + 35)
-  assert.ok(window.bytes() >= grown)
+  assert.ok(window.bytes() >= grown, 'window.bytes() >= grown')
   // ...a queue that lasts over the recent samples is.
   const beforeQueue = window.bytes()
   for (let i = 0; i < 3; i++) window.onDelay(100 + 35)
@@ -69,7 +69,7 @@ test('the base delay is the smallest sample: a queue present from the start is n
   window.onBytes(window.bytes())
   const before = window.bytes()
   window.onDelay(260)
-  assert.ok(window.bytes() < before)
+  assert.ok(window.bytes() < before, 'window.bytes() < before')
 })
 
 test('the window stays within its bounds', () => {

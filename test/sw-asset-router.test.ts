@@ -27,7 +27,7 @@ test('everything else is not routed', () => {
   assert.equal(routeRequest(manifest, new Request(`${ORIGIN}/%E0%A4%A`), ORIGIN), null) // malformed escape
   assert.equal(routeRequest(null, new Request(`${ORIGIN}/media/video.mp4`), ORIGIN), null)
   assert.equal(routeRequest(manifest, { method: 'GET', url: `${ORIGIN}/media/video.mp4`, cache: 'only-if-cached', mode: 'no-cors' }, ORIGIN), null)
-  assert.ok(routeRequest(manifest, { method: 'GET', url: `${ORIGIN}/media/video.mp4`, cache: 'only-if-cached', mode: 'same-origin' }, ORIGIN))
+  assert.ok(routeRequest(manifest, { method: 'GET', url: `${ORIGIN}/media/video.mp4`, cache: 'only-if-cached', mode: 'same-origin' }, ORIGIN), 'routeRequest(manifest, { method: \'GET\', url: `${ORIGIN}/media/video.mp4`, cache: \'only-if-cached\', mode: \'same-origin\' }, ORIGIN)')
 })
 
 test('before the manifest is restored, only same-origin sub-resource GET/HEAD are held', () => {

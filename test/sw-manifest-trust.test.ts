@@ -149,7 +149,7 @@ test('refreshIfStale: lazy, at most once per interval, shared while in flight, i
   clock.now += 2_000
   const a = trust.refreshIfStale()
   const b = trust.refreshIfStale()
-  assert.ok(a && a === b)
+  assert.ok(a && a === b, 'a && a === b')
   await a
   assert.equal(server.fetches, 2)
   // A restarted SW within the interval restores and does not fetch.

@@ -126,7 +126,7 @@ test('a visitor with peers takes the piece path (peers first), not the origin st
   const { response, bytes: got } = await read(handle(get()))
   assert.deepEqual(got, bytes)
   assert.match(response.headers.get('x-swarmcdn-sources') ?? '', /peers/)
-  assert.ok(peers.asked.length > 0)
+  assert.ok(peers.asked.length > 0, 'peers.asked.length > 0')
 })
 
 test('a visitor whose agent settled alone streams from the origin', async () => {
@@ -216,7 +216,7 @@ test('a whole-file request, with storeLater: the origin\'s own response goes to 
   let stored!: () => void
   const { handle, origin, store } = setup({ storeLater: (a) => (later.push(a), new Promise<void>((resolve) => (stored = resolve))) })
   const handled = handle(get())
-  assert.ok(handled)
+  assert.ok(handled, 'handled')
   const response = await handled.response
   assert.equal(response.status, 200)
   assert.equal(response.headers.get('x-swarmcdn-sources'), null, 'the origin\'s own head, as a plain fetch gets it')

@@ -31,7 +31,7 @@ test('IndexedDB store: records written as bytes by earlier versions are read by 
   db.close()
   assert.deepEqual(await store.get('e'.repeat(40), 2), makeBytes(60, 5))
   const blob = await store.getBlob('e'.repeat(40), 2)
-  assert.ok(blob)
+  assert.ok(blob, 'blob')
   assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), makeBytes(60, 5))
 })
 

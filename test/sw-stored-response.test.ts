@@ -97,7 +97,7 @@ function memoryCopies() {
 test('a wholly stored asset is served from its stored Blobs, byte-exact, whole and in ranges across and inside pieces', async () => {
   const { respond, stats } = setup(await storeWith(video, bytes))
   const whole = await respond(video, 0, bytes.length - 1)
-  assert.ok(whole)
+  assert.ok(whole, 'whole')
   assert.equal(whole.response.status, 200)
   assert.equal(whole.response.headers.get('x-swarmcdn-sources'), 'store')
   assert.equal(whole.response.headers.get('content-length'), String(bytes.length))
@@ -105,7 +105,7 @@ test('a wholly stored asset is served from its stored Blobs, byte-exact, whole a
 
   for (const [start, end] of [[PIECE - 10, 3 * PIECE + 5], [2 * PIECE + 7, 2 * PIECE + 99], [5 * PIECE, bytes.length - 1]]) {
     const part = await respond(video, start, end)
-    assert.ok(part)
+    assert.ok(part, 'part')
     assert.equal(part.response.status, 206)
     assert.equal(part.response.headers.get('content-range'), `bytes ${start}-${end}/${bytes.length}`)
     assert.deepEqual(await body(part.response), bytes.subarray(start, end + 1))
@@ -168,7 +168,7 @@ test('every serve is checked again (a record rewritten since the last check is c
   tampered[0] ^= 1
   await store.put(video.infoHash, 3, tampered)
   const again = await respond(video, 0, bytes.length - 1)
-  assert.ok(again)
+  assert.ok(again, 'again')
   timer.fire()
   await again.done
   assert.equal(counting.counter.reads, pieces + 4, 'read again up to the bad piece; the rest of the asset is deleted, not read')
@@ -204,13 +204,13 @@ test('a whole serve from the pieces leaves a whole copy; later requests, whole a
   // Gone from the piece store: whatever is served now can only come from the copy.
   await store.deleteAsset(video.infoHash)
   const whole = await respond(video, 0, bytes.length - 1)
-  assert.ok(whole)
+  assert.ok(whole, 'whole')
   assert.equal(whole.response.status, 200)
   assert.equal(whole.response.headers.get('x-swarmcdn-sources'), 'store')
   assert.equal(whole.response.headers.get('content-type'), 'video/webm')
   assert.deepEqual(await body(whole.response), bytes)
   const part = await respond(video, PIECE + 3, 4 * PIECE + 9)
-  assert.ok(part)
+  assert.ok(part, 'part')
   assert.equal(part.response.status, 206)
   assert.equal(part.response.headers.get('content-range'), `bytes ${PIECE + 3}-${4 * PIECE + 9}/${bytes.length}`)
   assert.deepEqual(await body(part.response), bytes.subarray(PIECE + 3, 4 * PIECE + 10))

@@ -190,7 +190,7 @@ test('webseed: a body that stalls on every attempt gives up after the retries wi
   await assert.rejects(done, (error: SwError) => error.code === 'webseed-timeout' && error.retriable)
   assert.equal(got.size, 0)
   assert.equal(origin.attempts.length, 2)
-  assert.ok(origin.attempts.every((a) => a.signal.aborted && a.cancelled))
+  assert.ok(origin.attempts.every((a) => a.signal.aborted && a.cancelled), 'origin.attempts.every((a) => a.signal.aborted && a.cancelled)')
 })
 
 test('webseed: a stalled request frees its slot at the timeout; the run waiting for it goes first', async () => {
@@ -233,7 +233,7 @@ test('scheduler: an asset whose origin never answers frees its HTTP slot at the 
   await Promise.all([stuck, waiting])
 
   assert.deepEqual([...failed.keys()].sort(), [0, 1, 2, 3, 4, 5], 'every piece of the stuck batch fails (the response falls back)')
-  assert.ok([...failed.values()].every((error) => error.code === 'webseed-timeout'))
+  assert.ok([...failed.values()].every((error) => error.code === 'webseed-timeout'), '[...failed.values()].every((error) => error.code === \'webseed-timeout\')')
   assert.equal(origin.attempts.filter((a) => a.url === URL_ASSET).length, 1, 'no more runs against an origin that gave up')
   assert.deepEqual([...delivered.keys()].sort(), [0, 1, 2, 3])
   for (const [index, piece] of delivered) assert.deepEqual(piece, pieceOf(otherBytes, other, index))

@@ -135,7 +135,7 @@ test('network error and 503 are retried with exponential backoff', async () => {
   assertPieces(got, [4, 5])
   assert.equal(origin.calls.length, 3)
   assert.deepEqual(sleeps, [100, 200])
-  assert.ok(origin.calls.every((c) => c.range === `bytes=${4 * PIECE}-${6 * PIECE - 1}`))
+  assert.ok(origin.calls.every((c) => c.range === `bytes=${4 * PIECE}-${6 * PIECE - 1}`), 'origin.calls.every((c) => c.range === `bytes=${4 * PIECE}-${6 * PIECE - 1}`)')
 })
 
 test('a body cut mid-way: delivered pieces are kept, the retry asks only for the rest', async () => {
@@ -202,5 +202,5 @@ test('aborting stops the iteration', async () => {
     seen.push(piece)
     controller.abort()
   }
-  assert.ok(seen.length < 5)
+  assert.ok(seen.length < 5, 'seen.length < 5')
 })

@@ -68,11 +68,11 @@ export async function firstVisitThenReload(s: DemoSite, open: OpenVisitor): Prom
 
   const originBefore = await s.originBytes()
   await page.reload()
-  assert.ok(await imagesLoaded(page))
+  assert.ok(await imagesLoaded(page), 'await imagesLoaded(page)')
   await page.waitForTimeout(300)
   assert.equal(await s.originBytes(), originBefore, 'the reload fetched asset bytes from the origin')
   const stats = await swStats(page)
-  assert.ok(stats.stats.totals.bytes.store > 0)
+  assert.ok(stats.stats.totals.bytes.store > 0, 'stats.stats.totals.bytes.store > 0')
   await page.close()
 }
 
