@@ -203,3 +203,32 @@ test('a visitor who opts out runs no agent, is remembered, and is not waited for
   await page.reload()
   assert.deepEqual(await page.evaluate(() => window.swarmcdn!.ready), { p2p: true })
 })
+
+test('a page restored from the back/forward cache starts its agent again, and serves the next visitor', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
+  const s = await site({ swConfig: { peerBudgetMs: 10_000 } })
+  const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
+  const a = await arrive(suite.open, s)
+  await a.goto(`${s.origin}/gallery.html`)
+  assert.ok(await imagesLoaded(a), 'images failed to load')
+  await storedEverything(a, galleryPaths(s))
+  // A leaves the gallery for the home page and comes back: the gallery page itself is restored (its
+  // agent stopped on pagehide, so its peer connections did not keep it out of the cache).
+  await a.evaluate(() => window.addEventListener('pageshow', (event) => ((window as unknown as { __restored: boolean }).__restored = event.persisted)))
+  await a.goto(`${s.origin}/`)
+  await a.goBack()
+  assert.equal(await a.evaluate(() => (window as unknown as { __restored?: boolean }).__restored), true, 'the gallery page was not restored from the back/forward cache')
+  assert.deepEqual(await a.evaluate(() => window.swarmcdn!.ready), { p2p: true })
+
+  // The restored page is A's only page: what B gets from peers, its agent served.
+  const b = await arrive(suite.open, s)
+  const originBefore = await s.originBytes()
+  await b.goto(`${s.origin}/gallery.html`)
+  assert.ok(await imagesLoaded(b), 'images failed to load')
+  const originForB = (await s.originBytes()) - originBefore
+  const bytes = (await swStats(b)).stats.totals.bytes
+  const fetched = galleryBytes - bytes.store
+  const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(bytes)}`
+  console.log(`# ${note}`)
+  assert.ok(bytes.peers >= 0.9 * fetched, `less than 90% from the restored page's agent: ${note}`)
+  for (const path of galleryPaths(s)) assert.equal((await fetchInPage(b, path)).sha256, await s.sha256Of(path), `${path}: B's bytes differ`)
+})

@@ -118,13 +118,24 @@ test('a late peer piece raced over HTTP: when the peer then gives up, the piece 
   assert.deepEqual(delivered, [[0, 'http']])
 })
 
+/** Deps whose clock has measured HTTP at 10 MB/s: far faster than the peers' assumed 2 pieces a second. */
+function withFastOrigin(deps: SchedulerDeps): SchedulerDeps {
+  let ms = 0
+  const clock = createSchedulerClock(() => ms)
+  const end = clock.http.begin()
+  ms = 100
+  clock.http.add(1_000_000)
+  end()
+  return { ...deps, clock }
+}
+
 test('a peer piece past its deadline brings the pieces asked of peers after it: HTTP races them in one run, not one by one at their own deadlines', async () => {
   const timers = manualTimers()
   const { peers, requests } = scriptedPeers()
   const { http, runs } = scriptedHttp()
   const delivered: Array<[number, string]> = []
   // Peers at 2 pieces a second: piece k is due 1000 ms (the budget) + (k + 1) x 500 ms after it is asked.
-  const finished = schedulePieces(schedulerDeps(peers, http, { setTimer: timers.setTimer }), asset, [0, 1, 2, 3], {
+  const finished = schedulePieces(withFastOrigin(schedulerDeps(peers, http, { setTimer: timers.setTimer })), asset, [0, 1, 2, 3], {
     deliver: (index, _bytes, source) => delivered.push([index, source]),
     fail: noFailure,
   })
@@ -141,6 +152,21 @@ test('a peer piece past its deadline brings the pieces asked of peers after it: 
   runs[0].done.resolve()
   await finished
   assert.deepEqual(delivered.sort(([a], [b]) => a - b), [[0, 'http'], [1, 'http'], [2, 'peers'], [3, 'http']])
+})
+
+test('where HTTP is not much faster than the peers (a crowd at a congested origin), a late piece is raced alone', async () => {
+  const timers = manualTimers()
+  const { peers, requests } = scriptedPeers()
+  const { http, runs } = scriptedHttp()
+  const finished = schedulePieces(schedulerDeps(peers, http, { setTimer: timers.setTimer }), asset, [0, 1, 2, 3], { deliver: () => undefined, fail: noFailure })
+  await settle()
+  assert.equal(timers.fire(1500), 1, 'piece 0 is late')
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 0]], 'the others wait for their own deadlines')
+  for (const index of [1, 2, 3]) requests.get(index)!.resolve(pieceOf(bytes, asset, index))
+  runs[0].emit({ index: 0, bytes: pieceOf(bytes, asset, 0) })
+  runs[0].done.resolve()
+  await finished
 })
 
 test('a batch planned while the page was connecting takes large runs in reading order once its agent settled alone', async () => {
@@ -300,7 +326,7 @@ test('a piece HTTP is already racing is not raced again when a piece asked befor
   const timers = manualTimers()
   const { peers, requests } = scriptedPeers()
   const { http, runs } = scriptedHttp()
-  const finished = schedulePieces(schedulerDeps(peers, http, { setTimer: timers.setTimer }), asset, [0, 1, 2, 3], { deliver: () => undefined, fail: noFailure })
+  const finished = schedulePieces(withFastOrigin(schedulerDeps(peers, http, { setTimer: timers.setTimer })), asset, [0, 1, 2, 3], { deliver: () => undefined, fail: noFailure })
   await settle()
   // Piece 3 goes late first (its own deadline), then piece 2, which was asked before it.
   assert.equal(timers.fire(3000), 1)
