@@ -1,10 +1,10 @@
 // Offload between real visitors: separate Chromium contexts, real WebRTC, the real tracker of
 // `swarmcdn serve` (no seeder here, so every peer byte comes from another visitor).
 
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Page } from 'playwright-core'
-import { skipWithoutChromium } from './helpers/browser.ts'
+import { launchChromium, skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
 import { fetchInPage, swStats } from './helpers/demo-site.ts'
 import { arrive, storedEverything, galleryFromPeer } from './helpers/scenarios.ts'
@@ -207,16 +207,25 @@ test('a visitor who opts out runs no agent, is remembered, and is not waited for
 test('a page restored from the back/forward cache starts its agent again, and serves the next visitor', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
   const s = await site({ swConfig: { peerBudgetMs: 10_000 } })
   const galleryBytes = s.prepared.build.manifest.assets.filter((x) => x.path.endsWith('.jpg')).reduce((sum, x) => sum + x.length, 0)
-  const a = await arrive(suite.open, s)
+  const withCache = await launchChromium({ backForwardCache: true })
+  after(() => withCache.close())
+  const a = await arrive(() => withCache.newPage(), s)
   await a.goto(`${s.origin}/gallery.html`)
   assert.ok(await imagesLoaded(a), 'images failed to load')
   await storedEverything(a, galleryPaths(s))
   // A leaves the gallery for the home page and comes back: the gallery page itself is restored (its
   // agent stopped on pagehide, so its peer connections did not keep it out of the cache).
   await a.evaluate(() => window.addEventListener('pageshow', (event) => ((window as unknown as { __restored: boolean }).__restored = event.persisted)))
+  // Chromium says why a page was not restored.
+  const cdp = await a.context().newCDPSession(a)
+  await cdp.send('Page.enable')
+  const notRestored: string[] = []
+  cdp.on('Page.backForwardCacheNotUsed', (event) => notRestored.push(...event.notRestoredExplanations.map((explanation) => explanation.reason)))
   await a.goto(`${s.origin}/`)
-  await a.goBack()
-  assert.equal(await a.evaluate(() => (window as unknown as { __restored?: boolean }).__restored), true, 'the gallery page was not restored from the back/forward cache')
+  // A restored page fires pageshow, not load.
+  await a.goBack({ waitUntil: 'commit' })
+  await a.waitForFunction(() => (window as unknown as { __restored?: boolean }).__restored !== undefined || document.readyState === 'complete', null, { timeout: 20_000 })
+  assert.equal(await a.evaluate(() => (window as unknown as { __restored?: boolean }).__restored), true, `the gallery page was not restored from the back/forward cache: ${notRestored.join(', ')}`)
   assert.deepEqual(await a.evaluate(() => window.swarmcdn!.ready), { p2p: true })
 
   // The restored page is A's only page: what B gets from peers, its agent served.

@@ -26,8 +26,13 @@ export function requireBinary(name: string, path: string, debianPackage: string)
 // that Playwright evaluates in the page carry that call, so every page gets a no-op __name.
 export const KEEP_NAMES_SHIM = 'globalThis.__name = globalThis.__name || ((fn) => fn)'
 
-export async function launchChromium(): Promise<Browser> {
-  const browser = await launchRaw()
+export interface ChromiumOptions {
+  /** Keep Playwright's back/forward cache on (it turns it off by default), for a test of restored pages. */
+  backForwardCache?: boolean
+}
+
+export async function launchChromium(options: ChromiumOptions = {}): Promise<Browser> {
+  const browser = await launchRaw(options)
   const newContext = browser.newContext.bind(browser)
   browser.newContext = async (options) => {
     const context = await newContext(options)
@@ -54,10 +59,11 @@ export const HEADLESS_CHROMIUM_ARGS = [
   '--disable-sync',
 ]
 
-function launchRaw(): Promise<Browser> {
+function launchRaw(options: ChromiumOptions): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
+    ignoreDefaultArgs: options.backForwardCache ? ['--disable-back-forward-cache'] : undefined,
     args: [
       ...HEADLESS_CHROMIUM_ARGS,
       // Plain local IPs in ICE candidates: mDNS names can fail to resolve in containers.
