@@ -6,7 +6,7 @@
 import { pieceCount } from '../../core/piece-math.ts'
 import { MSG_AGENT_REGISTERED } from '../../sw/messages.ts'
 import { parseSwMessage, type AgentToSwMessage, type GetPiecesMessage, type SiteMessage } from '../../core/agent-protocol.ts'
-import type { PieceStore } from '../../sw/piece-store.ts'
+import { pieceKey, type PieceStore } from '../../sw/piece-store.ts'
 import { createRecentPieces } from './recent-pieces.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS, type PieceFetch, type SiteSwarm, type TransferCounters } from '../../peer/site-swarm.ts'
 import type { CandidatePair } from '../../peer/peer-link.ts'
@@ -90,7 +90,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   }
 
   function remember(infoHash: string, index: number, peerId: string): void {
-    const key = `${infoHash}:${index}`
+    const key = pieceKey(infoHash, index)
     senders.delete(key)
     senders.set(key, peerId)
     if (senders.size > MAX_REMEMBERED_SENDERS) senders.delete(senders.keys().next().value as string)

@@ -3,6 +3,8 @@
 // a crowd, where every piece is fresh and wanted, they took 2-5 s each (bench:net, crowd of 8). Least
 // recently stored go first past the byte bound. Bytes are verified: the SW stored them.
 
+import { pieceKey } from '../../sw/piece-store.ts'
+
 export interface RecentPieces {
   add(infoHash: string, index: number, bytes: Uint8Array): void
   get(infoHash: string, index: number): Uint8Array | undefined
@@ -16,7 +18,7 @@ export function createRecentPieces(maxBytes: number): RecentPieces {
   return {
     add(infoHash, index, bytes) {
       if (bytes.length > maxBytes) return
-      const key = `${infoHash}:${index}`
+      const key = pieceKey(infoHash, index)
       const old = pieces.get(key)
       if (old) {
         held -= old.length
@@ -30,7 +32,7 @@ export function createRecentPieces(maxBytes: number): RecentPieces {
         held -= value.length
       }
     },
-    get: (infoHash, index) => pieces.get(`${infoHash}:${index}`),
+    get: (infoHash, index) => pieces.get(pieceKey(infoHash, index)),
     bytes: () => held,
   }
 }
