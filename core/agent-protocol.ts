@@ -9,9 +9,11 @@
 //   { type: 'get-pieces', requestId, infoHash, indexes }    fetch these pieces from connected peers.
 //       Answered per piece with `piece` or `unavailable`; the SW decides what goes to HTTP.
 //   { type: 'cancel', requestId }                           no longer wanted.
-//   { type: 'stored', infoHash, indexes, pieces? }          the SW stored these verified pieces: hold and share them.
-//       pieces: their bytes (ArrayBuffer each, copied), so the agent serves fresh pieces from memory: its
-//       IndexedDB reads queue behind the SW's writes (measured in a crowd of 8: 2-5 s per piece).
+//   { type: 'stored', infoHash, indexes, pieces? }          the SW stored these verified pieces: share them.
+//       pieces: the bytes of those a connected peer is likely to want now (ArrayBuffer, transferred;
+//       null for the others), so the agent serves fresh pieces in a crowd from memory.
+//   { type: 'recent-piece', requestId, bytes }              answers `read-piece`: the bytes (ArrayBuffer,
+//       transferred), or null when the SW no longer holds them in memory (the agent reads IndexedDB).
 //   { type: 'bad-piece', infoHash, index }                  a piece this agent delivered failed verification.
 //   { type: 'ping', nonce }                                 liveness; answered with `pong`.
 //
@@ -24,6 +26,9 @@
 //       visitors arriving together each fetch a different share of the pieces nobody holds yet.
 //   { type: 'piece', requestId, index, bytes }              bytes: ArrayBuffer, transferred. Unverified for the SW.
 //   { type: 'unavailable', requestId, indexes }             no connected peer could deliver these.
+//   { type: 'read-piece', requestId, infoHash, index }      a peer wants a piece the SW stored and did not send:
+//       its bytes, from the SW's memory of what it stored lately (the agent's IndexedDB reads queue behind
+//       the SW's writes).
 //   { type: 'pong', nonce }
 //
 // Outside the port, SW → page (client.postMessage):
@@ -58,8 +63,14 @@ export interface StoredMessage {
   type: 'stored'
   infoHash: string
   indexes: number[]
-  /** The pieces' bytes, in the order of `indexes`. */
-  pieces?: ArrayBuffer[]
+  /** Bytes of some of them, in the order of `indexes` (null: not sent). */
+  pieces?: Array<ArrayBuffer | null>
+}
+export interface RecentPieceMessage {
+  type: 'recent-piece'
+  requestId: number
+  /** Null: not in the SW's memory. */
+  bytes: ArrayBuffer | null
 }
 export interface BadPieceMessage {
   type: 'bad-piece'
@@ -71,7 +82,7 @@ export interface PingMessage {
   nonce: number
 }
 
-export type SwToAgentMessage = SiteMessage | GetPiecesMessage | CancelMessage | StoredMessage | BadPieceMessage | PingMessage
+export type SwToAgentMessage = SiteMessage | GetPiecesMessage | CancelMessage | StoredMessage | RecentPieceMessage | BadPieceMessage | PingMessage
 
 export interface AvailabilityMessage {
   type: 'availability'
@@ -104,18 +115,24 @@ export interface UnavailableMessage {
   requestId: number
   indexes: number[]
 }
+export interface ReadPieceMessage {
+  type: 'read-piece'
+  requestId: number
+  infoHash: string
+  index: number
+}
 export interface PongMessage {
   type: 'pong'
   nonce: number
 }
 
-export type AgentToSwMessage = AvailabilityMessage | SwarmMessage | PieceMessage | UnavailableMessage | PongMessage
+export type AgentToSwMessage = AvailabilityMessage | SwarmMessage | PieceMessage | UnavailableMessage | ReadPieceMessage | PongMessage
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
 const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 const isIndexList = (value: unknown): value is number[] => Array.isArray(value) && value.every(isIndex)
 const isHex40 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{40}$/.test(value)
-const isBufferList = (value: unknown, length: number): value is ArrayBuffer[] => Array.isArray(value) && value.length === length && value.every((item) => item instanceof ArrayBuffer)
+const isPieceList = (value: unknown, length: number): value is Array<ArrayBuffer | null> => Array.isArray(value) && value.length === length && value.every((item) => item === null || item instanceof ArrayBuffer)
 const isShare = (value: unknown): value is CrowdShare => isRecord(value) && isIndex(value.rank) && isIndex(value.of) && value.rank < value.of
 
 /** What the SW accepts from an agent; anything else is dropped (the page is not trusted either). */
@@ -130,6 +147,8 @@ export function parseAgentMessage(data: unknown): AgentToSwMessage | null {
       return isIndex(data.requestId) && isIndex(data.index) && data.bytes instanceof ArrayBuffer ? (data as unknown as PieceMessage) : null
     case 'unavailable':
       return isIndex(data.requestId) && isIndexList(data.indexes) ? (data as unknown as UnavailableMessage) : null
+    case 'read-piece':
+      return isIndex(data.requestId) && isHex40(data.infoHash) && isIndex(data.index) ? (data as unknown as ReadPieceMessage) : null
     case 'pong':
       return isIndex(data.nonce) ? (data as unknown as PongMessage) : null
     default:
@@ -155,7 +174,9 @@ export function parseSwMessage(data: unknown): SwToAgentMessage | null {
     case 'cancel':
       return isIndex(data.requestId) ? (data as unknown as CancelMessage) : null
     case 'stored':
-      return isHex40(data.infoHash) && isIndexList(data.indexes) && (data.pieces === undefined || isBufferList(data.pieces, data.indexes.length)) ? (data as unknown as StoredMessage) : null
+      return isHex40(data.infoHash) && isIndexList(data.indexes) && (data.pieces === undefined || isPieceList(data.pieces, data.indexes.length)) ? (data as unknown as StoredMessage) : null
+    case 'recent-piece':
+      return isIndex(data.requestId) && (data.bytes === null || data.bytes instanceof ArrayBuffer) ? (data as unknown as RecentPieceMessage) : null
     case 'bad-piece':
       return isHex40(data.infoHash) && isIndex(data.index) ? (data as unknown as BadPieceMessage) : null
     case 'ping':

@@ -1,27 +1,42 @@
-// Wraps the SW's piece store so every successful put is announced to the page agents as
-// {type:'stored'} (batched per asset, with the bytes), so pieces fetched over HTTP are seeded to peers
-// at once, from the agent's memory.
+// Wraps the SW's piece store so every successful put is announced to the page agents (batched per
+// asset), so pieces fetched over HTTP are shared with peers at once. Which agents also get the bytes
+// is the port layer's call (peer-source-port.ts: only where a connected peer may want them). The
+// latest `recentBytes` of them stay here, in memory, for an agent whose peer asks for one it was not
+// sent ({type:'read-piece'}): its IndexedDB reads queue behind this worker's writes.
 // The fetcher writes only pieces that came from a remote source, never store hits.
 
-import type { AgentRegistry } from './agent-registry.ts'
-import { notifyStored } from './peer-source-port.ts'
 import type { PieceStore } from './piece-store.ts'
+import { createRecentPieces } from './recent-pieces.ts'
 
 export interface StoredNotifierOptions {
   /** Pieces stored within this window go out in one message per asset. Default 50 ms. */
   batchMs?: number
+  /** Bytes of the latest stored pieces kept in memory for the agents. Default 16 MiB: in a crowd the wanted pieces are the fresh ones. */
+  recentBytes?: number
   setTimer?: (callback: () => void, ms: number) => unknown
 }
 
-export function withStoredNotifications(store: PieceStore, agents: Pick<AgentRegistry, 'clientIds' | 'get'>, options: StoredNotifierOptions = {}): PieceStore {
+/** A piece just stored, verified. */
+export interface StoredPiece {
+  index: number
+  bytes: Uint8Array
+}
+
+export interface NotifyingPieceStore extends PieceStore {
+  /** A piece stored lately, from memory (verified: it was stored), or undefined. */
+  recent(infoHash: string, index: number): Uint8Array | undefined
+}
+
+export function withStoredNotifications(store: PieceStore, notify: (infoHash: string, stored: StoredPiece[]) => void, options: StoredNotifierOptions = {}): NotifyingPieceStore {
   const batchMs = options.batchMs ?? 50
   const setTimer = options.setTimer ?? ((callback: () => void, ms: number) => setTimeout(callback, ms))
-  const batches = new Map<string, Array<{ index: number; bytes: ArrayBuffer }>>()
+  const recent = createRecentPieces(options.recentBytes ?? 16 * 1024 * 1024)
+  const batches = new Map<string, StoredPiece[]>()
   let scheduled = false
 
   const flush = () => {
     scheduled = false
-    for (const [infoHash, indexes] of batches) notifyStored(agents, infoHash, indexes)
+    for (const [infoHash, stored] of batches) notify(infoHash, stored)
     batches.clear()
   }
 
@@ -31,11 +46,14 @@ export function withStoredNotifications(store: PieceStore, agents: Pick<AgentReg
     has: (infoHash, index) => store.has(infoHash, index),
     deleteAsset: (infoHash) => store.deleteAsset(infoHash),
     usageBytes: () => store.usageBytes(),
+    recent: (infoHash, index) => recent.get(infoHash, index),
     async put(infoHash, index, bytes) {
       const ok = await store.put(infoHash, index, bytes)
       if (ok) {
+        const copy = bytes.slice() // its own: the caller's buffer is the response's
+        recent.add(infoHash, index, copy)
         const batch = batches.get(infoHash) ?? []
-        batch.push({ index, bytes: bytes.slice().buffer }) // its own copy: it waits for the batch, the caller's may not
+        batch.push({ index, bytes: copy })
         batches.set(infoHash, batch)
         if (!scheduled) {
           scheduled = true

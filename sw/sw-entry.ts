@@ -68,12 +68,12 @@ const store = withStoredNotifications(
     config,
     onStuck: (stuck) => console.warn(stuck ? '[swarmcdn] the piece store is not answering: serving without it' : '[swarmcdn] the piece store answers again'),
   }),
-  agents,
+  (infoHash, stored) => peers.notifyStored(infoHash, stored),
 )
 const stats = createAssetStats()
 const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self.location.origin)
 // A site without a swarm (no trackers) has no peers to wait for.
-const peers = createPortPeerPieces({ agents, enabled: () => !!trust.current()?.swarm && trust.current()!.trackers.length > 0 })
+const peers = createPortPeerPieces({ agents, recentPiece: store.recent, enabled: () => !!trust.current()?.swarm && trust.current()!.trackers.length > 0 })
 const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config, readHttpCache: true })
 const clock = createSchedulerClock()
 const fetcher = createAssetFetcher({
@@ -210,6 +210,7 @@ self.addEventListener('fetch', (event) => {
   if (event.request.mode === 'navigate' && event.resultingClientId) agents.noteNavigation(event.resultingClientId)
   const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
   if (!handled) return
+  clock.trace.push([Date.now(), 'fetch ' + (event.clientId ? 'c' : '-') + ' ' + (event.request.headers.get('range') ?? ''), new URL(event.request.url).pathname, -1, -1])
   quiet.touch()
   event.respondWith(handled.response)
   event.waitUntil(handled.done)
@@ -228,7 +229,8 @@ self.addEventListener('message', (event) => {
       manifest: { status: state.status, sequence: state.status === 'none' ? null : state.manifest.sequence },
       scheduler: clock.counts,
       storeWrites: fetcher.writeBackpressure(),
-    }
+      trace: clock.trace,
+    } as StatsReply
     if (port) port.postMessage(reply)
     else client?.postMessage(reply)
   } else if (message.type === MSG_REFRESH_MANIFEST) {

@@ -1,6 +1,7 @@
 // The page agent in Node with real WebRTC (@roamhq/wrtc), a real tracker and a real MessageChannel to a
 // stand-in service worker: it reports what its peers hold, fetches what the SW asks for, shares what the
-// shared store holds, and drops a peer the SW caught sending bad pieces.
+// SW stored (read from the SW's memory, or from the shared store), and drops a peer the SW caught
+// sending bad pieces.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -25,12 +26,13 @@ const pieceOf = (index: number) => pieceBytes(bytes, asset, index)
 
 
 /** The SW's end of the agent's port: records messages, resolves waits. */
-function swEnd(port: MessagePort) {
+function swEnd(port: MessagePort, memory: Map<number, Uint8Array> = new Map()) {
   const received: AgentToSwMessage[] = []
   let wake: () => void = () => undefined
   port.onmessage = (event) => {
     const message = parseAgentMessage(event.data)
     if (message) received.push(message)
+    if (message?.type === 'read-piece') port.postMessage({ type: 'recent-piece', requestId: message.requestId, bytes: memory.get(message.index)?.slice().buffer ?? null })
     wake()
   }
   return {
@@ -50,13 +52,14 @@ function swEnd(port: MessagePort) {
 
 test('the agent reports availability, fetches for the SW, shares the store, and drops a peer caught lying', { timeout: 60_000 }, async () => {
   const tracker = await startTracker(SWARM)
-  // A seeder that holds pieces 0..COUNT-2; the agent's own store holds the last piece.
+  // A seeder that holds pieces 0..COUNT-3; the SW has just stored piece COUNT-2 (in its memory) and the
+  // agent's own store holds the last piece.
   const seeder = createSiteSwarm({
     swarmId: SWARM, trackers: [tracker.url], seeder: true, config: { ...SITE_SWARM_DEFAULTS, iceServers: [] },
     RTCPeerConnection: wrtc.RTCPeerConnection, WebSocket: WS, readPiece: async (_h, i) => pieceOf(i),
   })
   seeder.setAssets([asset])
-  seeder.addHave(asset.infoHash, Array.from({ length: COUNT - 1 }, (_, i) => i))
+  seeder.addHave(asset.infoHash, Array.from({ length: COUNT - 2 }, (_, i) => i))
   const store = createMemoryPieceStore({ budgetBytes: 1 << 30 })
   await store.put(asset.infoHash, COUNT - 1, pieceOf(COUNT - 1))
   const agent = createPeerAgent({
@@ -67,7 +70,7 @@ test('the agent reports availability, fetches for the SW, shares the store, and 
     WebSocket: WS,
   })
   const channel = new MessageChannel()
-  const sw = swEnd(channel.port2)
+  const sw = swEnd(channel.port2, new Map([[COUNT - 2, pieceOf(COUNT - 2)]]))
   agent.attach(channel.port1)
   const other = createSiteSwarm({
     swarmId: SWARM, trackers: [tracker.url], config: { ...SITE_SWARM_DEFAULTS, iceServers: [] },
@@ -77,7 +80,7 @@ test('the agent reports availability, fetches for the SW, shares the store, and 
   try {
     sw.send({ type: 'site', swarm: SWARM, trackers: [tracker.url], iceServers: [], assets: [asset] })
     const available = () => new Set(sw.received.flatMap((m) => (m.type === 'availability' && m.available && m.infoHash === asset.infoHash ? m.indexes : [])))
-    await sw.until(() => (available().size === COUNT - 1 ? true : undefined), 'availability of every seeded piece')
+    await sw.until(() => (available().size === COUNT - 2 ? true : undefined), 'availability of every seeded piece')
 
     sw.send({ type: 'get-pieces', requestId: 7, infoHash: asset.infoHash, indexes: [0, 1, 2] })
     const pieces = await sw.until(() => {
@@ -86,13 +89,23 @@ test('the agent reports availability, fetches for the SW, shares the store, and 
     }, 'three pieces')
     for (const message of pieces) if (message.type === 'piece') assert.deepEqual(new Uint8Array(message.bytes), pieceOf(message.index))
 
-    // Another visitor fetches from the agent what only the agent's store holds.
-    const shared = await other.fetchPiece(asset.infoHash, COUNT - 1).promise.catch(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 2000)) // not connected yet: try once more
-      return other.fetchPiece(asset.infoHash, COUNT - 1).promise
-    })
+    // Another visitor fetches from the agent what only the agent's store holds (the SW's memory no
+    // longer has it), and what the SW has just stored (its memory: no store has it).
+    const fetchFromAgent = (index: number) =>
+      other.fetchPiece(asset.infoHash, index).promise.catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2000)) // not connected yet: try once more
+        return other.fetchPiece(asset.infoHash, index).promise
+      })
+    const shared = await fetchFromAgent(COUNT - 1)
     assert.deepEqual(shared.bytes, pieceOf(COUNT - 1))
     assert.equal(shared.peerId.length, 40)
+    sw.send({ type: 'stored', infoHash: asset.infoHash, indexes: [COUNT - 2] })
+    const fresh = await fetchFromAgent(COUNT - 2)
+    assert.deepEqual(fresh.bytes, pieceOf(COUNT - 2))
+    const reads = () => sw.received.filter((m) => m.type === 'read-piece' && m.index === COUNT - 2).length
+    assert.equal(reads(), 1, 'the agent asked the SW for the fresh piece')
+    assert.deepEqual((await other.fetchPiece(asset.infoHash, COUNT - 2).promise).bytes, pieceOf(COUNT - 2))
+    assert.equal(reads(), 1, 'asked again, the agent serves it from its own memory')
 
     // The SW says two of the seeder's pieces were bad: the agent drops it, and its pieces are gone.
     sw.send({ type: 'bad-piece', infoHash: asset.infoHash, index: 0 })

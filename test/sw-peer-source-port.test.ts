@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import { createAgentRegistry, type AgentRegistry } from '../sw/agent-registry.ts'
 import { absoluteTrackerUrls, parseAgentMessage, type SwToAgentMessage } from '../core/agent-protocol.ts'
-import { createPortPeerPieces, notifyStored } from '../sw/peer-source-port.ts'
+import { createPortPeerPieces } from '../sw/peer-source-port.ts'
 import { withStoredNotifications } from '../sw/stored-notifier.ts'
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import { PIECE, makeAsset, makeBytes, pieceOf } from './sw-fixtures.ts'
@@ -65,10 +65,10 @@ class FakeAgent {
   }
 }
 
-function setup(agentIds: string[], enabled?: () => boolean) {
+function setup(agentIds: string[], enabled?: () => boolean, recentPiece?: (infoHash: string, index: number) => Uint8Array | undefined) {
   const agents = createAgentRegistry()
   const fakes = new Map<string, FakeAgent>()
-  const peers = createPortPeerPieces({ agents, pingTimeoutMs: 50, enabled })
+  const peers = createPortPeerPieces({ agents, pingTimeoutMs: 50, enabled, recentPiece })
   for (const id of agentIds) {
     const fake = new FakeAgent()
     fakes.set(id, fake)
@@ -186,24 +186,58 @@ test('an agent that does not answer a ping is suspected and its requests fail', 
   }
 })
 
-test('notifyStored and the notifying store tell every agent which pieces the SW stored', async () => {
-  const { agents, fakes, closeAll } = setup(['page-a', 'page-b'])
+test('every agent learns what the SW stored; the bytes go only to an agent with peers, of the pieces none of them holds', async () => {
+  const { fakes, peers, closeAll } = setup(['alone', 'crowd', 'late'])
   try {
-    const piece = (index: number) => pieceOf(bytes, asset, index)
-    const buffers = (...indexes: number[]) => indexes.map((index) => piece(index).slice().buffer)
-    notifyStored(agents, asset.infoHash, buffers(4, 5).map((bytes, i) => ({ index: 4 + i, bytes })))
-    for (const fake of fakes.values()) assert.deepEqual(await fake.waitFor('stored'), { type: 'stored', infoHash: asset.infoHash, indexes: [4, 5], pieces: buffers(4, 5) })
+    fakes.get('crowd')!.send({ type: 'swarm', peers: 3, settling: false })
+    fakes.get('crowd')!.send({ type: 'availability', infoHash: asset.infoHash, indexes: [4], available: true })
+    fakes.get('late')!.send({ type: 'swarm', peers: 2, settling: false })
+    fakes.get('late')!.send({ type: 'availability', infoHash: asset.infoHash, indexes: [4, 5], available: true })
+    await tick()
+    peers.notifyStored(asset.infoHash, [4, 5].map((index) => ({ index, bytes: pieceOf(bytes, asset, index) })))
+    assert.deepEqual(await fakes.get('alone')!.waitFor('stored'), { type: 'stored', infoHash: asset.infoHash, indexes: [4, 5] }, 'no peers: no bytes')
+    assert.deepEqual(await fakes.get('late')!.waitFor('stored'), { type: 'stored', infoHash: asset.infoHash, indexes: [4, 5] }, 'its peers hold both: no bytes')
+    const crowd = await fakes.get('crowd')!.waitFor('stored')
+    assert.deepEqual(crowd.indexes, [4, 5])
+    assert.equal(crowd.pieces?.[0], null, 'a peer holds piece 4')
+    assert.deepEqual(new Uint8Array(crowd.pieces![1]!), pieceOf(bytes, asset, 5), 'nobody around holds piece 5')
+  } finally {
+    closeAll()
+  }
+})
 
-    const flushes: Array<() => void> = []
-    const store = withStoredNotifications(createMemoryPieceStore({ budgetBytes: 10 * PIECE }), agents, { setTimer: (callback) => flushes.push(callback) })
-    await store.put(asset.infoHash, 0, pieceOf(bytes, asset, 0))
-    await store.put(asset.infoHash, 1, pieceOf(bytes, asset, 1))
-    assert.equal(flushes.length, 1, 'one batch')
-    flushes[0]!()
-    const b = fakes.get('page-b')!
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.deepEqual(b.of('stored')[1], { type: 'stored', infoHash: asset.infoHash, indexes: [0, 1], pieces: buffers(0, 1) })
-    assert.deepEqual(await store.get(asset.infoHash, 1), pieceOf(bytes, asset, 1))
+test('the notifying store announces what it stored, in one batch per asset, and keeps the latest in memory', async () => {
+  const flushes: Array<() => void> = []
+  const announced: Array<[string, number[]]> = []
+  const store = withStoredNotifications(createMemoryPieceStore({ budgetBytes: 10 * PIECE }), (infoHash, stored) => announced.push([infoHash, stored.map((piece) => piece.index)]), {
+    recentBytes: 2 * PIECE,
+    setTimer: (callback) => flushes.push(callback),
+  })
+  const written = pieceOf(bytes, asset, 2).slice()
+  for (const index of [1, 2, 3]) await store.put(asset.infoHash, index, index === 2 ? written : pieceOf(bytes, asset, index))
+  written.fill(0) // the caller's buffer is the response's: the memory keeps its own copy
+  assert.equal(flushes.length, 1, 'one batch')
+  flushes[0]!()
+  assert.deepEqual(announced, [[asset.infoHash, [1, 2, 3]]])
+  assert.deepEqual(store.recent(asset.infoHash, 2), pieceOf(bytes, asset, 2))
+  assert.equal(store.recent(asset.infoHash, 1), undefined, 'past the memory bound')
+  assert.deepEqual(await store.get(asset.infoHash, 1), pieceOf(bytes, asset, 1), 'still in the store')
+})
+
+test('an agent reads a piece the SW stored lately from its memory; one it no longer holds comes back null', async () => {
+  const memory = new Map([[2, pieceOf(bytes, asset, 2)]])
+  const { fakes, closeAll } = setup(['page-a'], undefined, (infoHash, index) => (infoHash === asset.infoHash ? memory.get(index) : undefined))
+  try {
+    const fake = fakes.get('page-a')!
+    fake.send({ type: 'read-piece', requestId: 7, infoHash: asset.infoHash, index: 2 })
+    fake.send({ type: 'read-piece', requestId: 8, infoHash: asset.infoHash, index: 1 })
+    const deadline = Date.now() + 2000
+    while (fake.of('recent-piece').length < 2 && Date.now() < deadline) await tick()
+    const answers = new Map(fake.of('recent-piece').map((message) => [message.requestId, message.bytes]))
+    assert.deepEqual(new Uint8Array(answers.get(7)!), pieceOf(bytes, asset, 2), 'piece 2 from memory')
+    assert.equal(answers.get(8), null, 'piece 1 not in memory')
+    assert.deepEqual(memory.get(2), pieceOf(bytes, asset, 2), 'the memory keeps its bytes after the transfer')
+    assert.equal(parseAgentMessage({ type: 'read-piece', requestId: 1, infoHash: 'zz', index: 0 }), null)
   } finally {
     closeAll()
   }

@@ -12,8 +12,9 @@ export interface AgentConfig {
   /** Bad pieces a peer may send before it is dropped and refused. Default 2. */
   maxBadPiecesPerPeer: number
   /**
-   * Bytes of the pieces stored lately that the agent keeps in memory to serve peers without a store
-   * read (recent-pieces.ts). Default 16 MiB: in a crowd the wanted pieces are the fresh ones; 0 for none.
+   * Bytes of the pieces the agent has read for its peers that it keeps in memory, so the next peer
+   * asking gets them without another read (recent-pieces.ts). Default 16 MiB: in a crowd the wanted
+   * pieces are the fresh ones, each asked for by several peers; 0 for none.
    */
   recentPiecesBytes: number
   /** ICE servers for WebRTC. Default: the site's (`swarmcdn build --ice-server`, in the manifest). */

@@ -7,7 +7,7 @@ import { pieceCount } from '../../core/piece-math.ts'
 import { MSG_AGENT_REGISTERED } from '../../sw/messages.ts'
 import { parseSwMessage, type AgentToSwMessage, type GetPiecesMessage, type SiteMessage } from '../../core/agent-protocol.ts'
 import { pieceKey, type PieceStore } from '../../sw/piece-store.ts'
-import { createRecentPieces } from './recent-pieces.ts'
+import { createRecentPieces } from '../../sw/recent-pieces.ts'
 import { createSiteSwarm, SITE_SWARM_DEFAULTS, type PieceFetch, type SiteSwarm, type TransferCounters } from '../../peer/site-swarm.ts'
 import type { CandidatePair } from '../../peer/peer-link.ts'
 import type { AgentConfig } from './agent-config.ts'
@@ -56,6 +56,9 @@ export interface PeerAgent {
 /** Deliveries remembered so a bad-piece verdict finds the peer that sent it. */
 const MAX_REMEMBERED_SENDERS = 1024
 
+/** How long a peer's request waits for the SW's memory before the agent reads IndexedDB instead (an SW that restarted or is busy). */
+const SW_READ_TIMEOUT_MS = 1000
+
 export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   const { config, pieces } = deps
   const emit = (event: AgentEvent) => {
@@ -73,6 +76,9 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   const requests = new Map<number, PieceFetch[]>()
   const recent = createRecentPieces(config.recentPiecesBytes)
   const senders = new Map<string, string>()
+  /** read-piece requests to the SW, answered with recent-piece. */
+  const swReads = new Map<number, (bytes: ArrayBuffer | null) => void>()
+  let nextReadId = 1
 
   function post(message: AgentToSwMessage, transfer: Transferable[] = []): void {
     if (destroyed) return // closing: what the swarm reports now is not news for the SW
@@ -87,6 +93,34 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   function postSwarmState(): void {
     if (!swarm) return
     post({ type: 'swarm', peers: swarm.stats().peers, settling: swarm.settling(), share: swarm.crowdShare() })
+  }
+
+  /** A piece the SW stored lately, from its memory (null: not there, or no answer in time). */
+  function readFromSw(infoHash: string, index: number): Promise<Uint8Array | null> {
+    if (!port) return Promise.resolve(null)
+    const requestId = nextReadId++
+    return new Promise((resolve) => {
+      const answer = (bytes: ArrayBuffer | null) => {
+        clearTimeout(timer)
+        swReads.delete(requestId)
+        resolve(bytes ? new Uint8Array(bytes) : null)
+      }
+      const timer = setTimeout(() => answer(null), SW_READ_TIMEOUT_MS)
+      swReads.set(requestId, answer)
+      post({ type: 'read-piece', requestId, infoHash, index })
+    })
+  }
+
+  /** A stored piece for a peer: this agent's memory, then the SW's (kept here for the next asker), then IndexedDB. */
+  async function readPiece(infoHash: string, index: number): Promise<Uint8Array | undefined> {
+    const held = recent.get(infoHash, index)
+    if (held) return held
+    const fromSw = await readFromSw(infoHash, index)
+    if (fromSw) {
+      recent.add(infoHash, index, fromSw)
+      return fromSw
+    }
+    return pieces.get(infoHash, index)
   }
 
   function remember(infoHash: string, index: number, peerId: string): void {
@@ -115,7 +149,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         },
         RTCPeerConnection: deps.RTCPeerConnection,
         WebSocket: deps.WebSocket,
-        readPiece: async (infoHash, index) => recent.get(infoHash, index) ?? pieces.get(infoHash, index),
+        readPiece,
         onAvailability: (infoHash, indexes, available) => post({ type: 'availability', infoHash, indexes, available }),
         onPeers: (peers) => {
           emit({ type: 'peer', peers, swarms: 1 })
@@ -182,8 +216,10 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         return fetches?.forEach((fetch) => fetch.cancel())
       }
       case 'stored':
-        message.pieces?.forEach((bytes, i) => recent.add(message.infoHash, message.indexes[i]!, new Uint8Array(bytes)))
+        message.pieces?.forEach((bytes, i) => bytes && recent.add(message.infoHash, message.indexes[i]!, new Uint8Array(bytes)))
         return swarm?.addHave(message.infoHash, message.indexes)
+      case 'recent-piece':
+        return swReads.get(message.requestId)?.(message.bytes)
       case 'bad-piece': {
         rejectedPieces++
         const peerId = senders.get(`${message.infoHash}:${message.index}`)
@@ -199,6 +235,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
   function dropRequests(): void {
     for (const fetches of requests.values()) for (const fetch of fetches) fetch.cancel()
     requests.clear()
+    for (const answer of [...swReads.values()]) answer(null) // the old port will not answer: IndexedDB
   }
 
   return {

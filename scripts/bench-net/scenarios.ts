@@ -10,7 +10,7 @@ import { inNs } from '../../e2e/net/host-command.ts'
 import type { BenchSite } from './bench-site.ts'
 import type { OriginRequestRecord } from '../../origin-tools/src/origin/byte-counter.ts'
 import { formatWaste, originWaste, type OriginWaste } from './origin-waste.ts'
-import { checkTiming, launchBrowsers, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type Variant } from './visitor-session.ts'
+import { checkTiming, launchBrowsers, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type ResourceTiming, type Variant } from './visitor-session.ts'
 
 export type ScenarioName = 'sequential' | 'crowd'
 
@@ -45,6 +45,8 @@ export interface VisitorResult {
   timing: PageTiming | null
   swarmcdnStats: unknown
   ready: unknown
+  /** The page's resource timings: when it asked for each asset and when the answer started and ended. */
+  resources: ResourceTiming[] | null
 }
 
 export interface ScenarioResult {
@@ -115,6 +117,7 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     timing: outcome.timing,
     swarmcdnStats: outcome.swarmcdnStats,
     ready: outcome.ready,
+    resources: outcome.resources,
   }
   o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${longTaskSummary(outcome.timing)}${peerSummary(outcome.swarmcdnStats)}`)
   o.log(`    ${formatWaste(waste)}`)

@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs'
 // One visitor of a benchmark run: its own headless Chromium inside its namespace, a fresh profile,
 // the home page first (where swarmcdn's service worker installs, as on a site's entry page), then the
 // measured page. Only the public surface is read: the page's own timing (bench-site.ts),
@@ -37,6 +38,17 @@ export interface LoadOutcome {
   swarmcdnStats: unknown
   /** window.swarmcdn.ready. */
   ready: unknown
+  /** The page's resource timings (ms from navigation): when each request was made, reached the service worker, and was answered. */
+  resources: ResourceTiming[] | null
+}
+
+export interface ResourceTiming {
+  path: string
+  startMs: number
+  /** 0 when no service worker handled it. */
+  workerStartMs: number
+  responseStartMs: number
+  endMs: number
 }
 
 const CONTROL_TIMEOUT_MS = 20_000
@@ -102,12 +114,24 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
     await profiler.send('Profiler.enable')
     await profiler.send('Profiler.start')
   }
+  const cpu0 = cpuTicks()
+  const procs0 = procTicks()
   try {
     await page.goto(new URL(site.pagePath, site.baseUrl).href, { waitUntil: 'domcontentloaded', timeout: timeoutMs })
     const timing = await Promise.race([
       page.evaluate(() => (window as unknown as { __bench: Promise<PageTiming> }).__bench),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`page not loaded within ${timeoutMs} ms`)), timeoutMs)),
     ])
+    const cpu1 = cpuTicks()
+    ;(timing as any).cpuBusy = (cpu1.busy - cpu0.busy) / Math.max(1, cpu1.total - cpu0.total)
+    ;(timing as any).cpuBusySec = (cpu1.busy - cpu0.busy) / 100
+    const procs1 = procTicks()
+    const byKind: Record<string, number> = {}
+    for (const [pid, p1] of procs1) {
+      const d = p1.ticks - (procs0.get(pid)?.ticks ?? 0)
+      if (d > 0) byKind[p1.kind] = (byKind[p1.kind] ?? 0) + d / 100
+    }
+    ;(timing as any).cpuByKind = byKind
     const [swarmcdnStats, ready] = await page.evaluate(async () => {
       const api = (window as unknown as { swarmcdn?: { stats(): Promise<unknown>; ready: Promise<unknown> } }).swarmcdn
       if (!api) return [null, null]
@@ -120,7 +144,7 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
         setTimeout(() => resolve(null), 1500)
         channel.port1.onmessage = (event) => {
           const reply = event.data as { stats?: { assets?: unknown }; scheduler?: unknown; storeWrites?: unknown }
-          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null, storeWrites: reply?.storeWrites ?? null })
+          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null, storeWrites: reply?.storeWrites ?? null, trace: ((reply as any)?.trace ?? []).map((e: any[]) => [Math.round(e[0] - performance.timeOrigin), ...e.slice(1)]) } as any)
         }
         controller.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
       })
@@ -131,16 +155,25 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
         .filter((entry) => /swarmcdn[^/]*\.js$/.test(new URL(entry.name).pathname))
         .map((entry) => ({ path: new URL(entry.name).pathname, startMs: Math.round(entry.startTime), workerStartMs: Math.round(entry.workerStart), endMs: Math.round(entry.responseEnd) }))
-      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, storeWrites: fromSw?.storeWrites ?? null, firstPeerMs, tracker, scripts } : null, ready]
+      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, storeWrites: fromSw?.storeWrites ?? null, trace: (fromSw as any)?.trace ?? null, firstPeerMs, tracker, scripts } : null, ready]
     })
+    const resources = await page.evaluate(() =>
+      (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map((entry) => ({
+        path: new URL(entry.name).pathname,
+        startMs: Math.round(entry.startTime),
+        workerStartMs: Math.round(entry.workerStart),
+        responseStartMs: Math.round(entry.responseStart),
+        endMs: Math.round(entry.responseEnd),
+      })),
+    )
     if (profiler && profileFile) {
       const { profile } = await profiler.send('Profiler.stop')
       await mkdir(dirname(profileFile), { recursive: true })
       await writeFile(profileFile, JSON.stringify(profile))
     }
-    return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready }
+    return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready, resources }
   } catch (error) {
-    return { timing: null, error: (error as Error).message.split('\n')[0], swarmcdnStats: null, ready: null }
+    return { timing: null, error: (error as Error).message.split('\n')[0], swarmcdnStats: null, ready: null, resources: null }
   }
 }
 
@@ -152,4 +185,28 @@ export function checkTiming(timing: PageTiming, site: BenchSite): string[] {
   for (const image of timing.images) if (!(image.width && image.width > 0)) problems.push(`${image.path}: not decoded`)
   if (timing.video.error || !timing.video.how) problems.push(`video: ${timing.video.error ?? 'not loaded'}`)
   return problems
+}
+
+function cpuTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = line.reduce((a, b) => a + b, 0)
+  const idle = line[3]! + line[4]!
+  return { busy: total - idle, total }
+}
+
+function procTicks(): Map<string, { ticks: number; kind: string }> {
+  const out = new Map<string, { ticks: number; kind: string }>()
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const ticks = Number(fields[11]) + Number(fields[12])
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      const type = cmd.find((a) => a.startsWith('--type='))?.slice(7)
+      const sub = cmd.find((a) => a.startsWith('--utility-sub-type='))?.slice(19)
+      const kind = (cmd[0]?.split('/').pop() || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))) + (type ? ':' + type : '') + (sub ? ':' + sub : '') + (cmd[0]?.includes('node') ? ':' + (cmd.find((a) => a.endsWith('.ts') || a.endsWith('.js')) ?? '').split('/').pop() : '')
+      out.set(pid, { ticks, kind })
+    } catch {}
+  }
+  return out
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRecentPieces } from '../loader/agent/recent-pieces.ts'
+import { createRecentPieces } from '../sw/recent-pieces.ts'
 
 test('recent pieces: served from memory, the least recently stored dropped past the byte bound', () => {
   const recent = createRecentPieces(3 * 1024)

@@ -1,9 +1,10 @@
-// The pieces the SW stored lately, kept in the page's memory so the agent serves them to peers
-// without an IndexedDB read. Why: the agent's reads queue behind the SW's write transactions, and in
-// a crowd, where every piece is fresh and wanted, they took 2-5 s each (bench:net, crowd of 8). Least
-// recently stored go first past the byte bound. Bytes are verified: the SW stored them.
+// Verified pieces kept in memory, the least recently added dropped past a byte bound: the service
+// worker's latest stored pieces (stored-notifier.ts), which agents read for their peers, and each
+// agent's own copies of what it read (loader/agent/peer-agent.ts). Why memory: an agent's IndexedDB
+// reads queue behind the SW's write transactions, and in a crowd, where every piece is fresh and
+// wanted, they took 2-5 s each (bench:net, crowd of 8).
 
-import { pieceKey } from '../../sw/piece-store.ts'
+import { pieceKey } from './piece-store.ts'
 
 export interface RecentPieces {
   add(infoHash: string, index: number, bytes: Uint8Array): void
