@@ -13,6 +13,8 @@ export const TORRENTS_DIR = 'swarmcdn/torrents'
 /** Files swarmcdn writes into the site; never assets themselves. */
 export const LOADER_FILE = 'swarmcdn.js'
 export const SERVICE_WORKER_FILE = 'swarmcdn-sw.js'
+/** The page's peer agent, loaded by the loader from next to itself. */
+export const AGENT_FILE = 'swarmcdn-agent.js'
 /** Default tracker: a WebSocket path on the page's own origin (what `swarmcdn serve` hosts). */
 export const SAME_ORIGIN_TRACKER_PATH = '/__swarmcdn/tracker'
 

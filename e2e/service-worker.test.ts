@@ -28,6 +28,22 @@ test('a video seeks through the SW with byte-exact 206 responses', { skip: skipW
   await seekAndRanges(await site(), suite.open)
 })
 
+test('swarmcdn\'s own scripts go straight to the network, never queued behind the worker\'s asset requests (Chromium\'s static routes)', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  const s = await site()
+  const page = await suite.open()
+  await page.goto(`${s.origin}/`)
+  await waitForController(page)
+  await page.goto(`${s.origin}/gallery.html`)
+  assert.ok(await imagesLoaded(page), 'gallery images failed to load')
+  const loader = await page.evaluate(() => {
+    const entry = performance.getEntriesByType('resource').find((e) => new URL(e.name).pathname.endsWith('/swarmcdn.js')) as (PerformanceResourceTiming & { workerMatchedSourceType?: string }) | undefined
+    return entry ? { routedTo: entry.workerMatchedSourceType ?? null } : null
+  })
+  assert.ok(loader, 'the page loaded the loader')
+  assert.equal(loader.routedTo, 'network', 'the loader went through the fetch handler')
+  await page.close()
+})
+
 test('a tampered or expired manifest is refused and the site still loads from the network', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
   await spoiledManifestRefused(await site(), suite.open)
 })

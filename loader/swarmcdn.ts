@@ -6,6 +6,7 @@
 import type { AgentEvent, AgentHandle, AgentStats, ConnectionInfo, StartAgentOptions } from './agent/agent-entry.ts'
 import { MSG_ADOPT, MSG_GET_STATS, MSG_KILLED, MSG_NO_AGENT, type StatsReply } from '../sw/messages.ts'
 import type { SourceBytes } from '../sw/asset-stats.ts'
+import { AGENT_FILE, SERVICE_WORKER_FILE } from '../core/manifest-format.ts'
 
 export type P2pOffReason = 'unsupported' | 'no-webrtc' | 'save-data' | 'opt-out' | 'site-off' | 'uncontrolled' | 'killed' | 'agent-failed'
 
@@ -56,8 +57,6 @@ const OPT_OUT_KEY = 'swarmcdn:opt-out'
 /** When the site's signed kill switch last removed the SW: no re-registration for a day after it. */
 const KILLED_AT_KEY = 'swarmcdn:killed-at'
 const KILLED_BACKOFF_MS = 24 * 60 * 60 * 1000
-const AGENT_FILE = 'swarmcdn-agent.js'
-const SW_FILE = 'swarmcdn-sw.js'
 const STATS_TIMEOUT_MS = 1500
 const AGENT_READY_TIMEOUT_MS = 10_000
 /** Time allowed for clients.claim() after the SW is active, before the page counts as uncontrolled. */
@@ -188,7 +187,7 @@ function start(script: HTMLScriptElement | null): void {
         stopAgent()
         emit('killed', event.data)
       })
-      await sw.register(new URL(SW_FILE, base).href, { scope: base.pathname })
+      await sw.register(new URL(SERVICE_WORKER_FILE, base).href, { scope: base.pathname })
     } catch {
       return { p2p: false, reason: 'unsupported' }
     }

@@ -20,6 +20,7 @@ import type { StatsSnapshot } from './asset-stats.ts'
 import type { TrustStatus } from './manifest-trust.ts'
 import type { SchedulerCounts } from './piece-scheduler.ts'
 import type { WriteBackpressure } from './asset-fetcher.ts'
+import type { TraceEntry } from './scheduler-trace.ts'
 
 export const MSG_GET_STATS = 'swarmcdn:get-stats'
 export const MSG_STATS = 'swarmcdn:stats'
@@ -41,6 +42,8 @@ export interface StatsReply {
   scheduler?: SchedulerCounts
   /** Diagnostics: readers held back while the store caught up. */
   storeWrites?: WriteBackpressure
+  /** Diagnostics: the latest requests, batches and HTTP runs, with their times (Date.now()). */
+  trace?: TraceEntry[]
 }
 
 export interface AgentRegisteredReply {

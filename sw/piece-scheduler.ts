@@ -29,6 +29,7 @@ import { SwError, toSwError } from './errors.ts'
 import type { PeerPieces } from './peer-source-port.ts'
 import type { PieceDelivery, SourceName } from './piece-source.ts'
 import type { PieceVerdict, PieceVerifier } from './piece-verifier.ts'
+import type { SchedulerTrace } from './scheduler-trace.ts'
 import { createThroughputMeter, type ThroughputMeter } from './throughput-meter.ts'
 
 export interface HttpRuns {
@@ -60,7 +61,8 @@ export interface SchedulerClock {
   batches: Set<() => void>
   /** Diagnostics: piece requests asked of peers, delivered by them, failed (unavailable), and raced over HTTP as late. */
   counts: SchedulerCounts
-  trace: Array<[number, string, string, number, number]>
+  /** Diagnostics: batches, holds and runs as they happen. */
+  trace?: SchedulerTrace
 }
 
 export interface SchedulerCounts {
@@ -71,7 +73,7 @@ export interface SchedulerCounts {
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, batches: new Set(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 }, trace: [] }
+  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, batches: new Set(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
 }
 
 /** How many times faster than the peers HTTP must be measured for a late piece to bring those behind it. */
@@ -116,7 +118,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const random = deps.random ?? Math.random
   const setTimer = deps.setTimer ?? defaultSetTimer
   const { clock } = deps
-  const tr = (event: string, first = -1, last = -1) => { if (clock.trace.length < 3000) clock.trace.push([Date.now(), event, asset.path, first, last]) }
+  const trace = (event: string, first?: number, last?: number) => clock.trace?.add(event, asset.path, first, last)
   const state = new Map<number, PieceState>(indexes.map((index) => [index, 'queued']))
   /** Pieces whose peer request ran past its deadline: HTTP may fetch them too. */
   const overdue = new Set<number>()
@@ -157,11 +159,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   // A page that has just navigated, or whose agent is still connecting, is about to learn what its
   // peers hold: HTTP waits for that, within the latency budget.
   let holdHttp = peers?.settling(clientId) ?? false
-  const cancelHold = holdHttp ? setTimer(() => (tr('hold-timeout'), (holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
+  const cancelHold = holdHttp ? setTimer(() => (trace('hold timed out'), (holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
   const unsubscribe =
     peers?.onAvailable((infoHash) => {
       if (infoHash === null && holdHttp && !peers.settling(clientId)) {
-        tr('released')
+        trace('hold released')
         holdHttp = false
         cancelHold()
         pump()
@@ -332,7 +334,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     }
     if (!waitingForSlot && !holdHttp && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
       waitingForSlot = true
-      tr('want-slot')
+      trace('waits for a slot')
       void deps.httpSlots.acquire().then(startRun)
     }
   }
@@ -378,7 +380,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       run.push(index)
     }
     const endMeasure = clock.http.begin()
-    tr('run', first, last)
+    trace('run', first, last)
     pump() // more HTTP-able pieces: queue for the next slot at once
     const verifying: Promise<unknown>[] = []
     deps.http
@@ -400,7 +402,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       })
       .then(() => Promise.all(verifying)) // a piece still being hashed is not missing
       .finally(() => {
-        tr('run-end', first, last)
+        trace('run ended', first, last)
         release()
         endMeasure()
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
@@ -420,7 +422,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   }
 
   clock.batches.add(pump)
-  tr(holdHttp ? 'batch-held' : 'batch', indexes[0], indexes[indexes.length - 1])
+  trace(holdHttp ? 'batch, held' : 'batch', sorted[0], sorted[sorted.length - 1])
   pump()
   return finished
 }

@@ -22,6 +22,8 @@ import { createOriginStream } from './origin-stream.ts'
 import { createPortPeerPieces, sendSite } from './peer-source-port.ts'
 import { absoluteTrackerUrls, MSG_AGENT_WANTED, type SiteMessage } from '../core/agent-protocol.ts'
 import { createSchedulerClock, createSlotLimiter } from './piece-scheduler.ts'
+import { createSchedulerTrace } from './scheduler-trace.ts'
+import { routeScriptsToNetwork } from './script-routes.ts'
 import { verifyPiece } from './piece-verifier.ts'
 import { withStoredNotifications } from './stored-notifier.ts'
 import { adoptCachedAsset, adoptCachedAssets } from './adopt-cached-assets.ts'
@@ -75,7 +77,8 @@ const trackers = () => absoluteTrackerUrls(trust.current()?.trackers ?? [], self
 // A site without a swarm (no trackers) has no peers to wait for.
 const peers = createPortPeerPieces({ agents, recentPiece: store.recent, enabled: () => !!trust.current()?.swarm && trust.current()!.trackers.length > 0 })
 const webseed = createWebseedSource({ fetch: network, origin: self.location.origin, manifest: () => trust.current(), config, readHttpCache: true })
-const clock = createSchedulerClock()
+const trace = createSchedulerTrace()
+const clock = { ...createSchedulerClock(), trace }
 const fetcher = createAssetFetcher({
   store,
   config,
@@ -194,7 +197,7 @@ self.addEventListener('install', (event) => {
   // it (a page frozen in the back/forward cache while creating it blocked the store for good). Bounded:
   // a blocked database must not hold the install; the store then fails open (withStoreTimeouts).
   const createStore = withTimeout(store.usageBytes(), config.storeWriteTimeoutMs || undefined, () => 0)
-  event.waitUntil(Promise.all([trust.load().then(actOn), createStore]))
+  event.waitUntil(Promise.all([trust.load().then(actOn), createStore, routeScriptsToNetwork(event, self.location.href)]))
 })
 
 self.addEventListener('activate', (event) => {
@@ -210,7 +213,7 @@ self.addEventListener('fetch', (event) => {
   if (event.request.mode === 'navigate' && event.resultingClientId) agents.noteNavigation(event.resultingClientId)
   const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
   if (!handled) return
-  clock.trace.push([Date.now(), 'fetch ' + (event.clientId ? 'c' : '-') + ' ' + (event.request.headers.get('range') ?? ''), new URL(event.request.url).pathname, -1, -1])
+  trace.add(`request ${event.request.headers.get('range') ?? ''}`.trim(), new URL(event.request.url).pathname)
   quiet.touch()
   event.respondWith(handled.response)
   event.waitUntil(handled.done)
@@ -229,8 +232,8 @@ self.addEventListener('message', (event) => {
       manifest: { status: state.status, sequence: state.status === 'none' ? null : state.manifest.sequence },
       scheduler: clock.counts,
       storeWrites: fetcher.writeBackpressure(),
-      trace: clock.trace,
-    } as StatsReply
+      trace: trace.entries(),
+    }
     if (port) port.postMessage(reply)
     else client?.postMessage(reply)
   } else if (message.type === MSG_REFRESH_MANIFEST) {

@@ -6,12 +6,12 @@ import { existsSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from './atomic-write.ts'
-import { LOADER_FILE, SERVICE_WORKER_FILE } from '../../core/manifest-format.ts'
+import { AGENT_FILE, LOADER_FILE, SERVICE_WORKER_FILE } from '../../core/manifest-format.ts'
 import { CLIENT_DIST_DIR, PACKAGED, REPO_ROOT } from './package-layout.ts'
 
 export { REPO_ROOT }
 export const DIST_DIR = CLIENT_DIST_DIR
-export const AGENT_FILE = 'swarmcdn-agent.js'
+export { AGENT_FILE }
 
 export interface ClientBundle {
   /** File name in dist/ and in the site. */

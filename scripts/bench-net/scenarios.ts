@@ -11,6 +11,7 @@ import type { BenchSite } from './bench-site.ts'
 import type { OriginRequestRecord } from '../../origin-tools/src/origin/byte-counter.ts'
 import { formatWaste, originWaste, type OriginWaste } from './origin-waste.ts'
 import { checkTiming, launchBrowsers, loadMeasuredPage, openVisitor, type OpenVisitor, type PageTiming, type ResourceTiming, type Variant } from './visitor-session.ts'
+import type { CpuUsage } from './cpu-usage.ts'
 
 export type ScenarioName = 'sequential' | 'crowd'
 
@@ -47,6 +48,8 @@ export interface VisitorResult {
   ready: unknown
   /** The page's resource timings: when it asked for each asset and when the answer started and ended. */
   resources: ResourceTiming[] | null
+  /** The machine's CPU during the load (every visitor's browser and the servers), by namespace and process. */
+  cpu: CpuUsage | null
 }
 
 export interface ScenarioResult {
@@ -118,8 +121,9 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     swarmcdnStats: outcome.swarmcdnStats,
     ready: outcome.ready,
     resources: outcome.resources,
+    cpu: outcome.cpu,
   }
-  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${longTaskSummary(outcome.timing)}${peerSummary(outcome.swarmcdnStats)}`)
+  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${longTaskSummary(outcome.timing)}${cpuSummary(outcome.cpu)}${peerSummary(outcome.swarmcdnStats)}`)
   o.log(`    ${formatWaste(waste)}`)
   return result
 }
@@ -127,6 +131,13 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
 /** Main-thread long tasks during the load: the peer agent shares that thread. */
 function longTaskSummary(timing: PageTiming | null): string {
   return timing?.longTasks ? ` · main thread busy ${(timing.longTasks.ms / 1000).toFixed(2)} s in ${timing.longTasks.count} long tasks` : ''
+}
+
+/** The machine's CPU during the load: a busy machine makes every load slower, plain HTTP's too. */
+function cpuSummary(cpu: CpuUsage | null): string {
+  if (!cpu) return ''
+  const top = Object.entries(cpu.byPlace).slice(0, 4).map(([place, sec]) => `${place} ${sec.toFixed(1)}`)
+  return ` · CPU ${cpu.busySec.toFixed(1)} s (${(cpu.busyShare * 100).toFixed(0)}% of all cores; ${top.join(', ')})`
 }
 
 /** From the page's stats: bytes from peers, what happened to its piece requests, and its peers' credit windows. */

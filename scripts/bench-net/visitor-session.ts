@@ -1,4 +1,3 @@
-import { readFileSync, readdirSync } from 'node:fs'
 // One visitor of a benchmark run: its own headless Chromium inside its namespace, a fresh profile,
 // the home page first (where swarmcdn's service worker installs, as on a site's entry page), then the
 // measured page. Only the public surface is read: the page's own timing (bench-site.ts),
@@ -10,6 +9,8 @@ import type { Browser, Page } from 'playwright-core'
 import type { EmulatedInternet, Visitor } from '../../e2e/net/emulated-internet.ts'
 import { newShimmedContext } from '../../e2e/net/chromium-in-netns.ts'
 import type { BenchSite } from './bench-site.ts'
+import { cpuBetween, sampleCpu, type CpuUsage } from './cpu-usage.ts'
+import { startWorkerProfiler } from './worker-profiler.ts'
 
 export type Variant = 'http' | 'swarmcdn'
 
@@ -40,6 +41,8 @@ export interface LoadOutcome {
   ready: unknown
   /** The page's resource timings (ms from navigation): when each request was made, reached the service worker, and was answered. */
   resources: ResourceTiming[] | null
+  /** The machine's CPU from navigation to the load, by visitor namespace and process. */
+  cpu: CpuUsage | null
 }
 
 export interface ResourceTiming {
@@ -114,37 +117,31 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
     await profiler.send('Profiler.enable')
     await profiler.send('Profiler.start')
   }
-  const cpu0 = cpuTicks()
-  const procs0 = procTicks()
+  const workerProfiler = profileFile ? await startWorkerProfiler(open.browser, new URL(site.baseUrl).origin).catch(() => null) : null
+  const cpuBefore = sampleCpu()
   try {
     await page.goto(new URL(site.pagePath, site.baseUrl).href, { waitUntil: 'domcontentloaded', timeout: timeoutMs })
     const timing = await Promise.race([
       page.evaluate(() => (window as unknown as { __bench: Promise<PageTiming> }).__bench),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`page not loaded within ${timeoutMs} ms`)), timeoutMs)),
     ])
-    const cpu1 = cpuTicks()
-    ;(timing as any).cpuBusy = (cpu1.busy - cpu0.busy) / Math.max(1, cpu1.total - cpu0.total)
-    ;(timing as any).cpuBusySec = (cpu1.busy - cpu0.busy) / 100
-    const procs1 = procTicks()
-    const byKind: Record<string, number> = {}
-    for (const [pid, p1] of procs1) {
-      const d = p1.ticks - (procs0.get(pid)?.ticks ?? 0)
-      if (d > 0) byKind[p1.kind] = (byKind[p1.kind] ?? 0) + d / 100
-    }
-    ;(timing as any).cpuByKind = byKind
+    const cpu = cpuBetween(cpuBefore, sampleCpu())
     const [swarmcdnStats, ready] = await page.evaluate(async () => {
       const api = (window as unknown as { swarmcdn?: { stats(): Promise<unknown>; ready: Promise<unknown> } }).swarmcdn
       if (!api) return [null, null]
       const ready = await Promise.race([api.ready, new Promise((resolve) => setTimeout(() => resolve('pending'), 2000))])
       // Bytes per asset and source, straight from the SW (the page API reports only totals).
-      const fromSw = await new Promise<{ assets: unknown; scheduler: unknown; storeWrites: unknown } | null>((resolve) => {
+      type Trace = Array<[number, string, string, number, number]>
+      const fromSw = await new Promise<{ assets: unknown; scheduler: unknown; storeWrites: unknown; trace: Trace | null } | null>((resolve) => {
         const controller = navigator.serviceWorker?.controller
         if (!controller) return resolve(null)
         const channel = new MessageChannel()
         setTimeout(() => resolve(null), 1500)
         channel.port1.onmessage = (event) => {
-          const reply = event.data as { stats?: { assets?: unknown }; scheduler?: unknown; storeWrites?: unknown }
-          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null, storeWrites: reply?.storeWrites ?? null, trace: ((reply as any)?.trace ?? []).map((e: any[]) => [Math.round(e[0] - performance.timeOrigin), ...e.slice(1)]) } as any)
+          const reply = event.data as { stats?: { assets?: unknown }; scheduler?: unknown; storeWrites?: unknown; trace?: Trace }
+          // The SW's timeline, in ms from this page's navigation (as the page's own timings).
+          const trace = reply?.trace?.map(([at, ...rest]) => [Math.round(at - performance.timeOrigin), ...rest] as Trace[number]) ?? null
+          resolve({ assets: reply?.stats?.assets ?? null, scheduler: reply?.scheduler ?? null, storeWrites: reply?.storeWrites ?? null, trace })
         }
         controller.postMessage({ type: 'swarmcdn:get-stats' }, [channel.port2])
       })
@@ -154,8 +151,8 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       // When the loader and the agent chunk were asked for and arrived: what delays the agent delays P2P.
       const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
         .filter((entry) => /swarmcdn[^/]*\.js$/.test(new URL(entry.name).pathname))
-        .map((entry) => ({ path: new URL(entry.name).pathname, startMs: Math.round(entry.startTime), workerStartMs: Math.round(entry.workerStart), endMs: Math.round(entry.responseEnd) }))
-      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, storeWrites: fromSw?.storeWrites ?? null, trace: (fromSw as any)?.trace ?? null, firstPeerMs, tracker, scripts } : null, ready]
+        .map((entry) => ({ path: new URL(entry.name).pathname, startMs: Math.round(entry.startTime), workerStartMs: Math.round(entry.workerStart), endMs: Math.round(entry.responseEnd), routedTo: (entry as PerformanceResourceTiming & { workerMatchedSourceType?: string }).workerMatchedSourceType ?? null }))
+      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, storeWrites: fromSw?.storeWrites ?? null, trace: fromSw?.trace ?? null, firstPeerMs, tracker, scripts } : null, ready]
     })
     const resources = await page.evaluate(() =>
       (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map((entry) => ({
@@ -170,10 +167,12 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       const { profile } = await profiler.send('Profiler.stop')
       await mkdir(dirname(profileFile), { recursive: true })
       await writeFile(profileFile, JSON.stringify(profile))
+      const workerProfile = await workerProfiler?.stop()
+      if (workerProfile) await writeFile(profileFile.replace(/\.cpuprofile$/, '-sw.cpuprofile'), JSON.stringify(workerProfile))
     }
-    return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready, resources }
+    return { timing, error: timing.errors.length > 0 ? timing.errors.join('; ') : null, swarmcdnStats, ready, resources, cpu }
   } catch (error) {
-    return { timing: null, error: (error as Error).message.split('\n')[0], swarmcdnStats: null, ready: null, resources: null }
+    return { timing: null, error: (error as Error).message.split('\n')[0], swarmcdnStats: null, ready: null, resources: null, cpu: null }
   }
 }
 
@@ -187,26 +186,3 @@ export function checkTiming(timing: PageTiming, site: BenchSite): string[] {
   return problems
 }
 
-function cpuTicks(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-  const total = line.reduce((a, b) => a + b, 0)
-  const idle = line[3]! + line[4]!
-  return { busy: total - idle, total }
-}
-
-function procTicks(): Map<string, { ticks: number; kind: string }> {
-  const out = new Map<string, { ticks: number; kind: string }>()
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const ticks = Number(fields[11]) + Number(fields[12])
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-      const type = cmd.find((a) => a.startsWith('--type='))?.slice(7)
-      const sub = cmd.find((a) => a.startsWith('--utility-sub-type='))?.slice(19)
-      const kind = (cmd[0]?.split('/').pop() || stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))) + (type ? ':' + type : '') + (sub ? ':' + sub : '') + (cmd[0]?.includes('node') ? ':' + (cmd.find((a) => a.endsWith('.ts') || a.endsWith('.js')) ?? '').split('/').pop() : '')
-      out.set(pid, { ticks, kind })
-    } catch {}
-  }
-  return out
-}
