@@ -102,13 +102,19 @@ function start(script: HTMLScriptElement | null): void {
     }, 1000)
   }
 
+  /** The agent chunk, asked for once. */
+  let agentModule: Promise<AgentModule> | null = null
+  const loadAgentModule = () => (agentModule ??= import(new URL(AGENT_FILE, base).href) as Promise<AgentModule>)
+
   const startAgent = (): Promise<ReadyInfo> => {
     const reason = offReason()
     if (reason) return Promise.resolve({ p2p: false, reason })
     return (agentStarting ??= (async (): Promise<ReadyInfo> => {
       try {
-        const url = new URL(AGENT_FILE, base).href
-        const module = (await import(url)) as AgentModule
+        const module = await loadAgentModule().catch((error) => {
+          agentModule = null // a later start asks again
+          throw error
+        })
         if (offReason()) {
           agentStarting = null
           return { p2p: false, reason: offReason() }
@@ -187,6 +193,9 @@ function start(script: HTMLScriptElement | null): void {
         stopAgent()
         emit('killed', event.data)
       })
+      // A page the SW already controls will start its agent: its chunk loads while the registration
+      // is checked (the agent's peers, and the end of the SW's hold on HTTP, wait for it).
+      if (sw.controller && !offReason()) loadAgentModule().catch(() => undefined)
       await sw.register(new URL(SERVICE_WORKER_FILE, base).href, { scope: base.pathname })
     } catch {
       return { p2p: false, reason: 'unsupported' }

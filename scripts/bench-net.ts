@@ -68,7 +68,7 @@ const program = new Command('bench:net')
   .addOption(new Option('--page-timeout-s <s>', 'a page not loaded by then counts as failed').argParser(positive).default(180))
   .addOption(new Option('--tracker <where>', 'where the site\'s tracker runs: origin (swarmcdn serve\'s own, behind the origin\'s capped link) or internet (swarmcdn tracker on an uncapped host)').choices(['origin', 'internet']).default('origin'))
   .addOption(new Option('--sw-config <json>', 'service worker settings for the swarmcdn variant, passed to swarmcdn build --sw-config (e.g. \'{"peerBudgetMs":2000}\')'))
-  .addOption(new Option('--cpu-profile <dir>', 'write a CPU profile (.cpuprofile, open in Chromium DevTools) of each measured page\'s main thread into this folder'))
+  .addOption(new Option('--cpu-profile <dir>', 'write CPU profiles (.cpuprofile, open in Chromium DevTools) of each measured page\'s main thread and of its service worker (-sw.cpuprofile) into this folder'))
   .addOption(new Option('--out <dir>', 'folder for the JSON results').default(join(REPO_ROOT, 'bench-results')))
   .addHelpText('after', `
 Page load time: from navigation start of the measured page until every image has decoded, the

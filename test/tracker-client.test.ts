@@ -40,3 +40,46 @@ test('a visitor learns the swarm\'s size before its offers are gathered: alone, 
     await tracker.close()
   }
 })
+
+test('the first offers are gathered while the tracker socket connects, and go out in the announce after the join', { timeout: 10_000 }, async () => {
+  const tracker = await startTracker(SWARM)
+  const events: string[] = []
+  let sent!: (message: Record<string, unknown>) => void
+  const withOffers = new Promise<Record<string, unknown>>((resolve) => (sent = resolve))
+  // The socket as the client sees it, noting when it opened and what went out.
+  class WatchedSocket extends WebSocket {
+    constructor(url: string) {
+      super(url)
+      events.push('socket made')
+      this.on('open', () => events.push('socket open'))
+    }
+    override send(data: string) {
+      const message = JSON.parse(data) as Record<string, unknown>
+      if (Array.isArray(message.offers) && message.offers.length > 0) sent(message)
+      super.send(data)
+    }
+  }
+  const client = createTrackerClient({
+    url: tracker.url,
+    swarmId: SWARM,
+    peerId: newPeerId(),
+    WebSocket: WatchedSocket as unknown as typeof globalThis.WebSocket,
+    seeder: false,
+    wantedOffers: () => 2,
+    createOffers: async (count) => {
+      events.push(`offers asked (${count})`)
+      return Array.from({ length: count }, (_, i) => ({ offerId: randomBytes(20).toString('hex'), sdp: { type: 'offer' as const, sdp: `v=0 offer ${i}` } }))
+    },
+    onOffer: async () => null,
+    onAnswer: () => undefined,
+  })
+  try {
+    const message = await withOffers
+    assert.equal((message.offers as unknown[]).length, 2)
+    assert.deepEqual(events.slice(0, 3), ['socket made', 'offers asked (2)', 'socket open'], 'gathering started before the socket opened')
+    assert.equal(events.filter((event) => event.startsWith('offers asked')).length, 1, 'the early offers were the ones sent')
+  } finally {
+    client.destroy()
+    await tracker.close()
+  }
+})

@@ -88,13 +88,43 @@ export async function openVisitor(browser: Browser, visitor: Visitor, site: Benc
     const Native = window.WebSocket
     const marks: Record<string, number> = {}
     ;(window as unknown as { __tracker: Record<string, number> }).__tracker = marks
+    const mark = (name: string) => void (marks[name] ??= Math.round(performance.now()))
     window.WebSocket = class extends Native {
       constructor(url: string | URL, protocols?: string | string[]) {
         super(url, protocols)
-        marks.createdMs ??= Math.round(performance.now())
-        this.addEventListener('open', () => void (marks.openMs ??= Math.round(performance.now())))
-        this.addEventListener('message', () => void (marks.firstMessageMs ??= Math.round(performance.now())))
+        mark('createdMs')
+        this.addEventListener('open', () => mark('openMs'))
+        this.addEventListener('message', (event) => {
+          mark('firstMessageMs')
+          if (typeof event.data === 'string' && event.data.includes('"answer"')) mark('firstAnswerMs')
+          if (typeof event.data === 'string' && event.data.includes('"offer"')) mark('firstOfferMs')
+        })
       }
+      override send(data: string | ArrayBufferLike | Blob | ArrayBufferView) {
+        if (typeof data === 'string' && data.includes('"offer"') && !data.includes('"offers":[]')) mark('offersSentMs')
+        if (typeof data === 'string' && data.includes('"answer"')) mark('answerSentMs')
+        super.send(data)
+      }
+    }
+    // The first WebRTC connection's milestones: where the time to a visitor's first peer goes.
+    const NativePeer = window.RTCPeerConnection
+    if (NativePeer) {
+      window.RTCPeerConnection = class extends NativePeer {
+        constructor(config?: RTCConfiguration) {
+          super(config)
+          mark('rtcCreatedMs')
+          this.addEventListener('icecandidate', (event) => / typ srflx/.test(event.candidate?.candidate ?? '') && mark('rtcSrflxMs'))
+          this.addEventListener('icegatheringstatechange', () => this.iceGatheringState === 'complete' && mark('rtcGatheredMs'))
+          this.addEventListener('iceconnectionstatechange', () => this.iceConnectionState === 'connected' && mark('rtcIceConnectedMs'))
+          this.addEventListener('connectionstatechange', () => this.connectionState === 'connected' && mark('rtcConnectedMs'))
+          this.addEventListener('datachannel', (event) => event.channel.addEventListener('open', () => mark('rtcChannelOpenMs')))
+        }
+        override createDataChannel(label: string, init?: RTCDataChannelInit) {
+          const channel = super.createDataChannel(label, init)
+          channel.addEventListener('open', () => mark('rtcChannelOpenMs'))
+          return channel
+        }
+      } as typeof RTCPeerConnection
     }
   })
   const page = await context.newPage()
