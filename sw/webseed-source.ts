@@ -123,6 +123,10 @@ function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T>
   }
 }
 
+/** Cache misses remembered at most (a site's assets; the memory starts over past it), and for how long. */
+const MAX_REMEMBERED_MISSES = 1000
+const HTTP_CACHE_MISS_TTL_MS = 10_000
+
 export interface WebseedSource extends PieceSource {
   /** One run of adjacent pieces from the origin, then the mirrors, with retries; no concurrency limit of its own. */
   fetchRun(asset: ManifestAsset, first: number, last: number, emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void>
@@ -137,6 +141,8 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
   // 0 (or less) turns a limit off.
   const responseTimeoutMs = config.webseedResponseTimeoutMs > 0 ? config.webseedResponseTimeoutMs : undefined
   const bodyStallMs = config.webseedBodyStallMs > 0 ? config.webseedBodyStallMs : undefined
+  /** Files the HTTP cache did not hold when looked up (readHttpCache), until when to believe it. */
+  const notInHttpCache = new Map<string, number>()
 
   /**
    * One Range request for pieces [from, run.last]; emits each complete piece. Returns the index after
@@ -164,7 +170,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
    * only-if-cached; every piece is verified whatever answers.
    */
   async function fetchRange(url: string, range: string, signal: AbortSignal): Promise<Response> {
-    if (options.readHttpCache && new URL(url).origin === options.origin) {
+    if (options.readHttpCache && new URL(url).origin === options.origin && (notInHttpCache.get(url) ?? 0) <= Date.now()) {
       // The run itself (a range another request of this browser is writing to the cache), then the
       // whole file as a page loaded it (Chromium's cache did not answer that Range lookup; the caller
       // slices the run out of a 200).
@@ -174,6 +180,12 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
         if (cached) await cancelBody(cached)
         if (signal.aborted) throw new DOMException('aborted', 'AbortError')
       }
+      // Neither: the next runs of this file skip both lookups for a while. Two lookups per run had
+      // cost the worker's thread about 0.5 s per 20 MB page (bench:net, a visitor with peers: 87
+      // lookups). Only for a while: a whole-file response the worker hands over untouched
+      // (origin-stream.ts) does fill the cache.
+      if (notInHttpCache.size >= MAX_REMEMBERED_MISSES) notInHttpCache.clear()
+      notInHttpCache.set(url, Date.now() + HTTP_CACHE_MISS_TTL_MS)
     }
     return options.fetch(url, { headers: { Range: range }, signal, credentials: 'same-origin', cache: 'no-store' })
   }

@@ -104,6 +104,12 @@ test('with readHttpCache, a file the HTTP cache holds (a page loaded it before t
   assert.deepEqual(origin.calls.map((call) => [call.range, call.cache]), [[`bytes=0-${other.length - 1}`, 'no-store']])
   assert.ok(lookups.every((lookup) => lookup.endsWith(' same-origin')), 'same-origin lookups')
   assert.ok(lookups.some((lookup) => lookup.endsWith('null same-origin')), 'the whole file is looked up too')
+  // A file the cache did not hold is not looked up there again.
+  const missesBefore = lookups.filter((lookup) => lookup.startsWith(`${ORIGIN}/media/other.mp4`)).length
+  for await (const piece of src.fetchPieces(otherAsset, [1], { signal: new AbortController().signal })) got.set(piece.index, piece.bytes)
+  assert.deepEqual(got.get(1), pieceOf(other, otherAsset, 1))
+  assert.equal(lookups.filter((lookup) => lookup.startsWith(`${ORIGIN}/media/other.mp4`)).length, missesBefore, 'no second lookup of a file the cache lacked')
+  assert.equal(origin.calls.length, 2, 'the second run went to the origin')
 })
 
 test('runs are bounded by webseedMaxRunBytes and concurrency', async () => {
