@@ -44,7 +44,7 @@ export interface StoredAnnouncer {
    * gets its bytes, to serve from memory: a fresh piece in a crowd is wanted by its peers at once,
    * and the agent's IndexedDB reads queue behind the SW's writes (measured in a crowd of 8: 2-5 s per
    * piece; asking the SW for them instead took seconds too, the SW being that busy). Anywhere else the
-   * bytes are not sent: they cost a visitor alone about 2 s of CPU per 20 MB page (bench:net, fast
+   * bytes are not sent: they cost a visitor alone 1-2 s of CPU per 20 MB page (bench:net, fast
    * origin), for pieces nobody asked for; a peer that asks for one after all is served through
    * `read-piece`.
    */

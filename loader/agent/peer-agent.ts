@@ -222,7 +222,7 @@ export function createPeerAgent(deps: PeerAgentDeps): PeerAgent {
         return swReads.get(message.requestId)?.(message.bytes)
       case 'bad-piece': {
         rejectedPieces++
-        const peerId = senders.get(`${message.infoHash}:${message.index}`)
+        const peerId = senders.get(pieceKey(message.infoHash, message.index))
         if (!peerId || !swarm) return
         const before = swarm.stats().bannedPeers
         swarm.reportBadPiece(peerId)
