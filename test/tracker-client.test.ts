@@ -5,9 +5,23 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { startTracker } from './helpers/site-swarm-fixture.ts'
-import { createTrackerClient, newPeerId } from '../peer/tracker-client.ts'
+import { createTrackerClient, newPeerId, type TrackerClientDeps } from '../peer/tracker-client.ts'
 
 const SWARM = randomBytes(20).toString('hex')
+
+/** A visitor's client of the tracker at `url`, with the test's own offers and socket. */
+function clientOf(url: string, parts: Pick<TrackerClientDeps, 'wantedOffers' | 'createOffers'> & Partial<TrackerClientDeps>): ReturnType<typeof createTrackerClient> {
+  return createTrackerClient({
+    url,
+    swarmId: SWARM,
+    peerId: newPeerId(),
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    seeder: false,
+    onOffer: async () => null,
+    onAnswer: () => undefined,
+    ...parts,
+  })
+}
 
 test('a visitor learns the swarm\'s size before its offers are gathered: alone, it need not wait for ICE to know nobody is there', { timeout: 10_000 }, async () => {
   const tracker = await startTracker(SWARM)
@@ -15,17 +29,10 @@ test('a visitor learns the swarm\'s size before its offers are gathered: alone, 
   const sizes: number[] = []
   let sized!: () => void
   const firstSize = new Promise<void>((resolve) => (sized = resolve))
-  const client = createTrackerClient({
-    url: tracker.url,
-    swarmId: SWARM,
-    peerId: newPeerId(),
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    seeder: false,
+  const client = clientOf(tracker.url, {
     wantedOffers: () => 5,
     // ICE gathering that has not finished (a slow STUN server): the offers never come.
     createOffers: () => ((offersAsked++), new Promise(() => undefined)),
-    onOffer: async () => null,
-    onAnswer: () => undefined,
     onSwarmSize: (size) => {
       sizes.push(size)
       sized()
@@ -59,19 +66,13 @@ test('the first offers are gathered while the tracker socket connects, and go ou
       super.send(data)
     }
   }
-  const client = createTrackerClient({
-    url: tracker.url,
-    swarmId: SWARM,
-    peerId: newPeerId(),
+  const client = clientOf(tracker.url, {
     WebSocket: WatchedSocket as unknown as typeof globalThis.WebSocket,
-    seeder: false,
     wantedOffers: () => 2,
     createOffers: async (count) => {
       events.push(`offers asked (${count})`)
       return Array.from({ length: count }, (_, i) => ({ offerId: randomBytes(20).toString('hex'), sdp: { type: 'offer' as const, sdp: `v=0 offer ${i}` } }))
     },
-    onOffer: async () => null,
-    onAnswer: () => undefined,
   })
   try {
     const message = await withOffers

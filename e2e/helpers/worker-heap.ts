@@ -1,7 +1,8 @@
 // Reads a service worker's heap from outside over CDP (Runtime.getHeapUsage on its target), so a test
 // can show that memory stays bounded while a large response streams through it.
 
-import type { Browser, CDPSession } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { attachServiceWorkerCdp } from './service-worker-cdp.ts'
 
 export interface WorkerHeap {
   /** JS heap plus ArrayBuffer backing stores and embedder memory, bytes. */
@@ -14,39 +15,17 @@ export interface WorkerHeap {
 }
 
 export async function attachWorkerHeap(browser: Browser, scriptUrlEnding: string): Promise<WorkerHeap> {
-  const cdp: CDPSession = await browser.newBrowserCDPSession()
-  const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string; url: string }> }
-  const target = targetInfos.find((info) => info.type === 'service_worker' && info.url.endsWith(scriptUrlEnding))
-  if (!target) throw new Error(`no service worker target ending ${scriptUrlEnding}: ${targetInfos.map((t) => `${t.type} ${t.url}`).join(', ')}`)
-  // A non-flattened session: Playwright's CDPSession cannot address child sessions directly.
-  const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId: target.targetId, flatten: false })) as { sessionId: string }
-  let nextId = 1
-  const waiting = new Map<number, (result: any) => void>()
-  cdp.on('Target.receivedMessageFromTarget', (event: { sessionId: string; message: string }) => {
-    if (event.sessionId !== sessionId) return
-    const message = JSON.parse(event.message)
-    waiting.get(message.id)?.(message.result ?? message.error)
-    waiting.delete(message.id)
-  })
-  const send = (method: string) =>
-    new Promise<any>((resolve) => {
-      const id = nextId++
-      waiting.set(id, resolve)
-      void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) })
-    })
+  const worker = await attachServiceWorkerCdp(browser, (url) => url.endsWith(scriptUrlEnding))
   return {
-    usage: () => send('Runtime.getHeapUsage'),
+    usage: () => worker.send('Runtime.getHeapUsage'),
     async collectGarbage() {
-      await send('HeapProfiler.collectGarbage')
+      await worker.send('HeapProfiler.collectGarbage')
     },
     async bytes() {
-      const usage = await send('Runtime.getHeapUsage')
+      const usage = await worker.send('Runtime.getHeapUsage')
       if (typeof usage?.usedSize !== 'number') throw new Error(`Runtime.getHeapUsage: ${JSON.stringify(usage)}`)
       return usage.usedSize + (usage.embedderHeapUsedSize ?? 0) + (usage.backingStorageSize ?? 0)
     },
-    async close() {
-      await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => undefined)
-      await cdp.detach().catch(() => undefined)
-    },
+    close: () => worker.close(),
   }
 }

@@ -50,6 +50,8 @@ export interface ResourceTiming {
   startMs: number
   /** 0 when no service worker handled it. */
   workerStartMs: number
+  /** Where a service worker's static routes sent it ('network'), or null when none matched. */
+  routedTo: string | null
   responseStartMs: number
   endMs: number
 }
@@ -178,11 +180,7 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
       const stats = await api.stats().catch(() => null)
       const firstPeerMs = (window as unknown as { __firstPeerMs?: number }).__firstPeerMs ?? null
       const tracker = (window as unknown as { __tracker?: Record<string, number> }).__tracker ?? null
-      // When the loader and the agent chunk were asked for and arrived: what delays the agent delays P2P.
-      const scripts = (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
-        .filter((entry) => /swarmcdn[^/]*\.js$/.test(new URL(entry.name).pathname))
-        .map((entry) => ({ path: new URL(entry.name).pathname, startMs: Math.round(entry.startTime), workerStartMs: Math.round(entry.workerStart), endMs: Math.round(entry.responseEnd), routedTo: (entry as PerformanceResourceTiming & { workerMatchedSourceType?: string }).workerMatchedSourceType ?? null }))
-      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, storeWrites: fromSw?.storeWrites ?? null, trace: fromSw?.trace ?? null, firstPeerMs, tracker, scripts } : null, ready]
+      return [stats ? { ...stats, assets: fromSw?.assets ?? null, scheduler: fromSw?.scheduler ?? null, storeWrites: fromSw?.storeWrites ?? null, trace: fromSw?.trace ?? null, firstPeerMs, tracker } : null, ready]
     })
     const resources = await page.evaluate(() =>
       (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map((entry) => ({
@@ -191,8 +189,11 @@ export async function loadMeasuredPage(open: OpenVisitor, site: BenchSite, timeo
         workerStartMs: Math.round(entry.workerStart),
         responseStartMs: Math.round(entry.responseStart),
         endMs: Math.round(entry.responseEnd),
+        routedTo: (entry as PerformanceResourceTiming & { workerMatchedSourceType?: string }).workerMatchedSourceType || null,
       })),
     )
+    // When the loader and the agent chunk were asked for and arrived: what delays the agent delays P2P.
+    if (swarmcdnStats) (swarmcdnStats as { scripts?: ResourceTiming[] }).scripts = resources.filter((entry) => /swarmcdn[^/]*\.js$/.test(entry.path))
     if (profiler && profileFile) {
       const { profile } = await profiler.send('Profiler.stop')
       await mkdir(dirname(profileFile), { recursive: true })

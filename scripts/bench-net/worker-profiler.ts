@@ -1,45 +1,26 @@
-// A CPU profile of a page's service worker, through the browser's DevTools protocol: Playwright
-// opens CDP sessions on pages only, so this attaches to the worker's target from a browser session
-// (the non-flat way: commands and replies travel inside Target messages).
+// A CPU profile of a page's service worker, through the DevTools protocol (e2e/helpers/service-worker-cdp.ts).
 
-import type { Browser, CDPSession } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { attachServiceWorkerCdp } from '../../e2e/helpers/service-worker-cdp.ts'
 
 export interface WorkerProfiler {
   /** The profile (.cpuprofile JSON), or null when it could not be taken. */
   stop(): Promise<unknown | null>
 }
 
+/** Bound on each command: a worker that does not answer must not hold the benchmark. */
+const COMMAND_TIMEOUT_MS = 10_000
+
+/** Starts profiling the origin's service worker; null when there is none. */
 export async function startWorkerProfiler(browser: Browser, origin: string): Promise<WorkerProfiler | null> {
-  let session: CDPSession
-  try {
-    session = await browser.newBrowserCDPSession()
-  } catch {
-    return null
-  }
-  const { targetInfos } = (await session.send('Target.getTargets')) as { targetInfos: Array<{ targetId: string; type: string; url: string }> }
-  const worker = targetInfos.find((target) => target.type === 'service_worker' && target.url.startsWith(origin))
+  const worker = await attachServiceWorkerCdp(browser, (url) => url.startsWith(origin)).catch(() => null)
   if (!worker) return null
-  const { sessionId } = (await session.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string }
-  let nextId = 1
-  const replies = new Map<number, (result: unknown) => void>()
-  session.on('Target.receivedMessageFromTarget', (event: { sessionId: string; message: string }) => {
-    if (event.sessionId !== sessionId) return
-    const message = JSON.parse(event.message) as { id?: number; result?: unknown }
-    if (message.id !== undefined) replies.get(message.id)?.(message.result ?? null)
-  })
-  const call = (method: string, params: object = {}) =>
-    new Promise<unknown>((resolve) => {
-      const id = nextId++
-      replies.set(id, resolve)
-      void session.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(() => resolve(null))
-      setTimeout(() => resolve(null), 10_000)
-    })
-  await call('Profiler.enable')
-  await call('Profiler.start')
+  await worker.send('Profiler.enable', {}, COMMAND_TIMEOUT_MS)
+  await worker.send('Profiler.start', {}, COMMAND_TIMEOUT_MS)
   return {
     async stop() {
-      const result = (await call('Profiler.stop')) as { profile?: unknown } | null
-      await session.detach().catch(() => undefined)
+      const result = (await worker.send('Profiler.stop', {}, COMMAND_TIMEOUT_MS)) as { profile?: unknown } | undefined
+      await worker.close()
       return result?.profile ?? null
     },
   }
