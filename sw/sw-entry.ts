@@ -63,6 +63,7 @@ const copies = createAssetCopies({ caches: self.caches, origin: self.location.or
 // loses pieces to eviction loses its whole copy too: copies must not outlive the budget.
 const pieceStore = createIdbPieceStore({
   budgetBytes: config.storeBudgetBytes,
+  indexKeys: true,
   onEvicted: (infoHashes) => infoHashes.forEach((infoHash) => void copies.delete(infoHash)),
 })
 const store = withStoredNotifications(

@@ -12,6 +12,35 @@ const freshDbName = () => `swarmcdn-pieces-test-${process.pid}-${dbCounter++}`
 
 pieceStoreContract('memory store', (options) => createMemoryPieceStore(options))
 pieceStoreContract('IndexedDB store', (options) => createIdbPieceStore({ ...options, dbName: freshDbName(), requestPersistence: async () => true }))
+pieceStoreContract('IndexedDB store, keys indexed', (options) => createIdbPieceStore({ ...options, dbName: freshDbName(), requestPersistence: async () => true, indexKeys: true }))
+
+test('IndexedDB store, keys indexed: finds what was stored before it started, and answers a miss without a transaction', async () => {
+  const dbName = freshDbName()
+  const hash = 'f'.repeat(40)
+  await createIdbPieceStore({ budgetBytes: 1000, dbName }).put(hash, 3, makeBytes(40, 3))
+  const store = createIdbPieceStore({ budgetBytes: 1000, dbName, indexKeys: true })
+  assert.deepEqual(await store.get(hash, 3), makeBytes(40, 3), 'stored by an earlier instance')
+  const transaction = IDBDatabase.prototype.transaction
+  let opened = 0
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+    opened++
+    return transaction.apply(this, args)
+  }
+  try {
+    assert.equal(await store.get(hash, 4), undefined)
+    assert.equal(await store.getBlob(hash, 5), undefined)
+    assert.equal(await store.has(hash, 6), false)
+    assert.equal(opened, 0, 'misses answered from memory')
+    assert.equal(await store.has(hash, 3), true)
+    assert.ok(opened > 0, 'a hit reads the database')
+  } finally {
+    IDBDatabase.prototype.transaction = transaction
+  }
+  await store.put(hash, 4, makeBytes(40, 4))
+  assert.deepEqual(await store.get(hash, 4), makeBytes(40, 4), 'what it writes is indexed')
+  await store.deleteAsset(hash)
+  assert.equal(await store.has(hash, 4), false)
+})
 
 test('IndexedDB store: pieces and usage survive reopening the database', async () => {
   const dbName = freshDbName()
