@@ -57,6 +57,8 @@ export interface SchedulerClock {
    * place among all of them at the measured rate.
    */
   peerBytesOpen: number
+  /** HTTP runs fetching a batch's head while its hold lasts, across every batch (at most MAX_HELD_HEAD_RUNS). */
+  heldHeadRuns: number
   /** Batches under way: each is pumped when a peer request ends, so another batch's pieces may take the freed room. */
   batches: Set<() => void>
   /** Diagnostics: piece requests asked of peers, delivered by them, failed (unavailable), and raced over HTTP as late. */
@@ -73,11 +75,19 @@ export interface SchedulerCounts {
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, batches: new Set(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
+  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
 }
 
 /** How many times faster than the peers HTTP must be measured for a late piece to bring those behind it. */
 const CASCADE_HTTP_ADVANTAGE = 2
+
+/**
+ * Most HTTP runs at once while holds last: half the browser's six connections to an HTTP/1.1 origin,
+ * so the page's own requests, the agent's script first, are not queued behind them (measured on the
+ * emulated internet with all six taken: the agent's tracker socket opened 0.2-1.3 s later, and the
+ * first peer came with it).
+ */
+const MAX_HELD_HEAD_RUNS = 3
 
 /** Fewest pieces asked of peers at once, whatever their measured rate. */
 const MIN_PEER_PIPELINE = 4
@@ -157,9 +167,15 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   let finish!: () => void
   const finished = new Promise<void>((resolve) => (finish = resolve))
   // A page that has just navigated, or whose agent is still connecting, is about to learn what its
-  // peers hold: HTTP waits for that, within the latency budget.
+  // peers hold: HTTP waits for that, within the latency budget, except for the reader's head (see
+  // holdHeadRoom).
   let holdHttp = peers?.settling(clientId) ?? false
+  /** Bytes HTTP took from the front of this batch while the hold lasted. */
+  let heldHeadBytes = 0
+  /** Whether the hold has lasted half the budget: peers are not near (see holdHeadRoom). */
+  let holdHalfGone = false
   const cancelHold = holdHttp ? setTimer(() => (trace('hold timed out'), (holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
+  const cancelHalfHold = holdHttp ? setTimer(() => ((holdHalfGone = true), pump()), config.peerBudgetMs / 2) : () => undefined
   const unsubscribe =
     peers?.onAvailable((infoHash) => {
       if (infoHash === null && holdHttp && !peers.settling(clientId)) {
@@ -183,6 +199,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       clock.batches.delete(pump)
       unsubscribe()
       cancelHold()
+      cancelHalfHold()
       cancelRelease()
       controller.abort()
       finish()
@@ -316,6 +333,29 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     return new Set(peersOnBatch() ? queued.slice(-count) : queued.slice(0, count))
   }
 
+  /**
+   * A hold that has lasted half the budget lets HTTP fetch the batch's front, in small runs from the
+   * reader's next piece on: this batch's part of what the origin delivers in the other half at its
+   * measured rate (one small run before any is measured). The visitor's link works while its agent
+   * connects, instead of sitting idle for the rest of the budget (measured on the emulated internet,
+   * fast origin: the hold ran its full 1000 ms for most visitors with peers, whose first connection
+   * opened 1.0-1.3 s after navigation). Not sooner: near peers (loopback, a LAN) connect within
+   * a few hundred ms and can give the whole page (tried from the hold's start: on loopback a second
+   * visitor of a 10 MB gallery then took 2.4-4.3 MB of it from the origin). Where the origin is
+   * congested, its measured rate is low and so is the head: peers still get the rest.
+   */
+  function holdHeadRoom(): number {
+    const perBatch = (clock.http.rate(0) * config.peerBudgetMs) / 2 / 1000 / Math.max(1, clock.batches.size)
+    return Math.max(config.webseedCrowdRunBytes, perBatch) - heldHeadBytes
+  }
+
+  /** The piece a run during the hold starts at: the reader's next queued piece, if nobody connected holds it and there is room. */
+  function holdHeadStart(): number | undefined {
+    if (!holdHalfGone || clock.heldHeadRuns >= MAX_HELD_HEAD_RUNS || holdHeadRoom() <= 0) return undefined
+    const first = sorted.find((index) => state.get(index) === 'queued')
+    return first !== undefined && !peerable(first) ? first : undefined
+  }
+
   function pump(): void {
     if (remaining === 0) return
     if (httpGaveUp) {
@@ -332,7 +372,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       if (clock.peerBytesOpen >= pipelineBytes) break
       if (state.get(index) === 'queued' && peerable(index)) startPeer(index)
     }
-    if (!waitingForSlot && !holdHttp && !httpGaveUp && (sorted.some(httpFirst) || stealable().size > 0)) {
+    const httpWork = holdHttp ? holdHeadStart() !== undefined : sorted.some(httpFirst) || stealable().size > 0
+    if (!waitingForSlot && !httpGaveUp && httpWork) {
       waitingForSlot = true
       trace('waits for a slot')
       void deps.httpSlots.acquire().then(startRun)
@@ -346,13 +387,24 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
     const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
     const candidates = crowdRun ? order : sorted
-    let first: number | undefined = candidates.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst)
+    const held = holdHttp
+    let first: number | undefined = held ? holdHeadStart() : (candidates.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst))
     let last = first ?? -1
     // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
     // are raced in large runs.
     const maxPieces = piecesIn(crowdRun && first !== undefined && !overdue.has(first) ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
-    const steal = first === undefined ? stealable() : new Set<number>()
-    if (first !== undefined) {
+    const steal = first === undefined && !held ? stealable() : new Set<number>()
+    if (held && first !== undefined) {
+      // The front, up to one small run and the head's room.
+      let bytes = pieceSize(first, asset.length, asset.pieceLength)
+      const room = Math.min(config.webseedCrowdRunBytes, holdHeadRoom())
+      while (state.get(last + 1) === 'queued' && !peerable(last + 1) && bytes + pieceSize(last + 1, asset.length, asset.pieceLength) <= room) {
+        last++
+        bytes += pieceSize(last, asset.length, asset.pieceLength)
+      }
+      heldHeadBytes += bytes
+      clock.heldHeadRuns++
+    } else if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
     } else if (steal.size > 0) {
       // Nothing only HTTP can give: take HTTP's share (from the end peers reach last, so the two meet
@@ -380,7 +432,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       run.push(index)
     }
     const endMeasure = clock.http.begin()
-    trace('run', first, last)
+    trace(held ? 'run, held head' : 'run', first, last)
     pump() // more HTTP-able pieces: queue for the next slot at once
     const verifying: Promise<unknown>[] = []
     deps.http
@@ -405,6 +457,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         trace('run ended', first, last)
         release()
         endMeasure()
+        if (held) {
+          clock.heldHeadRuns--
+          wakeBatches(clock) // room for another batch's head
+        }
         // Pieces of the run that did not arrive (error, or a bad piece): peers may still have them.
         for (const index of run) {
           onHttp.delete(index)

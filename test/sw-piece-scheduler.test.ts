@@ -322,6 +322,62 @@ test('while the page\'s agent is still connecting, HTTP waits (its peers may hol
   assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
 })
 
+test('a hold past half the budget lets HTTP fetch the front, in small runs, up to what the origin delivers in the other half at its measured rate; peers get the rest once the agent settles', async () => {
+  const clipBytes = makeBytes(12 * PIECE, 12)
+  const clip = makeAsset(clipBytes, { path: '/media/held.webm' })
+  const { peers, requests, state, settled } = scriptedSitePeers()
+  state.settling = true
+  state.holdNothing = true
+  const { http, runs } = scriptedHttp()
+  // The origin measured at 10 pieces per second: 5 pieces in the second half of the 1000 ms budget,
+  // this batch the only one.
+  let ms = 0
+  const clock = createSchedulerClock(() => ms)
+  const end = clock.http.begin()
+  ms = 4000
+  clock.http.add(40 * PIECE)
+  end()
+  const timers = manualTimers()
+  const delivered: string[] = []
+  const all = Array.from({ length: 12 }, (_, i) => i)
+  const finished = schedulePieces({ ...schedulerDeps(peers, http, { slots: 8, setTimer: timers.setTimer }), clock }, clip, all, { deliver: (index, _b, source) => delivered.push(`${index}:${source}`), fail: noFailure })
+  await settle()
+  assert.equal(runs.length, 0, 'near peers connect within half the budget: HTTP waits for them')
+  assert.equal(timers.fire(500), 1)
+  const completeHeld = async (from: number) => {
+    ms += 100 * (runs.length - from) // a piece takes 100 ms: the rate stays as measured
+    for (const run of runs.slice(from)) {
+      run.emit({ index: run.first, bytes: pieceOf(clipBytes, clip, run.first) })
+      run.done.resolve()
+    }
+    await settle()
+  }
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 0], [1, 1], [2, 2]], 'the front, one small run each, three at most at once (the page\'s own requests need connections too)')
+  await completeHeld(0)
+  assert.deepEqual(runs.slice(3).map((run) => [run.first, run.last]), [[3, 3], [4, 4]], 'then on, up to the head\'s room')
+  await completeHeld(3)
+  assert.equal(runs.length, 5, 'the head is taken: HTTP waits for the agent')
+  state.holdNothing = false // the agent connected to a peer that holds the whole page
+  settled()
+  await settle()
+  assert.deepEqual([...requests.keys()].slice(0, 4), [5, 6, 7, 8].map((index) => `/media/held.webm:${index}`), 'peers from the first piece HTTP did not take')
+  // Then both sources as usual (HTTP's share from the far end): every piece arrives once.
+  let completed = 5
+  while (delivered.length < all.length) {
+    for (const [key, answer] of requests) answer.resolve(pieceOf(clipBytes, clip, Number(key.split(':')[1])))
+    for (const run of runs.slice(completed)) {
+      for (let index = run.first; index <= run.last; index++) run.emit({ index, bytes: pieceOf(clipBytes, clip, index) })
+      run.done.resolve()
+    }
+    completed = runs.length
+    await settle()
+  }
+  await finished
+  assert.deepEqual(delivered.slice(0, 5), ['0:http', '1:http', '2:http', '3:http', '4:http'])
+  assert.deepEqual(delivered.map((entry) => Number(entry.split(':')[0])).sort((a, b) => a - b), all)
+})
+
 test('a piece HTTP is already racing is not raced again when a piece asked before it goes late', async () => {
   const timers = manualTimers()
   const { peers, requests } = scriptedPeers()
