@@ -35,6 +35,8 @@ export interface PieceCursor {
 
 export interface OpenOptions {
   clientId?: string
+  /** When the page's request arrived (Date.now()): a hold for its agent counts from then (piece-scheduler.ts). */
+  requestedAtMs?: number
 }
 
 export interface AssetFetcher {
@@ -189,7 +191,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
             const slot = mine.get(index)
             if (slot && !slot.settled) slot.source = source
           },
-        }, options.clientId)
+        }, options.clientId, options.requestedAtMs)
       const misses = scheduleMissing(found.filter(({ hit }) => !hit).map(({ index }) => index))
       lookedUp()
       // A stored piece that fails its check (a store written by something else) is fetched again.
