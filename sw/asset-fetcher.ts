@@ -35,8 +35,6 @@ export interface PieceCursor {
 
 export interface OpenOptions {
   clientId?: string
-  /** When the page's request arrived (Date.now()): a hold for its agent counts from then (piece-scheduler.ts). */
-  requestedAtMs?: number
 }
 
 export interface AssetFetcher {
@@ -191,7 +189,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
             const slot = mine.get(index)
             if (slot && !slot.settled) slot.source = source
           },
-        }, options.clientId, options.requestedAtMs)
+        }, options.clientId)
       const misses = scheduleMissing(found.filter(({ hit }) => !hit).map(({ index }) => index))
       lookedUp()
       // A stored piece that fails its check (a store written by something else) is fetched again.

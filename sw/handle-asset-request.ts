@@ -55,7 +55,6 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
   /** Plan → pieces → respond. Throws on any failure before the response exists. */
   async function serve(route: AssetRoute, request: Request, clientId: string | undefined): Promise<AssetResponse> {
     const { asset, method } = route
-    const requestedAtMs = Date.now()
     const etag = assetEtag(asset)
     const plan = planRange(request.headers.get('range'), asset.length, request.headers.get('if-range'), etag)
     if (plan.kind === 'unsatisfiable') return { response: unsatisfiableResponse(asset.length, etag), done: Promise.resolve() }
@@ -65,7 +64,7 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
       const stored = await deps.storedResponse.respond({ asset, start: plan.start, end: plan.end, partial, tally })
       if (stored) return stored
     }
-    if (method === 'GET' && deps.originStream && (await deps.originStream.suits(asset, plan.start, clientId, requestedAtMs))) {
+    if (method === 'GET' && deps.originStream && (await deps.originStream.suits(asset, plan.start, clientId))) {
       return deps.originStream.respond({ asset, start: plan.start, end: plan.end, partial, tally })
     }
     return createAssetResponse({
@@ -75,7 +74,7 @@ export function createAssetRequestHandler(deps: AssetRequestHandlerDeps): AssetR
       end: plan.end,
       partial,
       tally,
-      openPieces: (first, last) => deps.fetcher.open(asset, first, last, { clientId, requestedAtMs }),
+      openPieces: (first, last) => deps.fetcher.open(asset, first, last, { clientId }),
       wholeResponseMaxBytes: deps.config?.wholeResponseMaxBytes,
       responseStartTimeoutMs: deps.config?.responseStartTimeoutMs,
       pieceStallTimeoutMs: deps.config?.pieceStallTimeoutMs,

@@ -55,12 +55,6 @@ export interface OriginStreamDeps {
   storeLater?: (asset: ManifestAsset) => Promise<void>
   /** Default and upper bound MAX_ADOPT_BYTES (what can be stored from the HTTP cache); 0: never untouched. */
   untouchedMaxBytes?: number
-  /**
-   * How long after the request a page whose agent is still connecting is waited for before the path
-   * is chosen: an agent that settles alone by then gets this path, not the piece path. Default 0.
-   */
-  settleWaitMs?: number
-  now?: () => number
 }
 
 export interface OriginStreamInput {
@@ -73,40 +67,16 @@ export interface OriginStreamInput {
 }
 
 export interface OriginStream {
-  /**
-   * Whether this response should stream from the origin: nothing of it is at hand, and no peer is
-   * about to be (waits up to settleWaitMs from `requestedAtMs` for a connecting agent to settle).
-   */
-  suits(asset: ManifestAsset, start: number, clientId?: string, requestedAtMs?: number): Promise<boolean>
+  /** Whether this response should stream from the origin: nothing of it is at hand, and no peer is about to be. */
+  suits(asset: ManifestAsset, start: number, clientId?: string): Promise<boolean>
   /** The response; throws (the caller falls back) when the origin's answer is not the asset's bytes. */
   respond(input: OriginStreamInput): Promise<AssetResponse>
 }
 
-/** Resolves once the page's agent is no longer settling, or after `maxMs`. */
-function settled(peers: PeerPieces, clientId: string | undefined, maxMs: number): Promise<void> {
-  if (maxMs <= 0 || !peers.settling(clientId)) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      unsubscribe()
-      resolve()
-    }
-    const timer = setTimeout(done, maxMs)
-    const unsubscribe = peers.onAvailable((infoHash) => {
-      if (infoHash === null && !peers.settling(clientId)) done()
-    })
-  })
-}
-
 export function createOriginStream(deps: OriginStreamDeps): OriginStream {
-  async function suits(asset: ManifestAsset, start: number, clientId?: string, requestedAtMs?: number): Promise<boolean> {
+  async function suits(asset: ManifestAsset, start: number, clientId?: string): Promise<boolean> {
     // A visitor with peers, or whose agent is still finding them, takes the piece path: peers, and HTTP
-    // spread across the crowd. An agent about to settle is waited for a little: a visitor alone then
-    // streams from the origin, at the plain network's pace and CPU cost (measured on an unshaped
-    // emulated network, a first visitor on the piece path: 4.2 s and 8.4 CPU-seconds against plain
-    // HTTP's 1.9 s and 3.9).
-    const now = deps.now ?? Date.now
-    if (deps.peers && deps.settleWaitMs) await settled(deps.peers, clientId, (requestedAtMs ?? now()) + deps.settleWaitMs - now())
+    // spread across the crowd.
     if (deps.peers && (deps.peers.crowd(clientId) || deps.peers.settling(clientId))) return false
     const first = Math.floor(start / asset.pieceLength)
     if (deps.busy(asset.infoHash, first)) return false

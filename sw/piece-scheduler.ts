@@ -119,11 +119,8 @@ const defaultSetTimer = (callback: () => void, ms: number) => {
   return () => clearTimeout(timer)
 }
 
-/**
- * Delivers (or fails) every index; resolves when each one is settled. A hold for the page's agent lasts
- * at most the budget from `requestedAtMs` (default now): the time the request already waited counts.
- */
-export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexes: number[], callbacks: BatchCallbacks, clientId?: string, requestedAtMs?: number): Promise<void> {
+/** Delivers (or fails) every index; resolves when each one is settled. */
+export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexes: number[], callbacks: BatchCallbacks, clientId?: string): Promise<void> {
   // Before anything subscribes: a listener left behind by an empty batch would keep its callbacks, and
   // with them every piece of the batch, alive for good (measured: a 256 MiB store read held 256 MB).
   if (indexes.length === 0) return Promise.resolve()
@@ -177,9 +174,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   let heldHeadBytes = 0
   /** Whether the hold has lasted half the budget: peers are not near (see holdHeadRoom). */
   let holdHalfGone = false
-  const waitedMs = requestedAtMs === undefined ? 0 : Math.max(0, (deps.now ?? Date.now)() - requestedAtMs)
-  const cancelHold = holdHttp ? setTimer(() => (trace('hold timed out'), (holdHttp = false), pump()), Math.max(0, config.peerBudgetMs - waitedMs)) : () => undefined
-  const cancelHalfHold = holdHttp ? setTimer(() => ((holdHalfGone = true), pump()), Math.max(0, config.peerBudgetMs / 2 - waitedMs)) : () => undefined
+  const cancelHold = holdHttp ? setTimer(() => (trace('hold timed out'), (holdHttp = false), pump()), config.peerBudgetMs) : () => undefined
+  const cancelHalfHold = holdHttp ? setTimer(() => ((holdHalfGone = true), pump()), config.peerBudgetMs / 2) : () => undefined
   const unsubscribe =
     peers?.onAvailable((infoHash) => {
       if (infoHash === null && holdHttp && !peers.settling(clientId)) {

@@ -166,8 +166,6 @@ const handle = createAssetRequestHandler({
     responseTimeoutMs: config.webseedResponseTimeoutMs || undefined,
     bodyStallMs: config.webseedBodyStallMs || undefined,
     storeLater,
-    // Half the budget: past it, the piece path's hold lets HTTP fetch the responses' fronts (piece-scheduler.ts).
-    settleWaitMs: config.peerBudgetMs / 2,
     untouchedMaxBytes: config.originUntouchedMaxBytes,
   }),
   stats,

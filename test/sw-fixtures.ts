@@ -176,8 +176,6 @@ export interface FakePeers extends PeerPieces {
   cancelled: number[]
   /** Makes more pieces available later, as an agent's availability report would. */
   add(indexes: number[]): void
-  /** The agent stopped settling (found its peers, or nobody). */
-  settled(): void
 }
 
 export function createFakePeers(
@@ -185,7 +183,6 @@ export function createFakePeers(
   options: { have: number[]; delayMs?: number; corrupt?: number[]; hang?: number[]; fail?: number[]; crowd?: boolean; settling?: boolean },
 ): FakePeers {
   const have = new Set(options.have)
-  let settling = options.settling ?? false
   const listeners = new Set<(infoHash: string | null) => void>()
   let infoHashSeen = ''
   const peers: FakePeers = {
@@ -194,7 +191,7 @@ export function createFakePeers(
     cancelled: [],
     has: (infoHash, index) => ((infoHashSeen ||= infoHash), have.has(index)),
     crowd: () => options.crowd ?? true,
-    settling: () => settling,
+    settling: () => options.settling ?? false,
     share: () => null,
     request(asset: ManifestAsset, index: number) {
       peers.asked.push(index)
@@ -224,10 +221,6 @@ export function createFakePeers(
     add(indexes) {
       for (const index of indexes) have.add(index)
       for (const listener of listeners) listener(infoHashSeen)
-    },
-    settled() {
-      settling = false
-      for (const listener of listeners) listener(null)
     },
   }
   return peers

@@ -13,7 +13,7 @@ import { createSchedulerClock, createSlotLimiter } from '../sw/piece-scheduler.t
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import { verifyPiece } from '../sw/piece-verifier.ts'
 import { createWebseedSource } from '../sw/webseed-source.ts'
-import { ORIGIN, PIECE, createFakeOrigin, createFakePeers, makeAsset, makeBytes, makeManifest, pieceOf, delay, type Fault, type FakePeers } from './sw-fixtures.ts'
+import { ORIGIN, PIECE, createFakeOrigin, createFakePeers, makeAsset, makeBytes, makeManifest, pieceOf, type Fault, type FakePeers } from './sw-fixtures.ts'
 
 const bytes = makeBytes(8 * PIECE + 4321, 7)
 const asset = makeAsset(bytes, { path: '/media/video.mp4', type: 'video/mp4' })
@@ -21,7 +21,7 @@ const URL_ASSET = `${ORIGIN}/media/video.mp4`
 const LEN = bytes.length
 const PIECES = pieceCount(LEN, PIECE)
 
-function setup(options: { fault?: (n: number) => Fault | undefined; peers?: FakePeers; storeLater?: (asset: ManifestAsset) => Promise<void>; settleWaitMs?: number } = {}) {
+function setup(options: { fault?: (n: number) => Fault | undefined; peers?: FakePeers; storeLater?: (asset: ManifestAsset) => Promise<void> } = {}) {
   const origin = createFakeOrigin({ [URL_ASSET]: bytes }, options.fault && ((_call, n) => options.fault!(n)))
   const store = createMemoryPieceStore({ budgetBytes: 1 << 30 })
   const stats = createAssetStats()
@@ -63,7 +63,6 @@ function setup(options: { fault?: (n: number) => Fault | undefined; peers?: Fake
       onRejected: (_asset, index) => rejected.push(index),
       bodyStallMs: 200,
       storeLater: options.storeLater,
-      settleWaitMs: options.settleWaitMs,
     }),
     stats,
     fetch: async () => new Response('from the network', { headers: { 'X-Fallback': '1' } }),
@@ -137,27 +136,6 @@ test('a visitor whose agent settled alone streams from the origin', async () => 
   assert.deepEqual(got, bytes)
   assert.equal(origin.calls.length, 1)
   assert.equal(peers.asked.length, 0)
-})
-
-test('an agent that settles alone while the request waits for it: the response streams from the origin', async () => {
-  const peers = createFakePeers(bytes, { have: [], crowd: false, settling: true })
-  const { handle, origin } = setup({ peers, settleWaitMs: 5_000 })
-  const handled = handle(get())
-  await delay(30)
-  assert.equal(origin.calls.length, 0, 'nothing asked while the agent connects')
-  peers.settled()
-  const { response, bytes: got } = await read(handled)
-  assert.deepEqual(got, bytes)
-  assert.deepEqual(origin.calls.map((call) => call.range), [`bytes=0-${LEN - 1}`], 'one request for the whole range, as a plain fetch')
-  assert.equal(response.headers.get('x-swarmcdn-sources'), 'http')
-})
-
-test('an agent still connecting when the wait is over: the piece path, whose hold counts the wait', async () => {
-  const peers = createFakePeers(bytes, { have: [], crowd: false, settling: true })
-  const { handle, origin } = setup({ peers, settleWaitMs: 50 })
-  const { bytes: got } = await read(handle(get()))
-  assert.deepEqual(got, bytes)
-  assert.ok(origin.calls.length > 1, `pieces in runs: ${origin.calls.map((call) => call.range)}`)
 })
 
 test('a corrupted origin piece: the page gets what the origin sent (as a plain fetch would), but it is never stored', async () => {

@@ -378,23 +378,6 @@ test('a hold past half the budget lets HTTP fetch the front, in small runs, up t
   assert.deepEqual(delivered.map((entry) => Number(entry.split(':')[0])).sort((a, b) => a - b), all)
 })
 
-test('a hold counts the time the request already waited for the agent: it ends the budget after the request, not after the batch', async () => {
-  const clip = makeAsset(makeBytes(4 * PIECE, 13), { path: '/media/waited.webm' })
-  const { peers, state } = scriptedSitePeers()
-  state.settling = true
-  state.holdNothing = true
-  const { http, runs } = scriptedHttp()
-  const timers = manualTimers()
-  schedulePieces({ ...schedulerDeps(peers, http, { setTimer: timers.setTimer }), now: () => 10_700 }, clip, [0, 1, 2, 3], { deliver: () => undefined, fail: noFailure }, undefined, 10_000)
-  await settle()
-  assert.equal(runs.length, 0)
-  assert.equal(timers.armed(300), 1, 'the hold: 1000 ms budget less the 700 ms waited')
-  assert.equal(timers.armed(0), 1, 'half the budget is gone already: the heads may start')
-  assert.equal(timers.fire(300), 1)
-  await settle()
-  assert.ok(runs.length > 0, 'the hold is over: HTTP')
-})
-
 test('a piece HTTP is already racing is not raced again when a piece asked before it goes late', async () => {
   const timers = manualTimers()
   const { peers, requests } = scriptedPeers()
