@@ -403,7 +403,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         bytes += pieceSize(last, asset.length, asset.pieceLength)
       }
       heldHeadBytes += bytes
-      clock.heldHeadRuns++
     } else if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
     } else if (steal.size > 0) {
@@ -422,6 +421,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       if (httpGaveUp) pump() // fails what only HTTP could give
       return
     }
+    if (held) clock.heldHeadRuns++ // counted only for a run that starts: its end gives the room back
     const run: number[] = []
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')
