@@ -394,15 +394,16 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     // are raced in large runs.
     const maxPieces = piecesIn(crowdRun && first !== undefined && !overdue.has(first) ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
     const steal = first === undefined && !held ? stealable() : new Set<number>()
+    /** Bytes of a held head run. */
+    let headBytes = 0
     if (held && first !== undefined) {
       // The front, up to one small run and the head's room.
-      let bytes = pieceSize(first, asset.length, asset.pieceLength)
+      headBytes = pieceSize(first, asset.length, asset.pieceLength)
       const room = Math.min(config.webseedCrowdRunBytes, holdHeadRoom())
-      while (state.get(last + 1) === 'queued' && !peerable(last + 1) && bytes + pieceSize(last + 1, asset.length, asset.pieceLength) <= room) {
+      while (state.get(last + 1) === 'queued' && !peerable(last + 1) && headBytes + pieceSize(last + 1, asset.length, asset.pieceLength) <= room) {
         last++
-        bytes += pieceSize(last, asset.length, asset.pieceLength)
+        headBytes += pieceSize(last, asset.length, asset.pieceLength)
       }
-      heldHeadBytes += bytes
     } else if (first !== undefined) {
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
     } else if (steal.size > 0) {
@@ -421,7 +422,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       if (httpGaveUp) pump() // fails what only HTTP could give
       return
     }
-    if (held) clock.heldHeadRuns++ // counted only for a run that starts: its end gives the room back
+    if (held) {
+      // Counted only for a run that starts: its end gives the worker's place back.
+      heldHeadBytes += headBytes
+      clock.heldHeadRuns++
+    }
     const run: number[] = []
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')

@@ -303,8 +303,13 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     }
   }
 
+  /** Whether the key index says the piece is not stored: then no transaction is needed to know. */
+  async function knownMissing(infoHash: string, index: number): Promise<boolean> {
+    return !!storedKeys && !(await storedKeys.mayHold(pieceKey(infoHash, index)))
+  }
+
   async function read(infoHash: string, index: number): Promise<StoredPiece | undefined> {
-    if (storedKeys && !(await storedKeys.mayHold(pieceKey(infoHash, index)))) return undefined
+    if (await knownMissing(infoHash, index)) return undefined
     return new Promise((resolve) => {
       if (readQueue.length === 0) queueMicrotask(() => void drainReads())
       readQueue.push({ key: pieceKey(infoHash, index), resolve })
@@ -334,7 +339,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
       })
     },
     async has(infoHash, index) {
-      if (storedKeys && !(await storedKeys.mayHold(pieceKey(infoHash, index)))) return false
+      if (await knownMissing(infoHash, index)) return false
       try {
         return (await (await open()).getKey('pieces', pieceKey(infoHash, index))) !== undefined
       } catch {
