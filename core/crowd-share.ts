@@ -3,7 +3,7 @@
 // Both sides compute the same split from the same facts: the members (this page and its connected
 // peers, by sorted peer id) and the piece. Connected sets differ a little between members while a
 // crowd connects; a piece then has two owners or none for a while, which costs a duplicate fetch or
-// a wait of at most the latency budget (piece-scheduler.ts), never a wrong byte.
+// a wait (piece-scheduler.ts), never a wrong byte.
 
 import type { CrowdShare } from './agent-protocol.ts'
 
@@ -19,7 +19,12 @@ export function crowdShareOf(myPeerId: string, connectedPeerIds: Iterable<string
  * asset so that the heads of all assets do not fall to the same member.
  */
 export function ownsPiece(share: CrowdShare, infoHash: string, index: number): boolean {
-  if (share.of < 2) return true
+  return share.of < 2 || ownerOf(share, infoHash, index) === share.rank
+}
+
+/** The rank of the member whose piece it is to fetch from the origin. */
+export function ownerOf(share: CrowdShare, infoHash: string, index: number): number {
+  if (share.of < 2) return share.rank
   const shift = Number.parseInt(infoHash.slice(0, 8), 16) % share.of
-  return (index + shift) % share.of === share.rank
+  return (index + shift) % share.of
 }

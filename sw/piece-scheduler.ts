@@ -23,7 +23,7 @@
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
-import { ownsPiece } from '../core/crowd-share.ts'
+import { ownerOf, ownsPiece } from '../core/crowd-share.ts'
 import type { SwConfig } from './config.ts'
 import { SwError, toSwError } from './errors.ts'
 import type { PeerPieces } from './peer-source-port.ts'
@@ -61,6 +61,12 @@ export interface SchedulerClock {
   heldHeadRuns: number
   /** Batches under way: each is pumped when a peer request ends, so another batch's pieces may take the freed room. */
   batches: Set<() => void>
+  /**
+   * In a crowd: how many of each member's pieces (by rank, core/crowd-share.ts) the batches have seen
+   * become available from peers. A member whose count moves is fetching its share from the origin:
+   * its other pieces are worth waiting for.
+   */
+  crowdProgress: Map<number, number>
   /** Diagnostics: piece requests asked of peers, delivered by them, failed (unavailable), and raced over HTTP as late. */
   counts: SchedulerCounts
   /** Diagnostics: batches, holds and runs as they happen. */
@@ -75,7 +81,7 @@ export interface SchedulerCounts {
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
+  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), crowdProgress: new Map(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0 } }
 }
 
 /** How many times faster than the peers HTTP must be measured for a late piece to bring those behind it. */
@@ -88,6 +94,13 @@ const CASCADE_HTTP_ADVANTAGE = 2
  * first peer came with it).
  */
 const MAX_HELD_HEAD_RUNS = 3
+
+/**
+ * Budgets in a row without progress after which another crowd member's pieces go to HTTP. Two: a
+ * busy page on a busy machine can miss a budget (pages blocked for a second or more in a crowd of 8
+ * browsers on 2 cores) while its origin runs still move.
+ */
+const OWNER_IDLE_CHECKS = 2
 
 /** Fewest pieces asked of peers at once, whatever their measured rate. */
 const MIN_PEER_PIPELINE = 4
@@ -139,21 +152,30 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const stolen = new Set<number>()
   const peerRequests = new Map<number, { cancel(): void; cancelTimer(): void; endMeasure(): void }>()
   const crowd = peers?.crowd(clientId) ?? false
-  // Crowd order: the reader's next run first (it is needed now), then from somewhere random, so
-  // visitors arriving together fetch different pieces from the origin.
+  // Crowd order, for what is anyone's to fetch (this page's share of the crowd unknown yet, or another
+  // member's pieces released): the reader's next run first (it is needed now), then from somewhere
+  // random, so visitors arriving together fetch different pieces from the origin.
   const sorted = [...indexes].sort((a, b) => a - b)
   const head = crowd ? Math.min(sorted.length, Math.max(1, Math.floor(config.webseedCrowdRunBytes / asset.pieceLength))) : sorted.length
   const rest = sorted.slice(head)
   const offset = Math.floor(random() * rest.length)
   const order = [...sorted.slice(0, head), ...rest.slice(offset), ...rest.slice(0, offset)]
-  const headPieces = new Set(sorted.slice(0, head))
   /**
-   * In a crowd, pieces another member owns (core/crowd-share.ts) are left to it for up to the budget:
-   * it fetches them from the origin meanwhile and they arrive from it as a peer. Then HTTP may take
-   * what still nobody holds. This page's own share, and the reader's next run, go to HTTP at once.
+   * In a crowd, pieces another member owns (core/crowd-share.ts) are left to it while it makes
+   * progress: it fetches them from the origin and they arrive from it as a peer. This page's own
+   * share, and the reader's next run, go to HTTP at once. Another member's pieces go to HTTP only
+   * once this page's own share of the batch is under way and that member made none of its pieces
+   * available for a whole budget (it left, or is stuck). At a congested origin a member needs several
+   * budgets for its share, and a page that took the others' pieces after one budget (as before)
+   * fetched from the origin what the crowd was already fetching, slowing every member's share.
    */
-  let othersReleased = !crowd
-  const cancelRelease = crowd ? setTimer(() => ((othersReleased = true), pump()), config.peerBudgetMs) : () => undefined
+  const releasedOwners = new Set<number>()
+  /** Checks in a row in which each member made no progress. */
+  const idleChecks = new Map<number, number>()
+  /** Pieces of this batch already counted in clock.crowdProgress. */
+  const seenAvailable = new Set<number>()
+  let progressAtCheck = new Map(clock.crowdProgress)
+  let cancelRelease = crowd ? setTimer(checkOwners, config.peerBudgetMs) : () => undefined
   const controller = new AbortController()
   let remaining = indexes.length
   let waitingForSlot = false
@@ -183,8 +205,48 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         holdHttp = false
         cancelHold()
         pump()
-      } else if (infoHash === asset.infoHash) pump()
+      } else if (infoHash === asset.infoHash) {
+        noteCrowdProgress()
+        pump()
+      }
     }) ?? (() => undefined)
+
+  /** Counts the pieces of this batch newly available from peers towards their owners' progress. */
+  function noteCrowdProgress(): void {
+    const share = crowd ? (peers?.share(clientId) ?? null) : null
+    if (!share) return
+    for (const index of sorted) {
+      if (seenAvailable.has(index) || state.get(index) === 'done' || !peers!.has(asset.infoHash, index, clientId)) continue
+      seenAvailable.add(index)
+      const owner = ownerOf(share, asset.infoHash, index)
+      clock.crowdProgress.set(owner, (clock.crowdProgress.get(owner) ?? 0) + 1)
+    }
+  }
+
+  /** Every budget: releases to HTTP the pieces of members that made no progress since the last check (see releasedOwners). */
+  function checkOwners(): void {
+    if (remaining === 0) return
+    const share = peers?.share(clientId) ?? null
+    const ownWorkLeft = sorted.some((index) => state.get(index) === 'queued' && !peerable(index) && mine(index))
+    if (share && !ownWorkLeft) {
+      for (let rank = 0; rank < share.of; rank++) {
+        const idle = (clock.crowdProgress.get(rank) ?? 0) === (progressAtCheck.get(rank) ?? 0)
+        const strikes = idle ? (idleChecks.get(rank) ?? 0) + 1 : 0
+        idleChecks.set(rank, strikes)
+        if (strikes >= OWNER_IDLE_CHECKS) releasedOwners.add(rank)
+      }
+    }
+    progressAtCheck = new Map(clock.crowdProgress)
+    cancelRelease = setTimer(checkOwners, config.peerBudgetMs)
+    pump()
+  }
+
+  /** Whether HTTP may take another member's piece that nobody holds (always, outside a crowd). */
+  function othersReleased(index: number): boolean {
+    if (!crowd || triedPeers.has(index)) return true
+    const share = peers?.share(clientId) ?? null
+    return !share || releasedOwners.has(ownerOf(share, asset.infoHash, index))
+  }
 
   function settle(index: number): boolean {
     if (state.get(index) === 'done') return false
@@ -256,6 +318,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       // 8.03 copies of the page from the origin, against 7.49-7.93 without).
       const assumed = config.peerAssumedBytesPerSec
       const behindToo = clock.http.rate(assumed) >= CASCADE_HTTP_ADVANTAGE * clock.peers.rate(assumed)
+      if (crowdFetching()) return // the peer keeps it (the agent fails it if it stalls)
       let after = false
       for (const asked of behindToo ? peerRequests.keys() : [index]) {
         after ||= asked === index
@@ -297,7 +360,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 
   /** Whether this page fetches the piece from the origin itself when nobody holds it (always, outside a crowd). */
   function mine(index: number): boolean {
-    if (headPieces.has(index)) return true
     const share = peers?.share(clientId) ?? null
     return !share || ownsPiece(share, asset.infoHash, index)
   }
@@ -305,7 +367,18 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Pieces HTTP should take first: queued ones no peer can give (another member's, once released), and overdue peer ones. */
   function httpFirst(index: number): boolean {
     const s = state.get(index)
-    return (s === 'queued' && !peerable(index) && (othersReleased || mine(index))) || (s === 'peer' && overdue.has(index))
+    return (s === 'queued' && !peerable(index) && (mine(index) || othersReleased(index))) || (s === 'peer' && overdue.has(index))
+  }
+
+  /**
+   * Whether the crowd is still fetching this batch from the origin: the crowd is split and some piece
+   * is held by nobody connected. The origin is then the crowd's bottleneck, and what HTTP takes that a
+   * peer holds or is sending (a steal, a race) is taken from the members fetching their shares
+   * (measured, crowd of 8 at 20 Mbit/s: …). Visitors who find the page held (one after another) steal
+   * and race as usual.
+   */
+  function crowdFetching(): boolean {
+    return !!peers?.share(clientId) && sorted.some((index) => state.get(index) !== 'done' && !peers.has(asset.infoHash, index, clientId))
   }
 
   /** Whether peers are working on a piece of this batch now. */
@@ -322,9 +395,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    */
   function stealable(): Set<number> {
     if (clock.peerBytesOpen < peerPipelineBytes()) return new Set()
-    const queued = sorted.filter((index) => state.get(index) === 'queued')
     const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
-    const share = httpRate / (httpRate + clock.peers.rate(config.peerAssumedBytesPerSec)) || 0
+    const peerRate = clock.peers.rate(config.peerAssumedBytesPerSec)
+    if (crowdFetching()) return new Set()
+    const queued = sorted.filter((index) => state.get(index) === 'queued')
+    const share = httpRate / (httpRate + peerRate) || 0
     const count = Math.ceil((queued.length + stolen.size) * share) - stolen.size
     if (count <= 0) return new Set()
     // Peers busy with other batches only: the reader of this one would wait for its head until they
@@ -388,7 +463,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
     const candidates = crowdRun ? order : sorted
     const held = holdHttp
-    let first: number | undefined = held ? holdHeadStart() : (candidates.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst))
+    // This page's own share first: in reading order where the crowd is split (the other members'
+    // readers want it in that order too), else from the crowd order. Then what is left to anyone.
+    const ownOrder = crowdRun && peers?.share(clientId) ? sorted : candidates
+    let first: number | undefined = held ? holdHeadStart() : (ownOrder.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst))
     let last = first ?? -1
     // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
     // are raced in large runs.
@@ -428,6 +506,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       clock.heldHeadRuns++
     }
     const run: number[] = []
+    const wasOverdue = overdue.has(first)
     for (let index = first; index <= last; index++) {
       if (state.get(index) === 'queued') state.set(index, 'http')
       overdue.delete(index) // taken: the next run must not take it again
@@ -437,7 +516,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       run.push(index)
     }
     const endMeasure = clock.http.begin()
-    trace(held ? 'run, held head' : 'run', first, last)
+    // Why this run: what the trace tells apart when origin bytes are counted.
+    const share = peers?.share(clientId)
+    const why = held ? 'held head' : steal.size > 0 ? 'steal' : wasOverdue ? 'late' : triedPeers.has(first) ? 'peer failed' : !share ? 'any' : mine(first) ? 'own share' : 'released'
+    trace(`run, ${why}`, first, last)
     pump() // more HTTP-able pieces: queue for the next slot at once
     const verifying: Promise<unknown>[] = []
     deps.http

@@ -259,6 +259,8 @@ export function manualTimers() {
   return {
     setTimer,
     armed: (ms: number) => [...pending].filter((timer) => timer.ms === ms).length,
+    /** Durations of the timers pending now. */
+    pending: () => [...pending].map((timer) => timer.ms),
     /** Timers of this duration started so far. */
     started: (ms: number) => starts.filter((value) => value === ms).length,
     /** Fires every pending timer of this duration. */

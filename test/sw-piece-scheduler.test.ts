@@ -198,7 +198,26 @@ test('a batch planned while the page was connecting takes large runs in reading 
   assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
 })
 
-test('in a crowd, HTTP fetches the reader\'s next piece and this page\'s own share at once; the other members\' pieces only after the budget', async () => {
+/** Runs HTTP runs to completion as they come, until none is left; returns the pieces fetched, in order. */
+function runToCompletion(runs: ReturnType<typeof scriptedHttp>['runs'], assetBytes: Uint8Array, a: ManifestAsset) {
+  let completed = 0
+  const fetched: number[] = []
+  return async () => {
+    for (;;) {
+      await settle()
+      await settle()
+      if (completed === runs.length) return fetched
+      const run = runs[completed++]!
+      for (let index = run.first; index <= run.last; index++) {
+        fetched.push(index)
+        run.emit({ index, bytes: pieceOf(assetBytes, a, index) })
+      }
+      run.done.resolve()
+    }
+  }
+}
+
+test('in a crowd, HTTP fetches this page\'s own share at once, in reading order; another member\'s pieces only once it made no progress for two budgets', async () => {
   const clipBytes = makeBytes(12 * PIECE, 11)
   const clip = makeAsset(clipBytes, { path: '/media/crowd.webm' })
   const timers = manualTimers()
@@ -209,37 +228,77 @@ test('in a crowd, HTTP fetches the reader\'s next piece and this page\'s own sha
   const { http, runs } = scriptedHttp()
   const all = Array.from({ length: 12 }, (_, i) => i)
   const finished = schedulePieces(schedulerDeps(peers, http, { slots: 1, setTimer: timers.setTimer, random: 0.5 }), clip, all, { deliver: () => undefined, fail: noFailure })
-  let completed = 0
-  const completeRuns = async () => {
-    for (;;) {
-      await settle()
-      await settle()
-      if (completed === runs.length) return
-      const run = runs[completed++]!
-      for (let index = run.first; index <= run.last; index++) run.emit({ index, bytes: pieceOf(clipBytes, clip, index) })
-      run.done.resolve()
-    }
-  }
-  await completeRuns()
-  const fetched = runs.flatMap((run) => Array.from({ length: run.last - run.first + 1 }, (_, i) => run.first + i))
+  const completeRuns = runToCompletion(runs, clipBytes, clip)
   const own = all.filter((index) => ownsPiece(share, clip.infoHash, index))
   assert.ok(own.length >= 3 && own.length <= 5, `a third of the pieces is this page's: ${own}`)
-  assert.equal(fetched[0], 0, 'the reader\'s next piece first')
-  assert.deepEqual([...new Set(fetched)].sort((a, b) => a - b), [...new Set([0, ...own])].sort((a, b) => a - b), 'then its own share, nothing of the others\'')
-  timers.fire(1000) // the budget passed: what the others did not share meanwhile comes from HTTP too
-  await completeRuns()
+  assert.deepEqual(await completeRuns(), own, 'its own share in reading order, nothing of the others\'')
+  timers.fire(1000) // one budget without progress from the others: they may be busy
+  assert.deepEqual(await completeRuns(), own, 'nothing more after one budget')
+  timers.fire(1000) // two: what the others did not share meanwhile comes from HTTP too
+  const fetched = await completeRuns()
   await finished
-  const after = runs.flatMap((run) => Array.from({ length: run.last - run.first + 1 }, (_, i) => run.first + i))
-  assert.deepEqual([...after].sort((a, b) => a - b), all, 'every piece from the origin exactly once')
+  assert.deepEqual([...fetched].sort((a, b) => a - b), all, 'every piece from the origin exactly once')
+})
+
+test('in a crowd, a member whose pieces keep arriving keeps its share; one that stops loses it to HTTP', async () => {
+  const clipBytes = makeBytes(12 * PIECE, 13)
+  const clip = makeAsset(clipBytes, { path: '/media/shared.webm' })
+  const timers = manualTimers()
+  const { peers, state, announce } = scriptedSitePeers()
+  state.held = new Set() // nobody holds anything yet
+  const share = { rank: 0, of: 3 }
+  state.share = share
+  const { http, runs } = scriptedHttp()
+  const all = Array.from({ length: 12 }, (_, i) => i)
+  schedulePieces(schedulerDeps(peers, http, { slots: 1, setTimer: timers.setTimer }), clip, all, { deliver: () => undefined, fail: noFailure })
+  const completeRuns = runToCompletion(runs, clipBytes, clip)
+  const ownedBy = (rank: number) => all.filter((index) => ownsPiece({ rank, of: 3 }, clip.infoHash, index))
+  const [busy, idle] = [ownedBy(1), ownedBy(2)]
+  assert.deepEqual(await completeRuns(), ownedBy(0), 'its own share first')
+  for (let check = 0; check < 3; check++) {
+    // Member 1 makes one more of its pieces available each budget (it fetches its share); member 2 none.
+    state.held.add(busy[check]!)
+    announce(clip.infoHash)
+    timers.fire(1000)
+  }
+  const fetched = await completeRuns()
+  assert.deepEqual(fetched.filter((index) => busy.includes(index)), [], 'nothing of the member that makes progress')
+  assert.deepEqual([...fetched].filter((index) => idle.includes(index)).sort((a, b) => a - b), idle, 'the idle member\'s share from the origin')
+})
+
+test('while a crowd is still fetching a batch from the origin, HTTP neither steals from the peers nor races them; once everything is held, it does both again', async () => {
+  const clipBytes = makeBytes(12 * PIECE, 14)
+  const clip = makeAsset(clipBytes, { path: '/media/fresh.webm' })
+  const timers = manualTimers()
+  const { peers, state, announce } = scriptedSitePeers()
+  const share = { rank: 0, of: 2 }
+  state.share = share
+  const all = Array.from({ length: 12 }, (_, i) => i)
+  // The first eight pieces are held by a connected peer; of the last four, nobody holds any yet.
+  state.held = new Set(all.slice(0, 8))
+  const { http, runs } = scriptedHttp()
+  const deps = withFastOrigin(schedulerDeps(peers, http, { slots: 4, setTimer: timers.setTimer }))
+  schedulePieces(deps, clip, all, { deliver: () => undefined, fail: noFailure })
+  const completeRuns = runToCompletion(runs, clipBytes, clip)
+  const mineLeft = all.slice(8).filter((index) => ownsPiece(share, clip.infoHash, index))
+  assert.deepEqual(await completeRuns(), mineLeft, 'HTTP takes its own share of what nobody holds, nothing the peer holds')
+  const racesBefore = runs.length
+  for (const ms of new Set(timers.pending())) timers.fire(ms) // every peer request is late, and the release checks run
+  assert.equal(runs.length, racesBefore, 'no race while the crowd still fetches what nobody holds')
+  for (const index of all.slice(8)) state.held.add(index) // the other member fetched and shared its pieces
+  announce(clip.infoHash)
+  await settle()
+  assert.ok(runs.length > racesBefore, 'everything is held: HTTP steals from the far end again')
 })
 
 /** Peers holding every piece of every asset, answering when the test says; requests keyed `path:index`. */
 function scriptedSitePeers() {
   const requests = new Map<string, Deferred<Uint8Array>>()
-  const state: { settling: boolean; crowd: boolean; holdNothing: boolean; share: CrowdShare | null } = { settling: false, crowd: true, holdNothing: false, share: null }
+  /** `held`: the pieces connected peers hold, when not all (or none, with holdNothing). */
+  const state: { settling: boolean; crowd: boolean; holdNothing: boolean; held: Set<number> | null; share: CrowdShare | null } = { settling: false, crowd: true, holdNothing: false, held: null, share: null }
   const listeners = new Set<(infoHash: string | null) => void>()
   const peers: PeerPieces = {
-    has: () => !state.holdNothing,
+    has: (_infoHash, index) => (state.held ? state.held.has(index) : !state.holdNothing),
     crowd: () => state.crowd,
     settling: () => state.settling,
     share: () => state.share,
@@ -259,7 +318,11 @@ function scriptedSitePeers() {
     state.settling = false
     for (const listener of listeners) listener(null)
   }
-  return { peers, requests, state, settled }
+  /** Peers made pieces of this asset available. */
+  const announce = (infoHash: string) => {
+    for (const listener of listeners) listener(infoHash)
+  }
+  return { peers, requests, state, settled, announce }
 }
 
 
