@@ -394,12 +394,16 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    * holds.
    */
   function stealable(): Set<number> {
-    if (clock.peerBytesOpen < peerPipelineBytes()) return new Set()
+    if (clock.peerBytesOpen < peerPipelineBytes() || crowdFetching()) return new Set()
     const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
     const peerRate = clock.peers.rate(config.peerAssumedBytesPerSec)
-    if (crowdFetching()) return new Set()
     const queued = sorted.filter((index) => state.get(index) === 'queued')
-    const share = httpRate / (httpRate + peerRate) || 0
+    // The split that ends soonest, less what lets peers end up to the budget later: peers may be
+    // slower than the origin by the budget. This batch's part of the peers' measured rate (all batches
+    // share it; none before any is measured: a peer that trickles must not be trusted with a batch).
+    const bytes = (queued.length + stolen.size) * asset.pieceLength
+    const slack = (clock.peers.rate(0) / Math.max(1, clock.batches.size)) * (config.peerBudgetMs / 1000) / bytes
+    const share = Math.max(0, httpRate / (httpRate + peerRate) - slack) || 0
     const count = Math.ceil((queued.length + stolen.size) * share) - stolen.size
     if (count <= 0) return new Set()
     // Peers busy with other batches only: the reader of this one would wait for its head until they

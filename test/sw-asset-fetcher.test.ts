@@ -136,8 +136,8 @@ test('pieces peers hold go to peers; the rest to http at once; a peer late past 
 
 test('slow peers and a free HTTP slot: peers pull from the front, HTTP from the far end, each piece fetched once', async () => {
   const peers = createFakePeers(bytes, { have: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], delayMs: 30 })
-  // Peers assumed at one piece a second: a pipeline of 5 pieces within the 5 s budget.
-  const { fetcher, origin } = setup({ peers, budgetMs: 5000, peerBytesPerSec: PIECE })
+  // Peers assumed at one piece a second: a pipeline of 4 pieces (the least) within the 1 s budget.
+  const { fetcher, origin } = setup({ peers, budgetMs: 1000, peerBytesPerSec: PIECE })
   const pieces = await readAll(fetcher.open(asset, 0, LAST))
   assertInOrderAndCorrect(pieces, asset, 0, LAST)
   assert.equal(pieces[0].source, 'peers')

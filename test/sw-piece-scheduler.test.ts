@@ -118,6 +118,17 @@ test('a late peer piece raced over HTTP: when the peer then gives up, the piece 
   assert.deepEqual(delivered, [[0, 'http']])
 })
 
+/** Deps whose clock has measured the peers at the assumed rate of the deps, 2 pieces a second. */
+function withMeasuredPeers(deps: SchedulerDeps): SchedulerDeps {
+  let ms = 0
+  const clock = createSchedulerClock(() => ms)
+  const end = clock.peers.begin()
+  ms = 16_000 // enough bytes to count as measured
+  clock.peers.add(32 * PIECE)
+  end()
+  return { ...deps, clock }
+}
+
 /** Deps whose clock has measured HTTP at 10 MB/s: far faster than the peers' assumed 2 pieces a second. */
 function withFastOrigin(deps: SchedulerDeps): SchedulerDeps {
   let ms = 0
@@ -344,22 +355,49 @@ test('peers are asked, across every batch of the worker, only what they deliver 
   requests.get('/media/photo.jpg:0')!.resolve(pieceOf(photoBytes, photo, 0))
   await settle()
   assert.ok(requests.has('/media/film.webm:4'), 'the room the photo freed goes to the film at once')
-  assert.equal(runs.length, 1, 'HTTP already has its half of the film')
+  assert.equal(runs.length, 1, 'HTTP already has its share of the film')
   assert.equal(requests.size, 5)
   for (const index of [1, 2, 3]) requests.get(`/media/photo.jpg:${index}`)!.resolve(pieceOf(photoBytes, photo, index))
   await photoDone
   assert.deepEqual(delivered, ['photo:0:peers', 'photo:1:peers', 'photo:2:peers', 'photo:3:peers'])
 })
 
-test('when peers are on a batch, HTTP takes its share from the far end, so the two meet in the middle', async () => {
-  const clipBytes = makeBytes(8 * PIECE, 10)
+test('when peers are on a batch, HTTP takes its share from the far end, so the two meet in the middle, the peers taking the budget\'s worth more', async () => {
+  const clipBytes = makeBytes(40 * PIECE, 10)
   const clip = makeAsset(clipBytes, { path: '/media/clip.webm' })
   const { peers, requests } = scriptedSitePeers()
   const { http, runs } = scriptedHttp()
-  schedulePieces(schedulerDeps(peers, http), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: () => undefined, fail: noFailure })
+  const all = Array.from({ length: 40 }, (_, i) => i)
+  schedulePieces(withMeasuredPeers(schedulerDeps(peers, http)), clip, all, { deliver: () => undefined, fail: noFailure })
   await settle()
   assert.deepEqual([...requests.keys()], ['/media/clip.webm:0', '/media/clip.webm:1', '/media/clip.webm:2', '/media/clip.webm:3'], 'peers from the front')
-  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[6, 7]], 'HTTP: half of what is left, from the back')
+  // HTTP at the assumed 2 pieces a second, the peers measured at as much: HTTP would take half of the
+  // 36 pieces left, 18; the peers take what they deliver in the budget on top (2), so HTTP takes 16.
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[36, 39], [32, 35], [28, 31], [24, 27]], 'HTTP: from the back, in large runs')
+})
+
+test('a batch the peers deliver within the budget is left to them whole, though HTTP would end it sooner', async () => {
+  const clipBytes = makeBytes(8 * PIECE, 15)
+  const clip = makeAsset(clipBytes, { path: '/media/short.webm' })
+  const { peers, requests } = scriptedSitePeers()
+  const { http, runs } = scriptedHttp()
+  schedulePieces(withMeasuredPeers(schedulerDeps(peers, http)), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: () => undefined, fail: noFailure })
+  await settle()
+  assert.equal(requests.size, 4, 'peers from the front')
+  // The 4 pieces left take the peers 2 s at their measured 2 pieces a second, against 1 s with
+  // HTTP's help: later by the budget (1 s) at most.
+  assert.deepEqual(runs, [], 'nothing for HTTP')
+})
+
+test('peers not measured yet are not trusted with a batch: HTTP takes its even share', async () => {
+  const clipBytes = makeBytes(8 * PIECE, 16)
+  const clip = makeAsset(clipBytes, { path: '/media/unknown.webm' })
+  const { peers } = scriptedSitePeers()
+  const { http, runs } = scriptedHttp()
+  schedulePieces(schedulerDeps(peers, http), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: () => undefined, fail: noFailure })
+  await settle()
+  // A peer that trickles is measured only once its first piece is in: until then, the plain split.
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[6, 7]], 'half of what is left, from the back')
 })
 
 test('while the page\'s agent is still connecting, HTTP waits (its peers may hold the whole page); once it settled alone, large runs in parallel', async () => {
