@@ -9,6 +9,7 @@ import { skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
 import { waitForController, fetchInPage, swStats } from './helpers/demo-site.ts'
 import { buildSite } from '../origin-tools/src/commands/build.ts'
+import { SW_CONFIG_DEFAULTS } from '../sw/config.ts'
 
 const suite = browserSuite()
 
@@ -36,7 +37,10 @@ test('a deploy while a visitor is on the site takes effect on the next page load
     minSizeBytes: 256 * 1024, expiresInDays: 7, killSwitch: false, json: true,
   })
 
-  // The next page load, well within the 5-minute refresh interval.
+  // The next page load, well within the 5-minute refresh interval, but not within
+  // manifestNavigationCheckMs of the gallery's own check (a burst of navigations checks once): on a
+  // fast machine the gallery, its store writes and the deploy all fit in less than that.
+  await page.waitForTimeout(SW_CONFIG_DEFAULTS.manifestNavigationCheckMs)
   await page.reload()
   assert.ok(await imagesLoaded(page), 'every image of the page decodes')
   // Counted over all assets: the changed file's own counters start again under its new infohash.
