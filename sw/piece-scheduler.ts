@@ -95,13 +95,6 @@ const CASCADE_HTTP_ADVANTAGE = 2
  */
 const MAX_HELD_HEAD_RUNS = 3
 
-/**
- * Budgets in a row without progress after which another crowd member's pieces go to HTTP. Two: a
- * busy page on a busy machine can miss a budget (pages blocked for a second or more in a crowd of 8
- * browsers on 2 cores) while its origin runs still move.
- */
-const OWNER_IDLE_CHECKS = 2
-
 /** Fewest pieces asked of peers at once, whatever their measured rate. */
 const MIN_PEER_PIPELINE = 4
 
@@ -170,8 +163,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    * fetched from the origin what the crowd was already fetching, slowing every member's share.
    */
   const releasedOwners = new Set<number>()
-  /** Checks in a row in which each member made no progress. */
-  const idleChecks = new Map<number, number>()
   /** Pieces of this batch already counted in clock.crowdProgress. */
   const seenAvailable = new Set<number>()
   let progressAtCheck = new Map(clock.crowdProgress)
@@ -230,10 +221,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const ownWorkLeft = sorted.some((index) => state.get(index) === 'queued' && !peerable(index) && mine(index))
     if (share && !ownWorkLeft) {
       for (let rank = 0; rank < share.of; rank++) {
-        const idle = (clock.crowdProgress.get(rank) ?? 0) === (progressAtCheck.get(rank) ?? 0)
-        const strikes = idle ? (idleChecks.get(rank) ?? 0) + 1 : 0
-        idleChecks.set(rank, strikes)
-        if (strikes >= OWNER_IDLE_CHECKS) releasedOwners.add(rank)
+        if ((clock.crowdProgress.get(rank) ?? 0) === (progressAtCheck.get(rank) ?? 0)) releasedOwners.add(rank)
       }
     }
     progressAtCheck = new Map(clock.crowdProgress)

@@ -228,7 +228,7 @@ function runToCompletion(runs: ReturnType<typeof scriptedHttp>['runs'], assetByt
   }
 }
 
-test('in a crowd, HTTP fetches this page\'s own share at once, in reading order; another member\'s pieces only once it made no progress for two budgets', async () => {
+test('in a crowd, HTTP fetches this page\'s own share at once, in reading order; another member\'s pieces only once it made no progress for a budget', async () => {
   const clipBytes = makeBytes(12 * PIECE, 11)
   const clip = makeAsset(clipBytes, { path: '/media/crowd.webm' })
   const timers = manualTimers()
@@ -243,9 +243,7 @@ test('in a crowd, HTTP fetches this page\'s own share at once, in reading order;
   const own = all.filter((index) => ownsPiece(share, clip.infoHash, index))
   assert.ok(own.length >= 3 && own.length <= 5, `a third of the pieces is this page's: ${own}`)
   assert.deepEqual(await completeRuns(), own, 'its own share in reading order, nothing of the others\'')
-  timers.fire(1000) // one budget without progress from the others: they may be busy
-  assert.deepEqual(await completeRuns(), own, 'nothing more after one budget')
-  timers.fire(1000) // two: what the others did not share meanwhile comes from HTTP too
+  timers.fire(1000) // a budget without progress from the others: what they did not share comes from HTTP too
   const fetched = await completeRuns()
   await finished
   assert.deepEqual([...fetched].sort((a, b) => a - b), all, 'every piece from the origin exactly once')
