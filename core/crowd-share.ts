@@ -14,17 +14,19 @@ export function crowdShareOf(myPeerId: string, connectedPeerIds: Iterable<string
 }
 
 /**
- * Whether the piece is this member's to fetch from the origin. Consecutive pieces go to consecutive
- * members (each run of the crowd is one piece, config webseedCrowdRunBytes); the start is shifted per
- * asset so that the heads of all assets do not fall to the same member.
+ * Whether the piece is this member's to fetch from the origin. Consecutive blocks of `blockPieces`
+ * pieces go to consecutive members (a block is one of the crowd's HTTP runs, config
+ * webseedCrowdRunBytes: with one piece a block, a member's share at a fast origin was dozens of
+ * single-piece requests, each a round trip and a fetch's CPU); the start is shifted per asset so
+ * that the heads of all assets do not fall to the same member.
  */
-export function ownsPiece(share: CrowdShare, infoHash: string, index: number): boolean {
-  return share.of < 2 || ownerOf(share, infoHash, index) === share.rank
+export function ownsPiece(share: CrowdShare, infoHash: string, index: number, blockPieces = 1): boolean {
+  return share.of < 2 || ownerOf(share, infoHash, index, blockPieces) === share.rank
 }
 
 /** The rank of the member whose piece it is to fetch from the origin. */
-export function ownerOf(share: CrowdShare, infoHash: string, index: number): number {
+export function ownerOf(share: CrowdShare, infoHash: string, index: number, blockPieces = 1): number {
   if (share.of < 2) return share.rank
   const shift = Number.parseInt(infoHash.slice(0, 8), 16) % share.of
-  return (index + shift) % share.of
+  return (Math.floor(index / Math.max(1, blockPieces)) + shift) % share.of
 }

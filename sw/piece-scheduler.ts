@@ -95,6 +95,13 @@ const CASCADE_HTTP_ADVANTAGE = 2
  */
 const MAX_HELD_HEAD_RUNS = 3
 
+/**
+ * How many times faster than the peers HTTP must be measured for a crowd's origin to count as not
+ * congested (see crowdFetching). Measured in bench:net crowds of 8 (peers 0.15-0.3 MB/s each on
+ * 2 cores): HTTP gave each visitor 0.3-0.5 MB/s at a 20 Mbit/s origin, about 3 MB/s at 200 Mbit/s.
+ */
+const CROWD_HTTP_ADVANTAGE = 4
+
 /** Fewest pieces asked of peers at once, whatever their measured rate. */
 const MIN_PEER_PIPELINE = 4
 
@@ -149,7 +156,9 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   // member's pieces released): the reader's next run first (it is needed now), then from somewhere
   // random, so visitors arriving together fetch different pieces from the origin.
   const sorted = [...indexes].sort((a, b) => a - b)
-  const head = crowd ? Math.min(sorted.length, Math.max(1, Math.floor(config.webseedCrowdRunBytes / asset.pieceLength))) : sorted.length
+  /** Pieces in one of the crowd's small runs: also the blocks a crowd's shares are made of. */
+  const blockPieces = Math.max(1, Math.floor(config.webseedCrowdRunBytes / asset.pieceLength))
+  const head = crowd ? Math.min(sorted.length, blockPieces) : sorted.length
   const rest = sorted.slice(head)
   const offset = Math.floor(random() * rest.length)
   const order = [...sorted.slice(0, head), ...rest.slice(offset), ...rest.slice(0, offset)]
@@ -209,7 +218,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     for (const index of sorted) {
       if (seenAvailable.has(index) || state.get(index) === 'done' || !peers!.has(asset.infoHash, index, clientId)) continue
       seenAvailable.add(index)
-      const owner = ownerOf(share, asset.infoHash, index)
+      const owner = ownerOf(share, asset.infoHash, index, blockPieces)
       clock.crowdProgress.set(owner, (clock.crowdProgress.get(owner) ?? 0) + 1)
     }
   }
@@ -233,7 +242,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   function othersReleased(index: number): boolean {
     if (!crowd || triedPeers.has(index)) return true
     const share = peers?.share(clientId) ?? null
-    return !share || releasedOwners.has(ownerOf(share, asset.infoHash, index))
+    return !share || releasedOwners.has(ownerOf(share, asset.infoHash, index, blockPieces))
   }
 
   function settle(index: number): boolean {
@@ -349,7 +358,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /** Whether this page fetches the piece from the origin itself when nobody holds it (always, outside a crowd). */
   function mine(index: number): boolean {
     const share = peers?.share(clientId) ?? null
-    return !share || ownsPiece(share, asset.infoHash, index)
+    return !share || ownsPiece(share, asset.infoHash, index, blockPieces)
   }
 
   /** Pieces HTTP should take first: queued ones no peer can give (another member's, once released), and overdue peer ones. */
@@ -359,15 +368,18 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   }
 
   /**
-   * Whether the crowd is still fetching this batch from the origin: the crowd is split and some piece
-   * is held by nobody connected. The origin is then the crowd's bottleneck, and what HTTP takes that a
+   * Whether the crowd is still fetching this batch from a congested origin: the crowd is split, HTTP
+   * is not measured far faster than the peers, and some piece is held by nobody connected. The
+   * origin is then the crowd's bottleneck, and what HTTP takes that a
    * peer holds or is sending (a steal, a race) is taken from the members fetching their shares
    * (measured, bench:net crowd of 8 at 20 Mbit/s, three runs each: 5.0-5.3 copies of the page from
    * the origin without them, 5.7-5.9 with). Visitors who find the page held (one after another) steal
    * and race as usual.
    */
   function crowdFetching(): boolean {
-    return !!peers?.share(clientId) && sorted.some((index) => state.get(index) !== 'done' && !peers.has(asset.infoHash, index, clientId))
+    const assumed = config.peerAssumedBytesPerSec
+    if (!peers?.share(clientId) || clock.http.rate(assumed) >= CROWD_HTTP_ADVANTAGE * clock.peers.rate(assumed)) return false
+    return sorted.some((index) => state.get(index) !== 'done' && !peers.has(asset.infoHash, index, clientId))
   }
 
   /** Whether peers are working on a piece of this batch now. */

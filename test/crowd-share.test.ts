@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { crowdShareOf, ownsPiece } from '../core/crowd-share.ts'
+import { crowdShareOf, ownerOf, ownsPiece } from '../core/crowd-share.ts'
 
 test('members agree on their places whatever order each sees the others in', () => {
   const ids = ['c1', 'a9', 'b4']
@@ -24,4 +24,11 @@ test('every piece has exactly one owner, shares are even, and assets start at di
   }
   assert.equal(heads.size, 3, 'the first pieces of three assets fall to three members')
   assert.equal(ownsPiece({ rank: 0, of: 1 }, hashes[0]!, 7), true, 'alone: everything is mine')
+})
+
+test('with blocks, each member owns runs of consecutive pieces, and the blocks still go round the members', () => {
+  const infoHash = '00000000' + 'f'.repeat(32)
+  const owners = Array.from({ length: 24 }, (_, index) => [0, 1, 2].find((rank) => ownsPiece({ rank, of: 3 }, infoHash, index, 4))!)
+  assert.deepEqual(owners, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+  assert.deepEqual(owners.map((_, index) => ownerOf({ rank: 1, of: 3 }, infoHash, index, 4)), owners, 'ownerOf names the same member from any seat')
 })

@@ -275,7 +275,7 @@ test('in a crowd, a member whose pieces keep arriving keeps its share; one that 
   assert.deepEqual([...fetched].filter((index) => idle.includes(index)).sort((a, b) => a - b), idle, 'the idle member\'s share from the origin')
 })
 
-test('while a crowd is still fetching a batch from the origin, HTTP neither steals from the peers nor races them; once everything is held, it does both again', async () => {
+test('while a crowd is still fetching a batch from an origin not much faster than the peers, HTTP neither steals from the peers nor races them; once everything is held, it does both again', async () => {
   const clipBytes = makeBytes(12 * PIECE, 14)
   const clip = makeAsset(clipBytes, { path: '/media/fresh.webm' })
   const timers = manualTimers()
@@ -286,7 +286,7 @@ test('while a crowd is still fetching a batch from the origin, HTTP neither stea
   // The first eight pieces are held by a connected peer; of the last four, nobody holds any yet.
   state.held = new Set(all.slice(0, 8))
   const { http, runs } = scriptedHttp()
-  const deps = withFastOrigin(schedulerDeps(peers, http, { slots: 4, setTimer: timers.setTimer }))
+  const deps = schedulerDeps(peers, http, { slots: 4, setTimer: timers.setTimer }) // both rates the assumed one
   schedulePieces(deps, clip, all, { deliver: () => undefined, fail: noFailure })
   const completeRuns = runToCompletion(runs, clipBytes, clip)
   const mineLeft = all.slice(8).filter((index) => ownsPiece(share, clip.infoHash, index))
@@ -298,6 +298,19 @@ test('while a crowd is still fetching a batch from the origin, HTTP neither stea
   announce(clip.infoHash)
   await settle()
   assert.ok(runs.length > racesBefore, 'everything is held: HTTP steals from the far end again')
+})
+
+test('a crowd whose origin is measured far faster than its peers steals from them as one visitor would: the origin is not its bottleneck', async () => {
+  const clipBytes = makeBytes(12 * PIECE, 17)
+  const clip = makeAsset(clipBytes, { path: '/media/fast-origin.webm' })
+  const { peers, state } = scriptedSitePeers()
+  state.share = { rank: 0, of: 2 }
+  const all = Array.from({ length: 12 }, (_, i) => i)
+  state.held = new Set(all.slice(0, 8)) // nobody holds the last four yet
+  const { http, runs } = scriptedHttp()
+  schedulePieces(withFastOrigin(schedulerDeps(peers, http, { slots: 4 })), clip, all, { deliver: () => undefined, fail: noFailure })
+  const fetched = await runToCompletion(runs, clipBytes, clip)()
+  assert.ok(fetched.some((index) => index < 8), `HTTP takes pieces the peer holds too: ${fetched}`)
 })
 
 /** Peers holding every piece of every asset, answering when the test says; requests keyed `path:index`. */
