@@ -165,7 +165,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /**
    * In a crowd, pieces another member owns (core/crowd-share.ts) are left to it while it makes
    * progress: it fetches them from the origin and they arrive from it as a peer. This page's own
-   * share, and the reader's next run, go to HTTP at once. Another member's pieces go to HTTP only
+   * share goes to HTTP at once (the reader's next run too, while the share is not known yet).
+   * Another member's pieces go to HTTP only
    * once this page's own share of the batch is under way and that member made none of its pieces
    * available for a whole budget (it left, or is stuck). At a congested origin a member needs several
    * budgets for its share, and a page that took the others' pieces after one budget (as before)
@@ -370,8 +371,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   /**
    * Whether the crowd is still fetching this batch from a congested origin: the crowd is split, HTTP
    * is not measured far faster than the peers, and some piece is held by nobody connected. The
-   * origin is then the crowd's bottleneck, and what HTTP takes that a
-   * peer holds or is sending (a steal, a race) is taken from the members fetching their shares
+   * origin is then the crowd's bottleneck, and what HTTP takes that a peer holds or is sending (a
+   * steal, a race) is taken from the members fetching their shares
    * (measured, bench:net crowd of 8 at 20 Mbit/s, three runs each: 5.0-5.3 copies of the page from
    * the origin without them, 5.7-5.9 with). Visitors who find the page held (one after another) steal
    * and race as usual.
