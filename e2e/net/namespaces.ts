@@ -14,6 +14,10 @@ export function nsName(role: string, pid = process.pid): string {
 
 export async function createNamespace(name: string): Promise<void> {
   await run('ip', ['netns', 'add', name])
+  // IPv4 only, before any interface exists: an IPv6 link-local address finishes its duplicate check
+  // about a second after its link comes up, and Chromium, seeing the address change, failed a page
+  // load under way with ERR_NETWORK_CHANGED (a browser launched and navigating within that second).
+  for (const key of ['net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.default.disable_ipv6']) await setSysctl(name, key, '1')
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up'])
 }
 
