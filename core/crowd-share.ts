@@ -21,7 +21,7 @@ export function crowdShareOf(myPeerId: string, connectedPeerIds: Iterable<string
  * that the heads of all assets do not fall to the same member.
  */
 export function ownsPiece(share: CrowdShare, infoHash: string, index: number, blockPieces = 1): boolean {
-  return share.of < 2 || ownerOf(share, infoHash, index, blockPieces) === share.rank
+  return ownerOf(share, infoHash, index, blockPieces) === share.rank
 }
 
 /** The rank of the member whose piece it is to fetch from the origin. */

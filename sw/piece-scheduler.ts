@@ -166,11 +166,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    * In a crowd, pieces another member owns (core/crowd-share.ts) are left to it while it makes
    * progress: it fetches them from the origin and they arrive from it as a peer. This page's own
    * share goes to HTTP at once (the reader's next run too, while the share is not known yet).
-   * Another member's pieces go to HTTP only
-   * once this page's own share of the batch is under way and that member made none of its pieces
-   * available for a whole budget (it left, or is stuck). At a congested origin a member needs several
-   * budgets for its share, and a page that took the others' pieces after one budget (as before)
-   * fetched from the origin what the crowd was already fetching, slowing every member's share.
+   * Another member's pieces go to HTTP only once this page's own share of the batch is under way and
+   * that member made none of its pieces available for a whole budget (it left, or is stuck). At a
+   * congested origin a member needs several budgets for its share, and a page that took the others'
+   * pieces after one budget (as before) fetched from the origin what the crowd was already fetching,
+   * slowing every member's share.
    */
   const releasedOwners = new Set<number>()
   /** Pieces of this batch already counted in clock.crowdProgress. */
@@ -314,8 +314,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       // Only where the origin is much faster than the peers: in a crowd at a congested origin the
       // races would take the origin from pieces nobody holds (measured, crowd of 8 at 20 Mbit/s:
       // 8.03 copies of the page from the origin, against 7.49-7.93 without).
-      const assumed = config.peerAssumedBytesPerSec
-      const behindToo = clock.http.rate(assumed) >= CASCADE_HTTP_ADVANTAGE * clock.peers.rate(assumed)
+      const behindToo = httpFasterThanPeers(CASCADE_HTTP_ADVANTAGE)
       if (crowdFetching()) return // the peer keeps it (the agent fails it if it stalls)
       let after = false
       for (const asked of behindToo ? peerRequests.keys() : [index]) {
@@ -372,15 +371,19 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    * Whether the crowd is still fetching this batch from a congested origin: the crowd is split, HTTP
    * is not measured far faster than the peers, and some piece is held by nobody connected. The
    * origin is then the crowd's bottleneck, and what HTTP takes that a peer holds or is sending (a
-   * steal, a race) is taken from the members fetching their shares
-   * (measured, bench:net crowd of 8 at 20 Mbit/s, three runs each: 5.0-5.3 copies of the page from
-   * the origin without them, 5.7-5.9 with). Visitors who find the page held (one after another) steal
-   * and race as usual.
+   * steal, a race) is taken from the members fetching their shares (measured, bench:net crowd of 8
+   * at 20 Mbit/s, three runs each: 5.0-5.3 copies of the page from the origin without them, 5.7-5.9
+   * with). Visitors who find the page held (one after another) steal and race as usual.
    */
   function crowdFetching(): boolean {
-    const assumed = config.peerAssumedBytesPerSec
-    if (!peers?.share(clientId) || clock.http.rate(assumed) >= CROWD_HTTP_ADVANTAGE * clock.peers.rate(assumed)) return false
+    if (!peers?.share(clientId) || httpFasterThanPeers(CROWD_HTTP_ADVANTAGE)) return false
     return sorted.some((index) => state.get(index) !== 'done' && !peers.has(asset.infoHash, index, clientId))
+  }
+
+  /** Whether HTTP is measured at least `times` as fast as the peers (the assumed rate for either not measured yet). */
+  function httpFasterThanPeers(times: number): boolean {
+    const assumed = config.peerAssumedBytesPerSec
+    return clock.http.rate(assumed) >= times * clock.peers.rate(assumed)
   }
 
   /** Whether peers are working on a piece of this batch now. */
@@ -469,9 +472,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
     const candidates = crowdRun ? order : sorted
     const held = holdHttp
+    const share = peers?.share(clientId) ?? null
     // This page's own share first: in reading order where the crowd is split (the other members'
     // readers want it in that order too), else from the crowd order. Then what is left to anyone.
-    const ownOrder = crowdRun && peers?.share(clientId) ? sorted : candidates
+    const ownOrder = crowdRun && share ? sorted : candidates
     let first: number | undefined = held ? holdHeadStart() : (ownOrder.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst))
     let last = first ?? -1
     // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
@@ -523,7 +527,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     }
     const endMeasure = clock.http.begin()
     // Why this run: what the trace tells apart when origin bytes are counted.
-    const share = peers?.share(clientId)
     const why = held ? 'held head' : steal.size > 0 ? 'steal' : wasOverdue ? 'late' : triedPeers.has(first) ? 'peer failed' : !share ? 'any' : mine(first) ? 'own share' : 'released'
     trace(`run, ${why}`, first, last)
     pump() // more HTTP-able pieces: queue for the next slot at once

@@ -118,26 +118,25 @@ test('a late peer piece raced over HTTP: when the peer then gives up, the piece 
   assert.deepEqual(delivered, [[0, 'http']])
 })
 
-/** Deps whose clock has measured the peers at the assumed rate of the deps, 2 pieces a second. */
-function withMeasuredPeers(deps: SchedulerDeps): SchedulerDeps {
-  let ms = 0
-  const clock = createSchedulerClock(() => ms)
-  const end = clock.peers.begin()
-  ms = 16_000 // enough bytes to count as measured
-  clock.peers.add(32 * PIECE)
+/** Deps whose clock has measured `bytes` over `ms` from one source (enough bytes to count as measured). */
+function withMeasured(deps: SchedulerDeps, source: 'http' | 'peers', bytes: number, ms: number): SchedulerDeps {
+  let now = 0
+  const clock = createSchedulerClock(() => now)
+  const end = clock[source].begin()
+  now = ms
+  clock[source].add(bytes)
   end()
   return { ...deps, clock }
 }
 
+/** Deps whose clock has measured the peers at the assumed rate of the deps, 2 pieces a second. */
+function withMeasuredPeers(deps: SchedulerDeps): SchedulerDeps {
+  return withMeasured(deps, 'peers', 32 * PIECE, 16_000)
+}
+
 /** Deps whose clock has measured HTTP at 10 MB/s: far faster than the peers' assumed 2 pieces a second. */
 function withFastOrigin(deps: SchedulerDeps): SchedulerDeps {
-  let ms = 0
-  const clock = createSchedulerClock(() => ms)
-  const end = clock.http.begin()
-  ms = 100
-  clock.http.add(1_000_000)
-  end()
-  return { ...deps, clock }
+  return withMeasured(deps, 'http', 1_000_000, 100)
 }
 
 test('a peer piece past its deadline brings the pieces asked of peers after it: HTTP races them in one run, not one by one at their own deadlines', async () => {
