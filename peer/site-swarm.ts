@@ -119,6 +119,13 @@ export interface TransferCounters {
   requests: number
   /** Requests taken back by the stall rule. */
   stalls: number
+  /**
+   * Of those (diagnostics: why requests stall): with part of the piece received; still behind others
+   * at that peer; while the peer was sending us other chunks within the stall time.
+   */
+  stallsAfterBytes: number
+  stallsWhileQueued: number
+  stallsPeerActive: number
   /** Requests a peer rejected. */
   rejects: number
   /** Requests cancelled by the caller (the SW got the piece elsewhere, or no longer needs it). */
@@ -243,7 +250,7 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   const banned = new Set<string>()
   const upload = createUploadLimiter(config.maxUploadBytesPerSec, now)
   let nextRequestId = 1
-  const transfers: TransferCounters = { requests: 0, stalls: 0, rejects: 0, cancels: 0, maxOpenPerPeer: 0, served: 0, servedQueuedMs: 0, servedReadMs: 0, servedCreditWaitMs: 0, servedUploadWaitMs: 0, servedDrainWaitMs: 0 }
+  const transfers: TransferCounters = { requests: 0, stalls: 0, stallsAfterBytes: 0, stallsWhileQueued: 0, stallsPeerActive: 0, rejects: 0, cancels: 0, maxOpenPerPeer: 0, served: 0, servedQueuedMs: 0, servedReadMs: 0, servedCreditWaitMs: 0, servedUploadWaitMs: 0, servedDrainWaitMs: 0 }
   let uploadedBytes = 0
   let downloadedBytes = 0
   let destroyed = false
@@ -696,6 +703,9 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
         peer.outgoing.delete(outgoing.id)
         peer.link.send(encodeControl({ t: 'cancel', id: outgoing.id }))
         transfers.stalls++
+        if (outgoing.received > 0) transfers.stallsAfterBytes++
+        if (bytesAheadOfIt > 0) transfers.stallsWhileQueued++
+        if (t - peer.lastChunkMs <= config.stallMs) transfers.stallsPeerActive++
         peer.rateBytesPerSec /= 2
         reassign(outgoing.want, peer)
       }

@@ -47,6 +47,13 @@ export interface SwConfig {
    * next to the multi-second loads where offload matters.
    */
   peerBudgetMs: number
+  /**
+   * What peers may spend of the time they save. With the split that ends soonest (0), a window loads as
+   * fast as both sources together allow; with 1, peers take everything they can deliver before HTTP
+   * alone would have finished (the most offload at plain HTTP's speed). In between, the finish time
+   * moves that far from the first towards the second. Either way the latency budget comes on top.
+   */
+  offloadBias: number
   /** Peer rate assumed before any was measured, bytes/s. Default 1 MB/s (8 Mbit/s, a home uplink). */
   peerAssumedBytesPerSec: number
   /** Bytes fetched ahead of the reader of one response. Default 8 MiB (at least one piece). */
@@ -105,6 +112,7 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   pieceStallTimeoutMs: 120_000,
   storeBudgetBytes: 512 * 1024 * 1024,
   peerBudgetMs: 1000,
+  offloadBias: 1,
   peerAssumedBytesPerSec: 1_000_000,
   readAheadBytes: 8 * 1024 * 1024,
   webseedConcurrency: 6,

@@ -31,6 +31,7 @@ import type { PieceDelivery, SourceName } from './piece-source.ts'
 import type { PieceVerdict, PieceVerifier } from './piece-verifier.ts'
 import type { SchedulerTrace } from './scheduler-trace.ts'
 import { createThroughputMeter, type ThroughputMeter } from './throughput-meter.ts'
+import { httpShare } from './source-split.ts'
 
 export interface HttpRuns {
   /** Fetches pieces first..last in one request (with retries); emits each piece as it completes. */
@@ -42,7 +43,7 @@ export interface SlotLimiter {
   acquire(): Promise<() => void>
 }
 
-export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'peerAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
+export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'offloadBias' | 'peerAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
 
 /** Shared by every batch of one SW: how fast peers deliver, and what they have been asked. */
 export interface SchedulerClock {
@@ -408,7 +409,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     // share it; none before any is measured: a peer that trickles must not be trusted with a batch).
     const bytes = (queued.length + stolen.size) * asset.pieceLength
     const slack = (clock.peers.rate(0) / Math.max(1, clock.batches.size)) * (config.peerBudgetMs / 1000) / bytes
-    const share = Math.max(0, httpRate / (httpRate + peerRate) - slack) || 0
+    const share = Math.max(0, httpShare(httpRate, peerRate, config.offloadBias) - slack) || 0
     const count = Math.ceil((queued.length + stolen.size) * share) - stolen.size
     if (count <= 0) return new Set()
     // Peers busy with other batches only: the reader of this one would wait for its head until they

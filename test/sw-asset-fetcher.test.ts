@@ -37,7 +37,7 @@ function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createF
       httpSlots: createSlotLimiter(4),
       verify: verifyPiece,
       // Fast peers unless said otherwise: every piece they hold is asked at once, due after the budget alone.
-      config: { peerBudgetMs: options.budgetMs ?? 50, peerAssumedBytesPerSec: options.peerBytesPerSec ?? 1e12, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+      config: { peerBudgetMs: options.budgetMs ?? 50, offloadBias: 0, peerAssumedBytesPerSec: options.peerBytesPerSec ?? 1e12, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
       clock: createSchedulerClock(),
       random: options.random ?? (() => 0),
       onRejected: (_a, index, source) => rejected.push({ index, source }),

@@ -42,7 +42,7 @@ function setup(options: { fault?: (n: number) => Fault | undefined; peers?: Fake
       http: webseed,
       httpSlots: createSlotLimiter(2),
       verify: verifyPiece,
-      config: { peerBudgetMs: 100, peerAssumedBytesPerSec: 1e12, webseedMaxRunBytes: 2 * PIECE, webseedCrowdRunBytes: PIECE },
+      config: { peerBudgetMs: 100, offloadBias: 0, peerAssumedBytesPerSec: 1e12, webseedMaxRunBytes: 2 * PIECE, webseedCrowdRunBytes: PIECE },
       clock: createSchedulerClock(),
       random: () => 0,
     },

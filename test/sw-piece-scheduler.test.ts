@@ -79,13 +79,13 @@ const noFailure = (index: number, error: { code: string }) => assert.fail(`piece
  * Scheduler deps: 4 HTTP slots, timers fired by hand, random() = 0, and budget x assumed peer rate =
  * 2 pieces (the floor is 4 in flight); each test overrides what it is about.
  */
-function schedulerDeps(peers: PeerPieces, http: HttpRuns, overrides: { slots?: number; peerAssumedBytesPerSec?: number; setTimer?: SchedulerDeps['setTimer']; random?: number } = {}): SchedulerDeps {
+function schedulerDeps(peers: PeerPieces, http: HttpRuns, overrides: { slots?: number; peerAssumedBytesPerSec?: number; offloadBias?: number; setTimer?: SchedulerDeps['setTimer']; random?: number } = {}): SchedulerDeps {
   return {
     peers,
     http,
     httpSlots: createSlotLimiter(overrides.slots ?? 4),
     verify,
-    config: { peerBudgetMs: 1000, peerAssumedBytesPerSec: overrides.peerAssumedBytesPerSec ?? 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+    config: { peerBudgetMs: 1000, offloadBias: overrides.offloadBias ?? 0, peerAssumedBytesPerSec: overrides.peerAssumedBytesPerSec ?? 2 * PIECE, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
     clock: createSchedulerClock(),
     setTimer: overrides.setTimer ?? manualTimers().setTimer,
     random: () => overrides.random ?? 0,
@@ -384,6 +384,19 @@ test('when peers are on a batch, HTTP takes its share from the far end, so the t
   // HTTP at the assumed 2 pieces a second, the peers measured at as much: HTTP would take half of the
   // 36 pieces left, 18; the peers take what they deliver in the budget on top (2), so HTTP takes 16.
   assert.deepEqual(runs.map((run) => [run.first, run.last]), [[36, 39], [32, 35], [28, 31], [24, 27]], 'HTTP: from the back, in large runs')
+})
+
+test('with offloadBias 1, peers as fast as HTTP keep the whole window: they end it no later than HTTP alone would', async () => {
+  const clipBytes = makeBytes(40 * PIECE, 10)
+  const clip = makeAsset(clipBytes, { path: '/media/clip.webm' })
+  const { peers, requests } = scriptedSitePeers()
+  const { http, runs } = scriptedHttp()
+  const all = Array.from({ length: 40 }, (_, i) => i)
+  schedulePieces(withMeasuredPeers(schedulerDeps(peers, http, { offloadBias: 1 })), clip, all, { deliver: () => undefined, fail: noFailure })
+  await settle()
+  assert.equal(requests.size, 4, 'peers from the front')
+  // The same rates as above, where HTTP took 16 pieces with the default bias (0).
+  assert.deepEqual(runs, [], 'nothing for HTTP')
 })
 
 test('a batch the peers deliver within the budget is left to them whole, though HTTP would end it sooner', async () => {

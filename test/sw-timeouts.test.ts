@@ -218,7 +218,7 @@ test('scheduler: an asset whose origin never answers frees its HTTP slot at the 
     httpSlots: createSlotLimiter(1),
     verify: verifyPiece,
     // Runs of two pieces: the stuck asset's batch needs three runs.
-    config: { peerBudgetMs: 50, peerAssumedBytesPerSec: 1e6, webseedMaxRunBytes: 2 * PIECE, webseedCrowdRunBytes: PIECE },
+    config: { peerBudgetMs: 50, offloadBias: 0, peerAssumedBytesPerSec: 1e6, webseedMaxRunBytes: 2 * PIECE, webseedCrowdRunBytes: PIECE },
     clock: createSchedulerClock(),
   }
   const failed = new Map<number, SwError>()
@@ -291,7 +291,7 @@ test('store read timeout: the fetcher serves every piece from HTTP when the stor
       http: webseed(origin.fetch, manualTimers(), [], {}),
       httpSlots: createSlotLimiter(2),
       verify: verifyPiece,
-      config: { peerBudgetMs: 50, peerAssumedBytesPerSec: 1e6, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
+      config: { peerBudgetMs: 50, offloadBias: 0, peerAssumedBytesPerSec: 1e6, webseedMaxRunBytes: 4 * PIECE, webseedCrowdRunBytes: PIECE },
       clock: createSchedulerClock(),
     },
   })
