@@ -32,15 +32,11 @@ import type { PieceVerdict, PieceVerifier } from './piece-verifier.ts'
 import type { SchedulerTrace } from './scheduler-trace.ts'
 import { createThroughputMeter, type ThroughputMeter } from './throughput-meter.ts'
 import { httpShare } from './source-split.ts'
+import type { SlotLimiter } from './http-slots.ts'
 
 export interface HttpRuns {
   /** Fetches pieces first..last in one request (with retries); emits each piece as it completes. */
   fetchRun(asset: ManifestAsset, first: number, last: number, emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void>
-}
-
-export interface SlotLimiter {
-  /** Resolves with a release function once one of the limited slots is free. */
-  acquire(): Promise<() => void>
 }
 
 export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'offloadBias' | 'peerAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
@@ -461,7 +457,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     if (!waitingForSlot && !httpGaveUp && httpWork) {
       waitingForSlot = true
       trace('waits for a slot')
-      void deps.httpSlots.acquire().then(startRun)
+      void deps.httpSlots.acquire(asset.infoHash).then(startRun)
     }
   }
 
@@ -585,26 +581,6 @@ function wakeBatches(clock: SchedulerClock): void {
   queueMicrotask(() => {
     for (const pump of [...clock.batches]) pump()
   })
-}
-
-/** A counting semaphore, first come first served: HTTP requests in flight across every response. */
-export function createSlotLimiter(limit: number): SlotLimiter {
-  let active = 0
-  const waiting: Array<() => void> = []
-  const release = () => {
-    const next = waiting.shift()
-    if (next) next()
-    else active--
-  }
-  return {
-    acquire() {
-      if (active < limit) {
-        active++
-        return Promise.resolve(once(release))
-      }
-      return new Promise((resolve) => waiting.push(() => resolve(once(release))))
-    },
-  }
 }
 
 function once(fn: () => void): () => void {
