@@ -10,14 +10,22 @@ export type Sha1Digest = (bytes: Uint8Array) => Promise<ArrayBuffer>
 
 const webCryptoSha1: Sha1Digest = (bytes) => crypto.subtle.digest('SHA-1', bytes as Uint8Array<ArrayBuffer>)
 
-const decodedHashes = new WeakMap<ManifestAsset, Uint8Array>()
+/**
+ * Decoded piece hashes by the manifest's base64 text. Keyed by the text, not the asset object: the
+ * manifest is parsed again on checks, and a cache by object decoded the hashes again and again (a
+ * crowd's service worker profile: 0.2 s of decoding per visitor).
+ */
+const decodedHashes = new Map<string, Uint8Array>()
+/** Assets of a few deploys; the cache starts over beyond this. */
+const MAX_DECODED = 512
 
-/** The asset's concatenated piece hashes, decoded once per asset object. */
+/** The asset's concatenated piece hashes, decoded once per manifest text. */
 function pieceHashes(asset: ManifestAsset): Uint8Array {
-  let hashes = decodedHashes.get(asset)
+  let hashes = decodedHashes.get(asset.pieces)
   if (!hashes) {
+    if (decodedHashes.size >= MAX_DECODED) decodedHashes.clear()
     hashes = base64ToBytes(asset.pieces) ?? new Uint8Array(0)
-    decodedHashes.set(asset, hashes)
+    decodedHashes.set(asset.pieces, hashes)
   }
   return hashes
 }

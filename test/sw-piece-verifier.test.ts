@@ -26,3 +26,13 @@ test('rejects wrong lengths and out-of-range indexes', async () => {
   assert.equal((await verifyPiece(asset, 4, new Uint8Array(10))).ok, false)
   assert.equal((await verifyPiece(asset, -1, new Uint8Array(PIECE))).ok, false)
 })
+
+test('each manifest text gets its own hashes: a redeployed asset object with new pieces is checked against the new ones', async () => {
+  const redeployed = makeBytes(3 * PIECE + 1234, 99)
+  const next = { ...makeAsset(redeployed), path: asset.path }
+  assert.deepEqual(await verifyPiece(asset, 0, pieceOf(bytes, asset, 0)), { ok: true })
+  assert.deepEqual(await verifyPiece(next, 0, pieceOf(bytes, asset, 0)), { ok: false, code: 'piece-hash-mismatch' }, 'the old bytes fail the new hashes')
+  assert.deepEqual(await verifyPiece(next, 0, pieceOf(redeployed, next, 0)), { ok: true })
+  // A copy of the first asset (a manifest parsed again) still checks against its own text.
+  assert.deepEqual(await verifyPiece({ ...asset }, 1, pieceOf(bytes, asset, 1)), { ok: true })
+})
