@@ -147,7 +147,7 @@ function peerSummary(stats: unknown): string {
   const t = s.transfers
   const perServed = (ms: number | undefined) => `${Math.round((ms ?? 0) / Math.max(1, t?.served ?? 0))}`
   const serving = t?.served ? `; served ${t.served} pieces, per piece ms: queued ${perServed(t.servedQueuedMs)}, store read ${perServed(t.servedReadMs)}, credit wait ${perServed(t.servedCreditWaitMs)}, upload limit ${perServed(t.servedUploadWaitMs)}, channel buffer ${perServed(t.servedDrainWaitMs)}` : ''
-  const transfers = t ? `; requests ${t.requests}, stalled ${t.stalls}, rejected ${t.rejects}, cancelled ${t.cancels}, most open at a peer ${t.maxOpenPerPeer}${serving}` : ''
+  const transfers = t ? `; requests ${t.requests}, stalled ${t.stalls}${t.stalls ? ` (${t.stallsAfterBytes ?? 0} part-received, ${t.stallsWhileQueued ?? 0} queued, ${t.stallsPeerActive ?? 0} while the peer sent other chunks)` : ''}, rejected ${t.rejects}, cancelled ${t.cancels}, most open at a peer ${t.maxOpenPerPeer}${serving}` : ''
   const windows = s.windowsBytes?.length ? `; windows ${s.windowsBytes.map((b) => `${Math.round(b / 1024)}K`).join(' ')}` : ''
   const first = typeof s.firstPeerMs === 'number' ? ` (first at ${(s.firstPeerMs / 1000).toFixed(2)} s)` : ''
   const sw = s.scheduler ? `; SW asked peers ${s.scheduler.asked}, delivered ${s.scheduler.delivered}, failed ${s.scheduler.failed}, overdue ${s.scheduler.overdue}` : ''
