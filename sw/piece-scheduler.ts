@@ -3,7 +3,8 @@
 // - Pieces some connected peer holds are pulled by peers, in reading order, with one pipeline for all
 //   batches of the worker (what peers deliver in about the latency budget at their measured rate).
 //   HTTP pulls too, from the other end, once peers have no room: its share of what is queued for them
-//   (its measured rate against theirs), less what peers deliver in the budget; from the front when no
+//   (from its measured rate against theirs and `offloadBias`, source-split.ts), less what peers
+//   deliver in the budget; from the front when no
 //   peer works on this batch (the reader waits there). Both sources work until they meet. A piece
 //   asked of peers that is later than the budget plus its expected time is fetched over HTTP too,
 //   with every piece the batch asked of peers after it (first verified copy wins). A peer that stalls
@@ -390,7 +391,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 
   /**
    * Pieces HTTP may take from the far end when it has nothing better: once peers have no room, HTTP's
-   * share (its measured rate against the peers') of what is queued for them, counting what HTTP
+   * share (its measured rate against the peers', moved towards offload by `offloadBias`: peers keep
+   * what they deliver before HTTP alone would have finished) of what is queued for them, counting what HTTP
    * already took from peers this way. Where the origin is fast, both sources meet in the middle; where
    * it is congested (a crowd), HTTP takes little that peers can give, so the origin serves what nobody
    * holds.
