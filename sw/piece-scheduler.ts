@@ -402,7 +402,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
     const peerRate = clock.peers.rate(config.peerAssumedBytesPerSec)
     const queued = sorted.filter((index) => state.get(index) === 'queued')
-    // The split that ends soonest, less what lets peers end up to the budget later: peers may be
+    // HTTP's split (source-split.ts), less what lets peers end up to the budget later: peers may be
     // slower than the origin by the budget. This batch's part of the peers' measured rate (all batches
     // share it; none before any is measured: a peer that trickles must not be trusted with a batch).
     const bytes = (queued.length + stolen.size) * asset.pieceLength

@@ -77,8 +77,9 @@ function scriptedHttp() {
 const noFailure = (index: number, error: { code: string }) => assert.fail(`piece ${index} failed: ${error.code}`)
 
 /**
- * Scheduler deps: 4 HTTP slots, timers fired by hand, random() = 0, and budget x assumed peer rate =
- * 2 pieces (the floor is 4 in flight); each test overrides what it is about.
+ * Scheduler deps: 4 HTTP slots, timers fired by hand, random() = 0, budget x assumed peer rate =
+ * 2 pieces (the floor is 4 in flight), and offloadBias 0 (the split that ends soonest); each test
+ * overrides what it is about.
  */
 function schedulerDeps(peers: PeerPieces, http: HttpRuns, overrides: { slots?: number; peerAssumedBytesPerSec?: number; offloadBias?: number; setTimer?: SchedulerDeps['setTimer']; random?: number } = {}): SchedulerDeps {
   return {
@@ -373,14 +374,19 @@ test('peers are asked, across every batch of the worker, only what they deliver 
   assert.deepEqual(delivered, ['photo:0:peers', 'photo:1:peers', 'photo:2:peers', 'photo:3:peers'])
 })
 
-test('when peers are on a batch, HTTP takes its share from the far end, so the two meet in the middle, the peers taking the budget\'s worth more', async () => {
-  const clipBytes = makeBytes(40 * PIECE, 10)
-  const clip = makeAsset(clipBytes, { path: '/media/clip.webm' })
+/** Plans one batch of a clip of `count` pieces, all held by peers measured at the assumed rate: what each source was asked. */
+async function planWithMeasuredPeers(count: number, seed: number, path: string, overrides: { offloadBias?: number } = {}) {
+  const clip = makeAsset(makeBytes(count * PIECE, seed), { path })
   const { peers, requests } = scriptedSitePeers()
   const { http, runs } = scriptedHttp()
-  const all = Array.from({ length: 40 }, (_, i) => i)
-  schedulePieces(withMeasuredPeers(schedulerDeps(peers, http)), clip, all, { deliver: () => undefined, fail: noFailure })
+  const all = Array.from({ length: count }, (_, i) => i)
+  schedulePieces(withMeasuredPeers(schedulerDeps(peers, http, overrides)), clip, all, { deliver: () => undefined, fail: noFailure })
   await settle()
+  return { requests, runs }
+}
+
+test('when peers are on a batch, HTTP takes its share from the far end, so the two meet in the middle, the peers taking the budget\'s worth more', async () => {
+  const { requests, runs } = await planWithMeasuredPeers(40, 10, '/media/clip.webm')
   assert.deepEqual([...requests.keys()], ['/media/clip.webm:0', '/media/clip.webm:1', '/media/clip.webm:2', '/media/clip.webm:3'], 'peers from the front')
   // HTTP at the assumed 2 pieces a second, the peers measured at as much: HTTP would take half of the
   // 36 pieces left, 18; the peers take what they deliver in the budget on top (2), so HTTP takes 16.
@@ -388,25 +394,14 @@ test('when peers are on a batch, HTTP takes its share from the far end, so the t
 })
 
 test('with offloadBias 1, peers as fast as HTTP keep the whole window: they end it no later than HTTP alone would', async () => {
-  const clipBytes = makeBytes(40 * PIECE, 10)
-  const clip = makeAsset(clipBytes, { path: '/media/clip.webm' })
-  const { peers, requests } = scriptedSitePeers()
-  const { http, runs } = scriptedHttp()
-  const all = Array.from({ length: 40 }, (_, i) => i)
-  schedulePieces(withMeasuredPeers(schedulerDeps(peers, http, { offloadBias: 1 })), clip, all, { deliver: () => undefined, fail: noFailure })
-  await settle()
+  const { requests, runs } = await planWithMeasuredPeers(40, 10, '/media/clip.webm', { offloadBias: 1 })
   assert.equal(requests.size, 4, 'peers from the front')
-  // The same rates as above, where HTTP took 16 pieces with the default bias (0).
+  // The same rates as above, where HTTP took 16 pieces with offloadBias 0.
   assert.deepEqual(runs, [], 'nothing for HTTP')
 })
 
 test('a batch the peers deliver within the budget is left to them whole, though HTTP would end it sooner', async () => {
-  const clipBytes = makeBytes(8 * PIECE, 15)
-  const clip = makeAsset(clipBytes, { path: '/media/short.webm' })
-  const { peers, requests } = scriptedSitePeers()
-  const { http, runs } = scriptedHttp()
-  schedulePieces(withMeasuredPeers(schedulerDeps(peers, http)), clip, [0, 1, 2, 3, 4, 5, 6, 7], { deliver: () => undefined, fail: noFailure })
-  await settle()
+  const { requests, runs } = await planWithMeasuredPeers(8, 15, '/media/short.webm')
   assert.equal(requests.size, 4, 'peers from the front')
   // The 4 pieces left take the peers 2 s at their measured 2 pieces a second, against 1 s with
   // HTTP's help: later by the budget (1 s) at most.
