@@ -56,7 +56,7 @@ export interface AssetFetcherDeps {
   store: PieceStore
   /** Peers, HTTP and the rules between them for the pieces the store lacks. */
   scheduler: SchedulerDeps
-  config: Pick<SwConfig, 'readAheadBytes'>
+  config: Pick<SwConfig, 'readAheadBytes' | 'readAheadAloneBytes'>
 }
 
 /** Verified pieces waiting for the store, across every cursor, before read-ahead pauses: bounds memory when the store is slower than the sources. */
@@ -213,7 +213,11 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
     open(asset, first, last, options = {}) {
       const slots = new Map<number, PieceSlot>()
       const work: Promise<void>[] = []
-      const windowPieces = Math.max(1, Math.floor(deps.config.readAheadBytes / asset.pieceLength))
+      // Alone (no peers, P2P off, or the tracker knew nobody) the larger window: see readAheadAloneBytes.
+      const windowPieces = () => {
+        const alone = !(deps.scheduler.peers?.crowd(options.clientId) ?? false)
+        return Math.max(1, Math.floor((alone ? deps.config.readAheadAloneBytes : deps.config.readAheadBytes) / asset.pieceLength))
+      }
       const lastIndex = Math.min(last, pieceCount(asset.length, asset.pieceLength) - 1)
       let nextIndex = first
       let scheduledUpTo = first - 1
@@ -237,8 +241,9 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
       const topUp = (force = false) => {
         if (cancelled || scheduledUpTo >= lastIndex) return
         if (!force && pendingWriteBytes > MAX_PENDING_WRITE_BYTES) return
-        if (scheduledUpTo - nextIndex + 1 > windowPieces / 2) return
-        const to = Math.min(lastIndex, nextIndex + windowPieces - 1)
+        const window = windowPieces()
+        if (scheduledUpTo - nextIndex + 1 > window / 2) return
+        const to = Math.min(lastIndex, nextIndex + window - 1)
         if (scheduledUpTo < first) {
           const headTo = Math.min(to, first + Math.max(1, Math.floor(HEAD_BATCH_BYTES / asset.pieceLength)) - 1)
           schedule(first, headTo, headLookedUp)

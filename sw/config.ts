@@ -56,11 +56,26 @@ export interface SwConfig {
   offloadBias: number
   /** Peer rate assumed before any was measured, bytes/s. Default 1 MB/s (8 Mbit/s, a home uplink). */
   peerAssumedBytesPerSec: number
-  /** Bytes fetched ahead of the reader of one response. Default 8 MiB (at least one piece). */
+  /**
+   * Bytes fetched ahead of the reader of one response while the page has peers (or is finding them):
+   * each window's split between peers and HTTP is decided with what was measured by then. Default
+   * 8 MiB (at least one piece).
+   */
   readAheadBytes: number
+  /**
+   * The same for a visitor alone (no peers, or P2P off): HTTP is the only source, and a larger window
+   * keeps the link busy to the end, as the plain network would (measured on the emulated internet,
+   * fast origin: a film's last 8 MiB window started only once the reader was half-way, and ran alone
+   * at the end). Default 16 MiB. The memory a response may hold is about this plus what waits for the store.
+   */
+  readAheadAloneBytes: number
   /** Parallel HTTP Range requests to webseeds, across all responses. Default 6: what browsers open per HTTP/1.1 origin. */
   webseedConcurrency: number
-  /** Upper bound on the bytes asked in one Range request (at least one piece) when P2P is off. Default 4 MiB. */
+  /**
+   * Upper bound on the bytes asked in one Range request (at least one piece) by a visitor alone. Default
+   * 16 MiB: as few requests as the plain network makes. A run of pieces peers could give is at most
+   * 4 MiB, so HTTP's share is decided again as rates are measured.
+   */
   webseedMaxRunBytes: number
   /**
    * The same bound when this visitor is in a swarm: small runs from random places, so visitors that
@@ -115,8 +130,9 @@ export const SW_CONFIG_DEFAULTS: Readonly<SwConfig> = Object.freeze({
   offloadBias: 1,
   peerAssumedBytesPerSec: 1_000_000,
   readAheadBytes: 8 * 1024 * 1024,
+  readAheadAloneBytes: 16 * 1024 * 1024,
   webseedConcurrency: 6,
-  webseedMaxRunBytes: 4 * 1024 * 1024,
+  webseedMaxRunBytes: 16 * 1024 * 1024,
   webseedCrowdRunBytes: 256 * 1024,
   webseedRetries: 3,
   webseedRetryBaseMs: 250,

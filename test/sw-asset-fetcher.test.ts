@@ -25,13 +25,13 @@ function webseed(origin: FakeOrigin) {
   })
 }
 
-function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeers>; budgetMs?: number; peerBytesPerSec?: number; store?: PieceStore; readAheadBytes?: number; random?: () => number } = {}) {
+function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createFakePeers>; budgetMs?: number; peerBytesPerSec?: number; store?: PieceStore; readAheadBytes?: number; readAheadAloneBytes?: number; random?: () => number } = {}) {
   const origin = options.origin ?? createFakeOrigin({ [URL_ORIGIN]: bytes })
   const store = options.store ?? createMemoryPieceStore({ budgetBytes: 1 << 30 })
   const rejected: Array<{ index: number; source: string }> = []
   const fetcher = createAssetFetcher({
     store,
-    config: { readAheadBytes: options.readAheadBytes ?? 64 * PIECE },
+    config: { readAheadBytes: options.readAheadBytes ?? 64 * PIECE, readAheadAloneBytes: options.readAheadAloneBytes ?? options.readAheadBytes ?? 64 * PIECE },
     scheduler: {
       peers: options.peers ?? null,
       http: webseed(origin),
@@ -251,6 +251,21 @@ test('read-ahead is bounded: a cancelled reader does not download the whole file
   await cursor.settled()
   assert.ok(requestedPieces(origin).length <= 4, `fetched ${requestedPieces(origin)}`)
   assert.equal(await cursor.next(), null)
+})
+
+test('a visitor alone reads further ahead (readAheadAloneBytes) than one with peers (readAheadBytes)', async () => {
+  const fetched = async (peers: ReturnType<typeof createFakePeers> | undefined) => {
+    const { fetcher, origin } = setup({ readAheadBytes: 2 * PIECE, readAheadAloneBytes: 6 * PIECE, peers })
+    const cursor = fetcher.open(asset, 0, LAST)
+    await cursor.next()
+    cursor.cancel()
+    await cursor.settled()
+    return new Set(requestedPieces(origin)).size
+  }
+  const alone = await fetched(undefined)
+  const withPeers = await fetched(createFakePeers(bytes, { have: [], crowd: true }))
+  assert.ok(alone >= 6 && alone <= 8, `alone: fetched ${alone} pieces`)
+  assert.ok(withPeers <= 4, `with peers: fetched ${withPeers} pieces`)
 })
 
 test('plannedSources reports store and http for a mixed plan', async () => {

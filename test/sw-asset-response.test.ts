@@ -31,7 +31,7 @@ function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createF
   })
   const fetcher = createAssetFetcher({
     store,
-    config: { readAheadBytes: 4 * PIECE },
+    config: { readAheadBytes: 4 * PIECE, readAheadAloneBytes: 4 * PIECE },
     scheduler: {
       peers: options.peers ?? null,
       http: webseed,

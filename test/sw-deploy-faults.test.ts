@@ -31,7 +31,7 @@ function setup(origin: FakeOrigin, config: Partial<typeof SW_CONFIG_DEFAULTS> = 
   })
   const fetcher = createAssetFetcher({
     store,
-    config: { readAheadBytes: 4 * PIECE },
+    config: { readAheadBytes: 4 * PIECE, readAheadAloneBytes: 4 * PIECE },
     scheduler: { peers: null, http: webseed, httpSlots: createSlotLimiter(2), verify: verifyPiece, config: SW_CONFIG_DEFAULTS, clock: createSchedulerClock() },
   })
   const manifest: Manifest = makeManifest({ assets: [asset] })

@@ -11,7 +11,7 @@ function recorder(limit: number) {
   const slots = createSlotLimiter(limit)
   const granted: string[] = []
   const releases = new Map<string, Array<() => void>>()
-  const ask = (key: string) => void slots.acquire(key).then((release) => {
+  const ask = (key: string, bytesLeft?: number) => void slots.acquire(key, bytesLeft).then((release) => {
     granted.push(key)
     releases.set(key, [...(releases.get(key) ?? []), release])
   })
@@ -49,6 +49,39 @@ test('a freed slot goes to the asset holding the fewest, first come among equals
   release('film')
   await settle()
   assert.deepEqual(granted.slice(5), ['photo'])
+})
+
+test('among assets holding as many slots, the one with the most bytes left goes first', async () => {
+  const { ask, release, granted } = recorder(4)
+  for (const key of ['photo', 'download', 'film', 'spare']) ask(key, 1_000_000)
+  await settle()
+  ask('photo', 500_000)
+  ask('download', 1_900_000)
+  ask('film', 9_700_000)
+  release('spare')
+  await settle()
+  assert.deepEqual(granted.slice(4), ['film'], 'each holds one: the film\'s 9.7 MB before the photo that asked first')
+  release('photo')
+  await settle()
+  assert.deepEqual(granted.slice(5), ['photo'], 'the photo now holds none: fewest held still comes first')
+  release('film')
+  await settle()
+  assert.deepEqual(granted.slice(6), ['download'])
+})
+
+test('an asset\'s own waiters keep their order: its head before its larger rest', async () => {
+  const slots = createSlotLimiter(1)
+  const spare = await slots.acquire('spare')
+  const granted: string[] = []
+  const ask = (name: string, key: string, bytesLeft: number) => slots.acquire(key, bytesLeft).then((release) => (granted.push(name), release))
+  const photo = ask('photo', 'photo', 2_000_000)
+  const filmHead = ask('film head', 'film', 1_000_000)
+  const filmRest = ask('film rest', 'film', 9_000_000)
+  spare()
+  ;(await filmHead)()
+  ;(await filmRest)()
+  await photo
+  assert.deepEqual(granted, ['film head', 'film rest', 'photo'], 'the film (10 MB left, then 9) before the photo (2 MB), its head first')
 })
 
 test('never more than the limit in flight, and a release called twice frees one slot', async () => {

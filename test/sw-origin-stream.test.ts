@@ -37,7 +37,7 @@ function setup(options: { fault?: (n: number) => Fault | undefined; peers?: Fake
   })
   const fetcher = createAssetFetcher({
     store,
-    config: { readAheadBytes: 4 * PIECE },
+    config: { readAheadBytes: 4 * PIECE, readAheadAloneBytes: 4 * PIECE },
     scheduler: {
       peers,
       http: webseed,

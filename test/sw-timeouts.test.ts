@@ -286,7 +286,7 @@ test('store read timeout: the fetcher serves every piece from HTTP when the stor
   const origin = createFakeOrigin({ [URL_ASSET]: bytes })
   const fetcher = createAssetFetcher({
     store,
-    config: { readAheadBytes: 64 * PIECE },
+    config: { readAheadBytes: 64 * PIECE, readAheadAloneBytes: 64 * PIECE },
     scheduler: {
       peers: null,
       http: webseed(origin.fetch, manualTimers(), [], {}),
