@@ -506,7 +506,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     } else if (steal.size > 0) {
       // Nothing only HTTP can give: take HTTP's share (from the end peers reach last, so the two meet
       // in the middle, or from the front when peers are not on this batch at all). Pieces someone
-      // holds need not be spread across a crowd: large runs, as when alone.
+      // holds need not be spread across a crowd: runs of up to MAX_PEER_RUN_BYTES.
       const stealPieces = piecesIn(Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES))
       const fromFront = !peersOnBatch()
       const taken = sorted.filter((index) => steal.has(index))
