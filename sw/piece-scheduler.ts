@@ -489,7 +489,9 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
     // are raced in larger runs; a visitor alone takes the largest, as the plain network would.
     const racing = first !== undefined && overdue.has(first)
-    const maxPieces = piecesIn(racing ? Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES) : crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
+    /** Most pieces in a run of what peers could give (a race, a steal). */
+    const peerRunPieces = piecesIn(Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES))
+    const maxPieces = racing ? peerRunPieces : piecesIn(crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
     const steal = first === undefined && !held ? stealable() : new Set<number>()
     /** Bytes of a held head run. */
     let headBytes = 0
@@ -507,12 +509,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       // Nothing only HTTP can give: take HTTP's share (from the end peers reach last, so the two meet
       // in the middle, or from the front when peers are not on this batch at all). Pieces someone
       // holds need not be spread across a crowd: runs of up to MAX_PEER_RUN_BYTES.
-      const stealPieces = piecesIn(Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES))
       const fromFront = !peersOnBatch()
       const taken = sorted.filter((index) => steal.has(index))
       first = last = fromFront ? taken[0]! : taken[taken.length - 1]!
-      if (fromFront) while (steal.has(last + 1) && last - first + 2 <= stealPieces) last++
-      else while (steal.has(first - 1) && last - first + 2 <= stealPieces) first--
+      if (fromFront) while (steal.has(last + 1) && last - first + 2 <= peerRunPieces) last++
+      else while (steal.has(first - 1) && last - first + 2 <= peerRunPieces) first--
     }
     if (first === undefined || last < 0 || remaining === 0 || httpGaveUp) {
       release()
