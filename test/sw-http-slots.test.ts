@@ -16,7 +16,14 @@ function recorder(limit: number) {
     releases.set(key, [...(releases.get(key) ?? []), release])
   })
   const release = (key: string) => releases.get(key)!.shift()!()
-  return { ask, release, granted }
+  /** Frees one of the key's slots; resolves with who got slots from it. */
+  const free = async (key: string) => {
+    const before = granted.length
+    release(key)
+    await settle()
+    return granted.slice(before)
+  }
+  return { ask, free, granted }
 }
 
 test('waiters that arrive together share the slots by asset: the film gets one before a photo gets a second', async () => {
@@ -29,7 +36,7 @@ test('waiters that arrive together share the slots by asset: the film gets one b
 })
 
 test('a freed slot goes to the asset holding the fewest, first come among equals', async () => {
-  const { ask, release, granted } = recorder(3)
+  const { ask, free, granted } = recorder(3)
   ask('photo')
   await settle()
   ask('photo')
@@ -40,33 +47,21 @@ test('a freed slot goes to the asset holding the fewest, first come among equals
   ask('dataset')
   await settle()
   assert.deepEqual(granted, ['photo', 'download', 'photo'], 'the download before the photo\'s second; then no slot free')
-  release('download')
-  await settle()
-  assert.deepEqual(granted.slice(3), ['film'], 'film and dataset hold none, the photo two: the film asked first')
-  release('photo')
-  await settle()
-  assert.deepEqual(granted.slice(4), ['dataset'], 'the dataset holds none, the photo one')
-  release('film')
-  await settle()
-  assert.deepEqual(granted.slice(5), ['photo'])
+  assert.deepEqual(await free('download'), ['film'], 'film and dataset hold none, the photo two: the film asked first')
+  assert.deepEqual(await free('photo'), ['dataset'], 'the dataset holds none, the photo one')
+  assert.deepEqual(await free('film'), ['photo'])
 })
 
 test('among assets holding as many slots, the one with the most bytes left goes first', async () => {
-  const { ask, release, granted } = recorder(4)
+  const { ask, free } = recorder(4)
   for (const key of ['photo', 'download', 'film', 'spare']) ask(key, 1_000_000)
   await settle()
   ask('photo', 500_000)
   ask('download', 1_900_000)
   ask('film', 9_700_000)
-  release('spare')
-  await settle()
-  assert.deepEqual(granted.slice(4), ['film'], 'each holds one: the film\'s 9.7 MB before the photo that asked first')
-  release('photo')
-  await settle()
-  assert.deepEqual(granted.slice(5), ['photo'], 'the photo now holds none: fewest held still comes first')
-  release('film')
-  await settle()
-  assert.deepEqual(granted.slice(6), ['download'])
+  assert.deepEqual(await free('spare'), ['film'], 'each holds one: the film\'s 9.7 MB before the photo that asked first')
+  assert.deepEqual(await free('photo'), ['photo'], 'the photo now holds none: fewest held still comes first')
+  assert.deepEqual(await free('film'), ['download'])
 })
 
 test('an asset\'s own waiters keep their order: its head before its larger rest', async () => {
