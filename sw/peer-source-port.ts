@@ -51,6 +51,14 @@ export interface StoredAnnouncer {
   notifyStored(infoHash: string, stored: ReadonlyArray<{ index: number; bytes: Uint8Array }>): void
 }
 
+/** The trackers' count of the swarm, taken by the SW as a page starts loading (swarm-probe.ts). */
+export interface SwarmCountSink {
+  /** Whether a count is worth taking now: nothing here says the swarm has members, and no count is fresh. */
+  wantsCount(): boolean
+  /** The trackers counted this many members (null: unknown). Nobody ends every hold for peers at once. */
+  noteCount(count: number | null): void
+}
+
 export interface PortPeerPiecesOptions {
   agents: AgentRegistry
   /** A piece the SW stored lately, from its memory, for an agent's `read-piece` (stored-notifier.ts). Default none: agents read IndexedDB. */
@@ -82,6 +90,11 @@ interface Pending {
 }
 
 const MAX_REMEMBERED_DELIVERIES = 512
+/**
+ * How long the trackers' "nobody there" stands: the hold of the page that asked, and of its first
+ * requests, not the pages after it (each navigation counts again while nothing says otherwise).
+ */
+const EMPTY_COUNT_FRESH_MS = 5_000
 
 function post(port: MessagePort, message: SwToAgentMessage, transfer: Transferable[] = []): void {
   try {
@@ -91,7 +104,7 @@ function post(port: MessagePort, message: SwToAgentMessage, transfer: Transferab
   }
 }
 
-export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces & StoredAnnouncer & { stateOf(port: MessagePort): void } {
+export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces & StoredAnnouncer & SwarmCountSink & { stateOf(port: MessagePort): void } {
   const { agents } = options
   const now = options.now ?? Date.now
   const pingAfterIdleMs = options.pingAfterIdleMs ?? 2_000
@@ -104,6 +117,10 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
   let nextNonce = 1
   /** Peers of the last agent that settled; null before any did. */
   let lastKnownPeers: number | null = null
+  /** When the trackers last counted nobody in the swarm; -Infinity once an agent has found peers. */
+  let countedEmptyAt = -Infinity
+  const countedEmpty = () => now() - countedEmptyAt < EMPTY_COUNT_FRESH_MS
+  const agentsWithPeers = () => agents.clientIds().some((id) => (states.get(agents.get(id)!)?.peers ?? 0) > 0)
 
   function stateOf(port: MessagePort): PortState {
     let state = states.get(port)
@@ -129,8 +146,10 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
         state.peers = message.peers
         state.share = message.share ?? null
         // Alone only if the agent settled with nobody; a leaving page's agent reports 0 as it closes.
-        if (message.peers > 0) lastKnownPeers = message.peers
-        else if (was && !message.settling) lastKnownPeers = 0
+        if (message.peers > 0) {
+          lastKnownPeers = message.peers
+          countedEmptyAt = -Infinity
+        } else if (was && !message.settling) lastKnownPeers = 0
         if (was && !message.settling) for (const listener of listeners) listener(null)
         return
       }
@@ -204,10 +223,11 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
     crowd(clientId) {
       if (!enabled()) return false
       if (this.settling(clientId)) return true
-      return agents.clientIds().some((id) => (states.get(agents.get(id)!)?.peers ?? 0) > 0)
+      return agentsWithPeers()
     },
     settling(clientId) {
-      if (!enabled()) return false
+      // The trackers just counted nobody: no agent can be about to find peers.
+      if (!enabled() || countedEmpty()) return false
       // Media requests may come without a client id: then any page still connecting counts.
       if (!clientId) {
         if (agents.navigationPending()) return true
@@ -272,6 +292,12 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       const port = deliveredBy.get(key)
       deliveredBy.delete(key)
       if (port && !ok) post(port, { type: 'bad-piece', infoHash: asset.infoHash, index })
+    },
+    wantsCount: () => enabled() && !(lastKnownPeers !== null && lastKnownPeers > 0) && !agentsWithPeers() && !countedEmpty(),
+    noteCount(count) {
+      if (count !== 0 || agentsWithPeers()) return
+      countedEmptyAt = now()
+      for (const listener of listeners) listener(null)
     },
     onAvailable(listener) {
       listeners.add(listener)

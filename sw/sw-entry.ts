@@ -32,11 +32,14 @@ import { createStoredResponder } from './stored-response.ts'
 import { createAssetCopies } from './asset-copies.ts'
 import { createQuietGate } from './quiet-gate.ts'
 import { createDeferredStore } from './deferred-store.ts'
+import { countSwarmMembers } from './swarm-probe.ts'
 
 declare const self: ServiceWorkerGlobalScope & { __SWARMCDN__?: unknown }
 
 /** Minimum time between manifest checks triggered by bad pieces from the origin. */
 const BAD_ORIGIN_PIECE_RECHECK_MS = 10_000
+/** A tracker that has not answered the swarm count by then counts as unknown (the page's agent will know). */
+const SWARM_COUNT_TIMEOUT_MS = 2_000
 
 const boot = readBootConfig(self.__SWARMCDN__)
 const config = resolveSwConfig(boot?.config)
@@ -175,6 +178,22 @@ const handle = createAssetRequestHandler({
   onFallback: (request, error) => console.warn(`[swarmcdn] ${error.code}: ${request.url} from the network`, error.message),
 })
 
+/** The trackers' count of the swarm as a page starts loading (swarm-probe.ts): one count at a time. */
+let counting: Promise<void> | null = null
+function countSwarm(): Promise<void> | null {
+  if (counting || typeof WebSocket === 'undefined') return counting
+  counting = trust
+    .load()
+    .then(async () => {
+      const swarm = trust.current()?.swarm
+      if (!swarm || !peers.wantsCount()) return
+      peers.noteCount(await countSwarmMembers(trackers(), swarm, { WebSocket, timeoutMs: SWARM_COUNT_TIMEOUT_MS }))
+    })
+    .catch(() => undefined)
+    .finally(() => (counting = null))
+  return counting
+}
+
 /** Kill switch side effects: step aside for good and tell the pages. */
 let killHandled = false
 async function actOn(state: TrustState): Promise<void> {
@@ -212,7 +231,11 @@ self.addEventListener('fetch', (event) => {
   // very page; its asset requests wait for the answer (bounded). Other requests refresh lazily.
   const refresh = event.request.mode === 'navigate' ? trust.revalidate(config.manifestNavigationCheckMs) : trust.refreshIfStale()
   if (refresh) event.waitUntil(refresh.then((outcome) => outcome && actOn(outcome.state)))
-  if (event.request.mode === 'navigate' && event.resultingClientId) agents.noteNavigation(event.resultingClientId)
+  if (event.request.mode === 'navigate' && event.resultingClientId) {
+    agents.noteNavigation(event.resultingClientId)
+    const count = countSwarm()
+    if (count) event.waitUntil(count)
+  }
   const handled = handle(event.request, event.clientId || event.resultingClientId || undefined)
   if (!handled) return
   trace.add(`request ${event.request.headers.get('range') ?? ''}`.trim(), new URL(event.request.url).pathname)

@@ -154,6 +154,36 @@ test('settling follows the agent: a page that navigated, then its agent connecti
   }
 })
 
+test('the trackers counting nobody ends every hold at once; an agent with peers makes that count stale and unwanted', async () => {
+  const { fakes, peers, closeAll } = setup(['page-a'])
+  try {
+    const woken: Array<string | null> = []
+    peers.onAvailable((infoHash) => woken.push(infoHash))
+    assert.equal(peers.wantsCount(), true, 'nothing known about the swarm yet')
+    peers.noteCount(null)
+    peers.noteCount(2)
+    assert.equal(peers.settling('new-page'), true, 'unknown or members counted: the new page waits for its agent')
+    assert.deepEqual(woken, [])
+    peers.noteCount(0)
+    assert.deepEqual(woken, [null], 'held batches are woken')
+    assert.equal(peers.settling('new-page'), false, 'a page whose agent has not loaded yet')
+    assert.equal(peers.settling('page-a'), false, 'an agent still connecting')
+    assert.equal(peers.settling(), false, 'a media request without a client id')
+    assert.equal(peers.crowd('new-page'), false, 'a visitor alone')
+    assert.equal(peers.wantsCount(), false, 'the count is fresh')
+    // Someone arrived after all: the agent found a peer.
+    fakes.get('page-a')!.send({ type: 'swarm', peers: 1, settling: true })
+    await tick()
+    assert.equal(peers.settling('page-a'), true, 'the count no longer stands')
+    assert.equal(peers.crowd('new-page'), true)
+    assert.equal(peers.wantsCount(), false, 'an agent has peers: the swarm is not empty')
+    peers.noteCount(0)
+    assert.equal(peers.settling('page-a'), true, 'a count of nobody while an agent has peers is ignored')
+  } finally {
+    closeAll()
+  }
+})
+
 test('no agent is waited for when the site has no swarm', async () => {
   let swarm = true
   const off = setup(['page-c'], () => swarm)

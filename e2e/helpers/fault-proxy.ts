@@ -1,5 +1,6 @@
 // A reverse proxy in front of a real origin that stalls chosen requests: it never answers (no
-// headers), or it answers and sends the first bytes of the body, then nothing, ever. The page is
+// headers), or it answers and sends the first bytes of the body, then nothing, ever; or it passes a
+// request on only after a delay (a slow script). The page is
 // opened through the proxy, so the service worker's Range requests go through it too. WebSocket
 // upgrades (the tracker) are piped through untouched.
 
@@ -7,8 +8,8 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 
-/** What to do with one request: pass it on, never answer, or stop the body after `afterBytes`. */
-export type ProxyFault = { kind: 'hang' } | { kind: 'stall'; afterBytes: number } | undefined
+/** What to do with one request: pass it on, never answer, stop the body after `afterBytes`, or pass it on `ms` late. */
+export type ProxyFault = { kind: 'hang' } | { kind: 'stall'; afterBytes: number } | { kind: 'delay'; ms: number } | undefined
 
 export interface ProxiedRequest {
   path: string
@@ -16,6 +17,8 @@ export interface ProxiedRequest {
   /** Parsed start of `bytes=a-b`, or null. */
   rangeStart: number | null
   fault: NonNullable<ProxyFault>['kind'] | 'none'
+  /** When the request reached the proxy (Date.now()). */
+  atMs: number
   /** The client closed the connection before the body ended (what an aborted fetch does). */
   abortedByClient: boolean
 }
@@ -28,7 +31,7 @@ export interface FaultProxy {
 }
 
 /** `decide` sees each request (and how many earlier requests had the same path) and picks a fault. */
-export async function startFaultProxy(target: string, decide: (request: Omit<ProxiedRequest, 'fault' | 'abortedByClient'>, samePathBefore: number) => ProxyFault): Promise<FaultProxy> {
+export async function startFaultProxy(target: string, decide: (request: Omit<ProxiedRequest, 'fault' | 'atMs' | 'abortedByClient'>, samePathBefore: number) => ProxyFault): Promise<FaultProxy> {
   const upstream = new URL(target)
   const requests: ProxiedRequest[] = []
   const tunnels = new Set<{ destroy(): void }>()
@@ -40,7 +43,7 @@ export async function startFaultProxy(target: string, decide: (request: Omit<Pro
     const seen = { path, range, rangeStart: match ? Number(match[1]) : null }
     const samePathBefore = requests.filter((r) => r.path === path).length
     const fault = decide(seen, samePathBefore)
-    const record: ProxiedRequest = { ...seen, fault: fault?.kind ?? 'none', abortedByClient: false }
+    const record: ProxiedRequest = { ...seen, fault: fault?.kind ?? 'none', atMs: Date.now(), abortedByClient: false }
     requests.push(record)
     let finished = false
     res.on('finish', () => (finished = true))
@@ -49,27 +52,31 @@ export async function startFaultProxy(target: string, decide: (request: Omit<Pro
     })
     if (fault?.kind === 'hang') return // headers never come; the socket stays open until the client gives up
 
-    const forward = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        if (fault?.kind !== 'stall') {
-          answer.pipe(res)
-          return
-        }
-        let sent = 0
-        answer.on('data', (chunk: Buffer) => {
-          const room = fault.afterBytes - sent
-          if (room <= 0) return
-          res.write(chunk.subarray(0, room))
-          sent += Math.min(room, chunk.length)
-          if (sent >= fault.afterBytes) answer.destroy() // nothing more from the origin; the client waits forever
-        })
-      },
-    )
-    forward.on('error', () => res.destroy())
-    res.on('close', () => forward.destroy())
-    req.pipe(forward)
+    const forwardNow = () => {
+      const forward = httpRequest(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          if (fault?.kind !== 'stall') {
+            answer.pipe(res)
+            return
+          }
+          let sent = 0
+          answer.on('data', (chunk: Buffer) => {
+            const room = fault.afterBytes - sent
+            if (room <= 0) return
+            res.write(chunk.subarray(0, room))
+            sent += Math.min(room, chunk.length)
+            if (sent >= fault.afterBytes) answer.destroy() // nothing more from the origin; the client waits forever
+          })
+        },
+      )
+      forward.on('error', () => res.destroy())
+      res.on('close', () => forward.destroy())
+      req.pipe(forward)
+    }
+    if (fault?.kind === 'delay') setTimeout(forwardNow, fault.ms)
+    else forwardNow()
   })
 
   server.on('upgrade', (req, socket, head) => {
