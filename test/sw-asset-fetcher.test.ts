@@ -268,6 +268,22 @@ test('a visitor alone reads further ahead (readAheadAloneBytes) than one with pe
   assert.ok(withPeers <= 4, `with peers: fetched ${withPeers} pieces`)
 })
 
+test('with peers, the next window comes once half of this one has arrived, the reader far behind; never more than readAheadAloneBytes ahead', async () => {
+  const planned = async (readerTakes: number) => {
+    const { fetcher, origin } = setup({ readAheadBytes: 2 * PIECE, readAheadAloneBytes: 6 * PIECE, peers: createFakePeers(bytes, { have: [], crowd: true }) })
+    const cursor = fetcher.open(asset, 0, LAST)
+    for (let read = 0; read < readerTakes; read++) await cursor.next()
+    // The reader stops; what was asked arrives meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    cursor.cancel()
+    await cursor.settled()
+    return Math.max(...requestedPieces(origin))
+  }
+  const stalledReader = await planned(1)
+  assert.ok(stalledReader >= 5, `windows of 2 pieces stopped at piece ${stalledReader} with the reader at piece 1: the arrivals did not plan more`)
+  assert.ok(stalledReader <= 6, `piece ${stalledReader} fetched with the reader at piece 1: more than readAheadAloneBytes (6 pieces) ahead`)
+})
+
 test('plannedSources reports store and http for a mixed plan', async () => {
   const { fetcher, store } = setup()
   await store.put(asset.infoHash, 0, pieceOf(bytes, asset, 0))
