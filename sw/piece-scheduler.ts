@@ -112,6 +112,15 @@ const MIN_PEER_PIPELINE = 4
  */
 const MAX_PEER_RUN_BYTES = 4 * 1024 * 1024
 
+/**
+ * Largest steal before the peers' rate is measured. Peers that have just connected are assumed at
+ * peerAssumedBytesPerSec, and HTTP's share of a window is decided with that: at a congested origin,
+ * the first steals (4 MiB of the film, taken 0.3 s after the first connection) ran for 3 s and gave
+ * HTTP most of the film's window, though the three peers then delivered 1.8 MB/s against the
+ * origin's 2.4 MB/s.
+ */
+const UNMEASURED_STEAL_BYTES = 1024 * 1024
+
 export interface SchedulerDeps {
   peers: PeerPieces | null
   http: HttpRuns
@@ -509,11 +518,14 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       // Nothing only HTTP can give: take HTTP's share (from the end peers reach last, so the two meet
       // in the middle, or from the front when peers are not on this batch at all). Pieces someone
       // holds need not be spread across a crowd: runs of up to MAX_PEER_RUN_BYTES.
+      // Before the peers' rate is measured, the split rests on an assumed rate: small runs, so it is
+      // decided again once measured (see UNMEASURED_STEAL_BYTES).
       const fromFront = !peersOnBatch()
+      const stealPieces = clock.peers.rate(0) > 0 ? peerRunPieces : piecesIn(Math.min(config.webseedMaxRunBytes, UNMEASURED_STEAL_BYTES))
       const taken = sorted.filter((index) => steal.has(index))
       first = last = fromFront ? taken[0]! : taken[taken.length - 1]!
-      if (fromFront) while (steal.has(last + 1) && last - first + 2 <= peerRunPieces) last++
-      else while (steal.has(first - 1) && last - first + 2 <= peerRunPieces) first--
+      if (fromFront) while (steal.has(last + 1) && last - first + 2 <= stealPieces) last++
+      else while (steal.has(first - 1) && last - first + 2 <= stealPieces) first--
     }
     if (first === undefined || last < 0 || remaining === 0 || httpGaveUp) {
       release()
