@@ -314,6 +314,36 @@ test('a crowd whose origin is measured far faster than its peers steals from the
   assert.ok(fetched.some((index) => index < 8), `HTTP takes pieces the peer holds too: ${fetched}`)
 })
 
+test('before the peers\' rate is measured, HTTP steals at most 1 MiB at a time from what peers hold; once measured, larger runs', async () => {
+  const count = 200 // 3.2 MB of 16 KiB pieces
+  const bigBytes = makeBytes(count * PIECE, 23)
+  const big = makeAsset(bigBytes, { path: '/media/long.webm' })
+  const all = Array.from({ length: count }, (_, i) => i)
+  const firstSteal = async (peersMeasured: boolean) => {
+    const { peers } = scriptedPeers()
+    const { http, runs } = scriptedHttp()
+    const base = schedulerDeps(peers, http)
+    let now = 0
+    const clock = createSchedulerClock(() => now)
+    // HTTP at 10 MB/s; the peers, when measured, at 20 pieces a second: far slower, so HTTP takes most.
+    const endHttp = clock.http.begin()
+    const endPeers = peersMeasured ? clock.peers.begin() : () => undefined
+    now = 1000
+    clock.http.add(10_000_000)
+    if (peersMeasured) clock.peers.add(20 * PIECE)
+    endHttp()
+    endPeers()
+    schedulePieces({ ...base, clock, config: { ...base.config, webseedMaxRunBytes: count * PIECE } }, big, all, { deliver: () => undefined, fail: noFailure })
+    await settle()
+    assert.ok(runs.length > 0, 'HTTP stole nothing')
+    return runs[0]!.last - runs[0]!.first + 1
+  }
+  const unmeasured = await firstSteal(false)
+  assert.ok(unmeasured <= (1024 * 1024) / PIECE, `a ${unmeasured}-piece steal on an assumed peer rate`)
+  const measured = await firstSteal(true)
+  assert.ok(measured > (1024 * 1024) / PIECE, `only ${measured} pieces stolen with the peers measured far slower`)
+})
+
 /** Peers holding every piece of every asset, answering when the test says; requests keyed `path:index`. */
 function scriptedSitePeers() {
   const requests = new Map<string, Deferred<Uint8Array>>()
