@@ -28,6 +28,12 @@ export interface PeerPieces {
    * its agent has not registered yet, or it is still connecting to the peers the tracker named.
    */
   settling(clientId?: string): boolean
+  /**
+   * Whether HTTP waits for the requesting page's peers: it is settling, and the trackers have not just
+   * counted nobody in the swarm (swarm-probe.ts). The count ends the wait only: the page still takes
+   * the piece path, so what it fetches is stored and shared at once with visitors arriving after it.
+   */
+  holds(clientId?: string): boolean
   /** The requesting page's share of a crowd's origin fetches (core/crowd-share.ts); null when alone or unknown. */
   share(clientId?: string): CrowdShare | null
   request(asset: ManifestAsset, index: number, clientId?: string): PeerPieceRequest
@@ -55,7 +61,7 @@ export interface StoredAnnouncer {
 export interface SwarmCountSink {
   /** Whether a count is worth taking now: nothing here says the swarm has members, and no count is fresh. */
   wantsCount(): boolean
-  /** The trackers counted this many members (null: unknown). Nobody ends every hold for peers at once. */
+  /** The trackers counted this many members (null: unknown). Nobody ends every hold for peers at once (`holds`). */
   noteCount(count: number | null): void
 }
 
@@ -226,8 +232,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       return agentsWithPeers()
     },
     settling(clientId) {
-      // The trackers just counted nobody: no agent can be about to find peers.
-      if (!enabled() || countedEmpty()) return false
+      if (!enabled()) return false
       // Media requests may come without a client id: then any page still connecting counts.
       if (!clientId) {
         if (agents.navigationPending()) return true
@@ -245,6 +250,9 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       // peer online).
       const state = states.get(port)
       return !state || (state.settling && !state.suspect)
+    },
+    holds(clientId) {
+      return !countedEmpty() && this.settling(clientId)
     },
     share(clientId) {
       const port = clientId && enabled() ? agents.get(clientId) : undefined

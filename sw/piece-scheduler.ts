@@ -208,7 +208,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   // A page that has just navigated, or whose agent is still connecting, is about to learn what its
   // peers hold: HTTP waits for that, within the latency budget, except for the reader's head (see
   // holdHeadRoom).
-  let holdHttp = peers?.settling(clientId) ?? false
+  let holdHttp = peers?.holds(clientId) ?? false
   /** Bytes HTTP took from the front of this batch while the hold lasted. */
   let heldHeadBytes = 0
   /** Whether the hold has lasted half the budget: peers are not near (see holdHeadRoom). */
@@ -217,7 +217,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const cancelHalfHold = holdHttp ? setTimer(() => ((holdHalfGone = true), pump()), config.peerBudgetMs / 2) : () => undefined
   const unsubscribe =
     peers?.onAvailable((infoHash) => {
-      if (infoHash === null && holdHttp && !peers.settling(clientId)) {
+      if (infoHash === null && holdHttp && !peers.holds(clientId)) {
         trace('hold released')
         holdHttp = false
         cancelHold()

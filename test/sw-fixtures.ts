@@ -192,6 +192,7 @@ export function createFakePeers(
     has: (infoHash, index) => ((infoHashSeen ||= infoHash), have.has(index)),
     crowd: () => options.crowd ?? true,
     settling: () => options.settling ?? false,
+    holds: () => options.settling ?? false,
     share: () => null,
     request(asset: ManifestAsset, index: number) {
       peers.asked.push(index)

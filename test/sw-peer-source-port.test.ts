@@ -154,7 +154,7 @@ test('settling follows the agent: a page that navigated, then its agent connecti
   }
 })
 
-test('the trackers counting nobody ends every hold at once; an agent with peers makes that count stale and unwanted', async () => {
+test('the trackers counting nobody ends every hold at once, not the piece path; an agent with peers makes that count stale and unwanted', async () => {
   const { fakes, peers, closeAll } = setup(['page-a'])
   try {
     const woken: Array<string | null> = []
@@ -162,23 +162,25 @@ test('the trackers counting nobody ends every hold at once; an agent with peers 
     assert.equal(peers.wantsCount(), true, 'nothing known about the swarm yet')
     peers.noteCount(null)
     peers.noteCount(2)
-    assert.equal(peers.settling('new-page'), true, 'unknown or members counted: the new page waits for its agent')
+    assert.equal(peers.holds('new-page'), true, 'unknown or members counted: the new page waits for its agent')
     assert.deepEqual(woken, [])
     peers.noteCount(0)
     assert.deepEqual(woken, [null], 'held batches are woken')
-    assert.equal(peers.settling('new-page'), false, 'a page whose agent has not loaded yet')
-    assert.equal(peers.settling('page-a'), false, 'an agent still connecting')
-    assert.equal(peers.settling(), false, 'a media request without a client id')
-    assert.equal(peers.crowd('new-page'), false, 'a visitor alone')
+    assert.equal(peers.holds('new-page'), false, 'a page whose agent has not loaded yet')
+    assert.equal(peers.holds('page-a'), false, 'an agent still connecting')
+    assert.equal(peers.holds(), false, 'a media request without a client id')
+    // Still about to find peers (one may arrive a moment later): the page stays on the piece path,
+    // where what it fetches is shared at once.
+    assert.equal(peers.settling('new-page'), true)
+    assert.equal(peers.crowd('page-a'), true)
     assert.equal(peers.wantsCount(), false, 'the count is fresh')
     // Someone arrived after all: the agent found a peer.
     fakes.get('page-a')!.send({ type: 'swarm', peers: 1, settling: true })
     await tick()
-    assert.equal(peers.settling('page-a'), true, 'the count no longer stands')
-    assert.equal(peers.crowd('new-page'), true)
+    assert.equal(peers.holds('page-a'), true, 'the count no longer stands')
     assert.equal(peers.wantsCount(), false, 'an agent has peers: the swarm is not empty')
     peers.noteCount(0)
-    assert.equal(peers.settling('page-a'), true, 'a count of nobody while an agent has peers is ignored')
+    assert.equal(peers.holds('page-a'), true, 'a count of nobody while an agent has peers is ignored')
   } finally {
     closeAll()
   }

@@ -49,6 +49,7 @@ function scriptedPeers(options: { holdNothing?: boolean } = {}) {
     has: () => !options.holdNothing,
     crowd: () => state.crowd,
     settling: () => false,
+    holds: () => false,
     share: () => null,
     request(_asset, index) {
       const answer = deferred<Uint8Array>()
@@ -354,6 +355,7 @@ function scriptedSitePeers() {
     has: (_infoHash, index) => (state.held ? state.held.has(index) : !state.holdNothing),
     crowd: () => state.crowd,
     settling: () => state.settling,
+    holds: () => state.settling,
     share: () => state.share,
     request(a, index) {
       const answer = deferred<Uint8Array>()
