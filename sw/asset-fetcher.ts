@@ -246,7 +246,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
       // With peers, the next window also comes once half of this one has arrived, however far back the
       // reader is: peers give a window's front and HTTP its far end, so the reader moves at the peers'
       // pace, and a next window that waited for it left HTTP one run at the page's end (bench:net, fast
-      // origin: the film's last window was planned 3.4-4.9 s after navigation, and its one run took the
+      // origin: the film's last window was planned 3.2-5.3 s after navigation, and its one run took the
       // last 1-1.5 s alone). Never more than readAheadAloneBytes ahead: what arrived waits in memory.
       const topUp = (force = false) => {
         if (cancelled || scheduledUpTo >= lastIndex) return

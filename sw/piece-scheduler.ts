@@ -115,9 +115,9 @@ const MAX_PEER_RUN_BYTES = 4 * 1024 * 1024
 /**
  * Largest steal before the peers' rate is measured. Peers that have just connected are assumed at
  * peerAssumedBytesPerSec, and HTTP's share of a window is decided with that: at a congested origin,
- * the first steals (4 MiB of the film, taken 0.3 s after the first connection) ran for 3 s and gave
- * HTTP most of the film's window, though the three peers then delivered 1.8 MB/s against the
- * origin's 2.4 MB/s.
+ * the first steal (4 MiB of the film, taken 0.3 s after the first connection) ran for 3.5 s and gave
+ * HTTP most of the film's window; measured, three peers delivered 0.6-1.5 MB/s against the origin's
+ * 2.2-2.3 MB/s (bench:net, visitors 3-4).
  */
 const UNMEASURED_STEAL_BYTES = 1024 * 1024
 
