@@ -19,8 +19,9 @@ export interface PeerPieces {
   /** Some agent (the requesting page's first) can get this piece from a connected peer now. */
   has(infoHash: string, index: number, clientId?: string): boolean
   /**
-   * Whether the requesting page is in a crowd: its agent is connecting, or some agent has peers.
-   * False for a visitor alone (no agent, P2P off, or the tracker knows nobody else).
+   * Whether the requesting page is in a crowd: its agent is connecting (unless the trackers just
+   * counted nobody), or some agent has peers. False for a visitor alone (no agent, P2P off, or the
+   * tracker knows nobody else).
    */
   crowd(clientId?: string): boolean
   /**
@@ -30,8 +31,9 @@ export interface PeerPieces {
   settling(clientId?: string): boolean
   /**
    * Whether HTTP waits for the requesting page's peers: it is settling, and the trackers have not just
-   * counted nobody in the swarm (swarm-probe.ts). The count ends the wait only: the page still takes
-   * the piece path, so what it fetches is stored and shared at once with visitors arriving after it.
+   * counted nobody in the swarm (swarm-probe.ts). Counted alone, a page plans as a visitor alone
+   * (`crowd` is false) but still takes the piece path (`settling`): what it fetches is stored and
+   * shared at once with visitors arriving after it.
    */
   holds(clientId?: string): boolean
   /** The requesting page's share of a crowd's origin fetches (core/crowd-share.ts); null when alone or unknown. */
@@ -228,7 +230,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
     has: (infoHash, index, clientId) => enabled() && portsWith(infoHash, index, clientId).length > 0,
     crowd(clientId) {
       if (!enabled()) return false
-      if (this.settling(clientId)) return true
+      if (this.holds(clientId)) return true
       return agentsWithPeers()
     },
     settling(clientId) {

@@ -170,14 +170,15 @@ test('the trackers counting nobody ends every hold at once, not the piece path; 
     assert.equal(peers.holds('page-a'), false, 'an agent still connecting')
     assert.equal(peers.holds(), false, 'a media request without a client id')
     // Still about to find peers (one may arrive a moment later): the page stays on the piece path,
-    // where what it fetches is shared at once.
+    // where what it fetches is shared at once, but plans its reads as a visitor alone.
     assert.equal(peers.settling('new-page'), true)
-    assert.equal(peers.crowd('page-a'), true)
+    assert.equal(peers.crowd('page-a'), false)
     assert.equal(peers.wantsCount(), false, 'the count is fresh')
     // Someone arrived after all: the agent found a peer.
     fakes.get('page-a')!.send({ type: 'swarm', peers: 1, settling: true })
     await tick()
     assert.equal(peers.holds('page-a'), true, 'the count no longer stands')
+    assert.equal(peers.crowd('new-page'), true)
     assert.equal(peers.wantsCount(), false, 'an agent has peers: the swarm is not empty')
     peers.noteCount(0)
     assert.equal(peers.holds('page-a'), true, 'a count of nobody while an agent has peers is ignored')
