@@ -559,7 +559,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         first,
         last,
         (piece) => {
-          clock.http.add(piece.bytes.length)
+          // The origin's rate sets HTTP's share: a piece from the browser's HTTP cache says nothing of it.
+          if (!piece.cached) clock.http.add(piece.bytes.length)
           verifying.push(accept(piece.index, piece.bytes, 'http'))
         },
         controller.signal,

@@ -17,6 +17,8 @@ export interface PieceDelivery {
   bytes: Uint8Array
   /** Set when the source found the piece in the shared store rather than fetching it (counted as store). */
   from?: 'store'
+  /** Read from the browser's HTTP cache, not the network: says nothing about the origin's rate. */
+  cached?: true
 }
 
 export interface PieceRequestOptions {

@@ -169,14 +169,14 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
    * origin bytes for a visitor alone, none with no-store). Mirrors (other origins) cannot be asked
    * only-if-cached; every piece is verified whatever answers.
    */
-  async function fetchRange(url: string, range: string, signal: AbortSignal): Promise<Response> {
+  async function fetchRange(url: string, range: string, signal: AbortSignal): Promise<{ response: Response; cached: boolean }> {
     if (options.readHttpCache && new URL(url).origin === options.origin && (notInHttpCache.get(url) ?? 0) <= Date.now()) {
       // The run itself (a range another request of this browser is writing to the cache), then the
       // whole file as a page loaded it (Chromium's cache did not answer that Range lookup; the caller
       // slices the run out of a 200).
       for (const headers of [{ Range: range }, {}] as Record<string, string>[]) {
         const cached = await options.fetch(url, { headers, signal, credentials: 'same-origin', cache: 'only-if-cached', mode: 'same-origin' }).catch(() => null)
-        if (cached && (cached.status === 206 || cached.status === 200)) return cached
+        if (cached && (cached.status === 206 || cached.status === 200)) return { response: cached, cached: true }
         if (cached) await cancelBody(cached)
         if (signal.aborted) throw new DOMException('aborted', 'AbortError')
       }
@@ -187,7 +187,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
       if (notInHttpCache.size >= MAX_REMEMBERED_MISSES) notInHttpCache.clear()
       notInHttpCache.set(url, Date.now() + HTTP_CACHE_MISS_TTL_MS)
     }
-    return options.fetch(url, { headers: { Range: range }, signal, credentials: 'same-origin', cache: 'no-store' })
+    return { response: await options.fetch(url, { headers: { Range: range }, signal, credentials: 'same-origin', cache: 'no-store' }), cached: false }
   }
 
   async function requestRangeOnce(
@@ -211,11 +211,12 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
       throw new SwError('webseed-timeout', `${url}: ${what}`, { retriable: true })
     }
     let response: Response
+    let cached: boolean
     try {
       const answer = fetchRange(url, `bytes=${start}-${end}`, attempt.signal)
       // A late answer to a request that timed out is dropped, its body cancelled.
-      answer.then((late) => attempt.signal.aborted && void cancelBody(late), () => undefined)
-      response = await withTimeout(answer, responseTimeoutMs, timeout(`no response headers within ${responseTimeoutMs} ms`), setTimer)
+      answer.then((late) => attempt.signal.aborted && void cancelBody(late.response), () => undefined)
+      ;({ response, cached } = await withTimeout(answer, responseTimeoutMs, timeout(`no response headers within ${responseTimeoutMs} ms`), setTimer))
     } catch (error) {
       if (error instanceof SwError) throw error
       if (isAbortError(error) || signal.aborted) throw toSwError(error)
@@ -274,7 +275,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
           position += take
           bytes = bytes.subarray(take)
           if (filled === piece.length) {
-            emit({ index: progress.next, bytes: piece })
+            emit(cached ? { index: progress.next, bytes: piece, cached: true } : { index: progress.next, bytes: piece })
             progress.next++
             if (progress.next <= last) piece = new Uint8Array(pieceSize(progress.next, length, pieceLength))
             filled = 0

@@ -345,6 +345,33 @@ test('before the peers\' rate is measured, HTTP steals at most 1 MiB at a time f
   assert.ok(measured > (1024 * 1024) / PIECE, `only ${measured} pieces stolen with the peers measured far slower`)
 })
 
+test('pieces read from the browser\'s HTTP cache do not count towards HTTP\'s measured rate; pieces from the network do', async () => {
+  // 320 KiB: past the meter's minimum; its clock moves 10 ms at each look.
+  const fileBytes = makeBytes(20 * PIECE, 29)
+  const file = makeAsset(fileBytes, { path: '/media/cached.webm' })
+  const all = Array.from({ length: 20 }, (_, i) => i)
+  const measuredAfter = async (cached: boolean) => {
+    const { peers } = scriptedPeers({ holdNothing: true })
+    const { http, runs } = scriptedHttp()
+    let now = 0
+    const deps = { ...schedulerDeps(peers, http), clock: createSchedulerClock(() => (now += 10)) }
+    const finished = schedulePieces(deps, file, all, { deliver: () => undefined, fail: noFailure })
+    for (let next = 0, started = 0; next < all.length; ) {
+      await settle()
+      const run = runs[started]
+      if (!run) continue
+      started++
+      for (let index = run.first; index <= run.last; index++) run.emit(cached ? { index, bytes: pieceOf(fileBytes, file, index), cached: true } : { index, bytes: pieceOf(fileBytes, file, index) })
+      run.done.resolve()
+      next = Math.max(next, run.last + 1)
+    }
+    await finished
+    return deps.clock.http.rate(0)
+  }
+  assert.equal(await measuredAfter(true), 0, 'the HTTP cache measured as the origin')
+  assert.ok((await measuredAfter(false)) > 0, 'the network not measured at all: the test proves nothing')
+})
+
 /** Peers holding every piece of every asset, answering when the test says; requests keyed `path:index`. */
 function scriptedSitePeers() {
   const requests = new Map<string, Deferred<Uint8Array>>()

@@ -99,8 +99,14 @@ test('with readHttpCache, a file the HTTP cache holds (a page loaded it before t
   assertPieces(await collect(src, asset, [1, 2, 8]), [1, 2, 8])
   assert.equal(origin.calls.length, 0, 'all from the HTTP cache')
   const got = new Map<number, Uint8Array>()
-  for await (const piece of src.fetchPieces(otherAsset, [0, 1, 2], { signal: new AbortController().signal })) got.set(piece.index, piece.bytes)
+  const fromCache: boolean[] = []
+  for await (const piece of src.fetchPieces(otherAsset, [0, 1, 2], { signal: new AbortController().signal })) {
+    got.set(piece.index, piece.bytes)
+    fromCache.push(piece.cached === true)
+  }
   assert.deepEqual(got.get(2), pieceOf(other, otherAsset, 2))
+  assert.deepEqual(fromCache, [false, false, false], 'pieces from the network are not marked as cached')
+  for await (const piece of src.fetchPieces(asset, [3], { signal: new AbortController().signal })) assert.equal(piece.cached, true, 'a piece from the HTTP cache is marked (it says nothing of the origin\'s rate)')
   assert.deepEqual(origin.calls.map((call) => [call.range, call.cache]), [[`bytes=0-${other.length - 1}`, 'no-store']])
   assert.ok(lookups.every((lookup) => lookup.endsWith(' same-origin')), 'same-origin lookups')
   assert.ok(lookups.some((lookup) => lookup.endsWith('null same-origin')), 'the whole file is looked up too')
