@@ -260,7 +260,7 @@ export function createAssetFetcher(deps: AssetFetcherDeps): AssetFetcher {
         const to = Math.min(lastIndex, readerNear ? nextIndex + window - 1 : scheduledUpTo + window)
         const from = scheduledUpTo + 1
         if (scheduledUpTo < first) {
-          const headTo = Math.min(to, first + Math.max(1, Math.floor(HEAD_BATCH_BYTES / asset.pieceLength)) - 1)
+          const headTo = Math.min(to, first + piecesIn(HEAD_BATCH_BYTES) - 1)
           schedule(first, headTo, headLookedUp)
           schedule(headTo + 1, to, () => undefined)
         } else schedule(from, to, () => undefined)

@@ -9,6 +9,8 @@
 // An asset's own waiters are served first come first served: its head before its rest.
 // Grants wait for a microtask, so the batches a released hold wakes together compete as equals.
 
+import { once } from './once.ts'
+
 export interface SlotLimiter {
   /**
    * Resolves with a release function once a slot is free and this waiter's turn has come. `key`: the
@@ -40,12 +42,7 @@ export function createSlotLimiter(limit: number): SlotLimiter {
       const [next] = waiting.splice(best, 1)
       active++
       heldBy.set(next.key, held(next.key) + 1)
-      let released = false
-      next.grant(() => {
-        if (released) return // a second call frees nothing
-        released = true
-        release(next.key)
-      })
+      next.grant(once(() => release(next.key))) // a second call frees nothing
     }
   }
   const scheduleDrain = () => {

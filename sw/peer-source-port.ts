@@ -303,7 +303,7 @@ export function createPortPeerPieces(options: PortPeerPiecesOptions): PeerPieces
       deliveredBy.delete(key)
       if (port && !ok) post(port, { type: 'bad-piece', infoHash: asset.infoHash, index })
     },
-    wantsCount: () => enabled() && !(lastKnownPeers !== null && lastKnownPeers > 0) && !agentsWithPeers() && !countedEmpty(),
+    wantsCount: () => enabled() && !((lastKnownPeers ?? 0) > 0) && !agentsWithPeers() && !countedEmpty(),
     noteCount(count) {
       if (count !== 0 || agentsWithPeers()) return
       countedEmptyAt = now()

@@ -33,6 +33,7 @@ import type { PieceVerdict, PieceVerifier } from './piece-verifier.ts'
 import type { SchedulerTrace } from './scheduler-trace.ts'
 import { createThroughputMeter, type ThroughputMeter } from './throughput-meter.ts'
 import { httpShare } from './source-split.ts'
+import { once } from './once.ts'
 import type { SlotLimiter } from './http-slots.ts'
 
 export interface HttpRuns {
@@ -607,13 +608,4 @@ function wakeBatches(clock: SchedulerClock): void {
   queueMicrotask(() => {
     for (const pump of [...clock.batches]) pump()
   })
-}
-
-function once(fn: () => void): () => void {
-  let called = false
-  return () => {
-    if (called) return
-    called = true
-    fn()
-  }
 }

@@ -20,11 +20,9 @@ export interface SwarmProbeDeps {
 export async function countSwarmMembers(trackers: readonly string[], swarmId: string, deps: SwarmProbeDeps): Promise<number | null> {
   if (trackers.length === 0) return null
   const counts = await Promise.all(trackers.map((url) => scrapeOne(url, swarmId, deps)))
-  if (counts.some((count) => count === null)) {
-    const known = counts.reduce<number>((sum, count) => sum + (count ?? 0), 0)
-    return known > 0 ? known : null
-  }
-  return counts.reduce<number>((sum, count) => sum + (count ?? 0), 0)
+  const counted = counts.reduce<number>((sum, count) => sum + (count ?? 0), 0)
+  // Members on any tracker are members; "nobody" needs every tracker's word.
+  return counted > 0 || counts.every((count) => count !== null) ? counted : null
 }
 
 /** One tracker's count of the swarm, or null (unreachable, refused, malformed, or late). */
