@@ -105,22 +105,23 @@ const CROWD_HTTP_ADVANTAGE = 4
 const MIN_PEER_PIPELINE = 4
 
 /**
- * Largest run HTTP takes of what peers could give (a steal, or a race of late pieces), whatever
- * webseedMaxRunBytes says for a visitor alone: HTTP's share is decided again at each run, with what
- * was measured and who connected since. 4 MiB is what the congested origin's offload goal was met with;
- * 16 MiB runs together with 16 MiB windows cut it (emulated internet, visitors 3-4: 45-57% from peers,
- * against 50-61%).
+ * Largest race of late peer pieces (steals: STEAL_RUN_BYTES), whatever webseedMaxRunBytes says for a
+ * visitor alone. 16 MiB runs (races and steals) together with 16 MiB windows cut the congested
+ * origin's offload (emulated internet, visitors 3-4: 45-57% from peers, against 50-61% with 4 MiB).
  */
 const MAX_PEER_RUN_BYTES = 4 * 1024 * 1024
 
 /**
- * Largest steal before the peers' rate is measured. Peers that have just connected are assumed at
- * peerAssumedBytesPerSec, and HTTP's share of a window is decided with that: at a congested origin,
- * the first steal (4 MiB of the film, taken 0.3 s after the first connection) ran for 3.5 s and gave
- * HTTP most of the film's window; measured, three peers delivered 0.6-1.5 MB/s against the origin's
- * 2.2-2.3 MB/s (bench:net, visitors 3-4).
+ * Largest steal, whatever the rates. HTTP's share (1 - p/h) swings with every change in the peers'
+ * rate where the two are close, and peers that have just connected speed up for seconds (more of
+ * them, flow windows opening). At a congested origin (bench:net, visitors 3-4), the first steal,
+ * decided 0.3 s after the first connection on an assumed rate, took 4 MiB of the film and ran 3.5 s;
+ * with the peers measured, steals of 1.8-3.8 MB decided at 1.0 MB/s ran 2-6 s while the peers reached
+ * 1.8-1.9 MB/s. Small steals are decided again sooner, with the rate measured since. (Steals of up to
+ * MAX_PEER_RUN_BYTES where HTTP was measured twice as fast as the peers were tried: that is the case
+ * while they ramp up, and visitor 4 got 36-47% of the page from peers.)
  */
-const UNMEASURED_STEAL_BYTES = 1024 * 1024
+const STEAL_RUN_BYTES = 1024 * 1024
 
 export interface SchedulerDeps {
   peers: PeerPieces | null
@@ -403,6 +404,15 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     return clock.http.rate(assumed) >= times * clock.peers.rate(assumed)
   }
 
+  /**
+   * The peers' rate for HTTP's split: their last second where they have sped up since (more of them
+   * connected, flow windows opened), which is what they keep for seconds.
+   */
+  function peerRateNow(): number {
+    const assumed = config.peerAssumedBytesPerSec
+    return Math.max(clock.peers.rate(assumed), clock.peers.recentRate(assumed))
+  }
+
   /** Whether peers are working on a piece of this batch now. */
   function peersOnBatch(): boolean {
     return sorted.some((index) => state.get(index) === 'peer')
@@ -419,7 +429,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   function stealable(): Set<number> {
     if (clock.peerBytesOpen < peerPipelineBytes() || crowdFetching()) return new Set()
     const httpRate = clock.http.rate(config.peerAssumedBytesPerSec)
-    const peerRate = clock.peers.rate(config.peerAssumedBytesPerSec)
+    const peerRate = peerRateNow()
     const queued = sorted.filter((index) => state.get(index) === 'queued')
     // HTTP's split (source-split.ts), less what lets peers end up to the budget later: peers may be
     // slower than the origin by the budget. This batch's part of the peers' measured rate (all batches
@@ -518,11 +528,10 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     } else if (steal.size > 0) {
       // Nothing only HTTP can give: take HTTP's share (from the end peers reach last, so the two meet
       // in the middle, or from the front when peers are not on this batch at all). Pieces someone
-      // holds need not be spread across a crowd: runs of up to MAX_PEER_RUN_BYTES.
-      // Before the peers' rate is measured, the split rests on an assumed rate: small runs, so it is
-      // decided again once measured (see UNMEASURED_STEAL_BYTES).
+      // holds need not be spread across a crowd.
+      // Small runs: the split is decided again soon, with what was measured since (see STEAL_RUN_BYTES).
       const fromFront = !peersOnBatch()
-      const stealPieces = clock.peers.rate(0) > 0 ? peerRunPieces : piecesIn(Math.min(config.webseedMaxRunBytes, UNMEASURED_STEAL_BYTES))
+      const stealPieces = piecesIn(Math.min(config.webseedMaxRunBytes, STEAL_RUN_BYTES))
       const taken = sorted.filter((index) => steal.has(index))
       first = last = fromFront ? taken[0]! : taken[taken.length - 1]!
       if (fromFront) while (steal.has(last + 1) && last - first + 2 <= stealPieces) last++

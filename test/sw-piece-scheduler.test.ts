@@ -315,34 +315,71 @@ test('a crowd whose origin is measured far faster than its peers steals from the
   assert.ok(fetched.some((index) => index < 8), `HTTP takes pieces the peer holds too: ${fetched}`)
 })
 
-test('before the peers\' rate is measured, HTTP steals at most 1 MiB at a time from what peers hold; once measured, larger runs', async () => {
-  const count = 200 // 3.2 MB of 16 KiB pieces
+/** Feeds a source of the clock at `bytesPerSec` for `ms`, in 100 ms steps. */
+function feedClock(clock: ReturnType<typeof createSchedulerClock>, source: 'http' | 'peers', time: { now: number }, bytesPerSec: number, ms: number): void {
+  const end = clock[source].begin()
+  for (let step = 0; step < ms / 100; step++) {
+    time.now += 100
+    clock[source].add(bytesPerSec / 10)
+  }
+  end()
+}
+
+test('HTTP steals at most 1 MiB at a time from what peers hold, whatever the rates: the split is decided again soon', async () => {
+  const count = 1000 // 16 MB of 16 KiB pieces
   const bigBytes = makeBytes(count * PIECE, 23)
   const big = makeAsset(bigBytes, { path: '/media/long.webm' })
   const all = Array.from({ length: count }, (_, i) => i)
-  const firstSteal = async (peersMeasured: boolean) => {
+  const firstSteal = async (peerBytesPerSec: number | null) => {
     const { peers } = scriptedPeers()
     const { http, runs } = scriptedHttp()
     const base = schedulerDeps(peers, http)
-    let now = 0
-    const clock = createSchedulerClock(() => now)
-    // HTTP at 10 MB/s; the peers, when measured, at 20 pieces a second: far slower, so HTTP takes most.
-    const endHttp = clock.http.begin()
-    const endPeers = peersMeasured ? clock.peers.begin() : () => undefined
-    now = 1000
-    clock.http.add(10_000_000)
-    if (peersMeasured) clock.peers.add(20 * PIECE)
-    endHttp()
-    endPeers()
+    const time = { now: 0 }
+    const clock = createSchedulerClock(() => time.now)
+    feedClock(clock, 'http', time, 3_000_000, 1000)
+    if (peerBytesPerSec !== null) feedClock(clock, 'peers', time, peerBytesPerSec, 1000)
     schedulePieces({ ...base, clock, config: { ...base.config, webseedMaxRunBytes: count * PIECE } }, big, all, { deliver: () => undefined, fail: noFailure })
     await settle()
     assert.ok(runs.length > 0, 'HTTP stole nothing')
     return runs[0]!.last - runs[0]!.first + 1
   }
-  const unmeasured = await firstSteal(false)
-  assert.ok(unmeasured <= (1024 * 1024) / PIECE, `a ${unmeasured}-piece steal on an assumed peer rate`)
-  const measured = await firstSteal(true)
-  assert.ok(measured > (1024 * 1024) / PIECE, `only ${measured} pieces stolen with the peers measured far slower`)
+  const mib = (1024 * 1024) / PIECE
+  for (const [peerRate, what] of [[null, 'an assumed peer rate'], [1_500_000, 'the peers measured at half HTTP\'s rate'], [320_000, 'the peers measured far slower']] as const) {
+    const steal = await firstSteal(peerRate)
+    assert.ok(steal <= mib, `a ${steal}-piece steal with ${what}`)
+    assert.ok(steal > mib / 2, `a ${steal}-piece steal with ${what}: the cap is not what limits it`)
+  }
+})
+
+test('HTTP\'s split counts the peers at their last second\'s rate when they have sped up: it steals less', async () => {
+  const count = 2000 // 32 MB of 16 KiB pieces: the budget's slack is small beside it
+  const bigBytes = makeBytes(count * PIECE, 31)
+  const big = makeAsset(bigBytes, { path: '/media/ramp.webm' })
+  const all = Array.from({ length: count }, (_, i) => i)
+  const stolen = async (peersSpedUp: boolean) => {
+    const { peers } = scriptedPeers() // they hold everything and answer nothing: the split alone decides
+    const { http, runs } = scriptedHttp()
+    const base = schedulerDeps(peers, http, { slots: 64, offloadBias: 1 })
+    const time = { now: 0 }
+    const clock = createSchedulerClock(() => time.now)
+    feedClock(clock, 'http', time, 2_200_000, 4000)
+    if (peersSpedUp) {
+      // Just connected: 1 MB/s for 3 s, then 2 MB/s for the last second.
+      feedClock(clock, 'peers', time, 1_000_000, 3000)
+      feedClock(clock, 'peers', time, 2_000_000, 1000)
+    } else {
+      feedClock(clock, 'peers', time, 1_000_000, 4000)
+    }
+    schedulePieces({ ...base, clock, config: { ...base.config, peerBudgetMs: 500, webseedMaxRunBytes: 64 * PIECE } }, big, all, { deliver: () => undefined, fail: noFailure })
+    await settle()
+    return runs.reduce((sum, run) => sum + run.last - run.first + 1, 0)
+  }
+  const steady = await stolen(false)
+  const spedUp = await stolen(true)
+  // HTTP's share against 2.2 MB/s: about 55% at a steady 1 MB/s; about 25% at the last second's rate
+  // (1.6 MB/s, exponentially weighted); 37% at the rate over the last few seconds (1.4 MB/s).
+  assert.ok(steady > 0.4 * count, `HTTP took only ${steady} of ${count} pieces from steady 1 MB/s peers: the test proves nothing`)
+  assert.ok(spedUp < 0.28 * count, `HTTP took ${spedUp} of ${count} pieces from peers that sped up to 2 MB/s`)
 })
 
 test('pieces read from the browser\'s HTTP cache do not count towards HTTP\'s measured rate; pieces from the network do', async () => {
