@@ -116,10 +116,10 @@ const MAX_PEER_RUN_BYTES = 4 * 1024 * 1024
  * rate where the two are close, and peers that have just connected speed up for seconds (more of
  * them, flow windows opening). At a congested origin (bench:net, visitors 3-4), the first steal,
  * decided 0.3 s after the first connection on an assumed rate, took 4 MiB of the film and ran 3.5 s;
- * with the peers measured, steals of 1.8-3.8 MB decided at 1.0 MB/s ran 2-6 s while the peers reached
- * 1.8-1.9 MB/s. Small steals are decided again sooner, with the rate measured since. (Steals of up to
- * MAX_PEER_RUN_BYTES where HTTP was measured twice as fast as the peers were tried: that is the case
- * while they ramp up, and visitor 4 got 36-47% of the page from peers.)
+ * with the peers measured, steals of 1.0-3.8 MB decided at 0.8-1.0 MB/s ran 1.8-3.4 s, while the
+ * peers gave 2.3 MB/s on average. Small steals are decided again sooner, with the rate measured since.
+ * (Tried: steals of up to MAX_PEER_RUN_BYTES where HTTP was measured twice as fast as the peers. So
+ * it is while they ramp up, and visitor 4 got 36-47% of the page from peers.)
  */
 const STEAL_RUN_BYTES = 1024 * 1024
 

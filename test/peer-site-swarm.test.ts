@@ -10,7 +10,7 @@ import WebSocket from 'ws'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { startTracker, pieceBytes } from './helpers/site-swarm-fixture.ts'
-import { createSiteSwarm, SITE_SWARM_DEFAULTS, FetchError, type SiteSwarm } from '../peer/site-swarm.ts'
+import { createSiteSwarm, SITE_SWARM_DEFAULTS, FetchError, HELLO_TIMEOUT_MS, type SiteSwarm } from '../peer/site-swarm.ts'
 import { pieceCount } from '../core/piece-math.ts'
 
 const wrtc = createRequire(import.meta.url)('@roamhq/wrtc')
@@ -89,5 +89,46 @@ test('a visitor whose trackers cannot be reached settles at once (nobody can be 
     assert.ok(settledAt !== undefined && settledAt - startedAt < 3_000, `settled after ${settledAt! - startedAt} ms`)
   } finally {
     swarm.destroy()
+  }
+})
+
+test('a connection whose peer never says hello is closed after HELLO_TIMEOUT_MS, not counted as a peer for good', { timeout: 30_000 }, async () => {
+  const tracker = await startTracker(SWARM)
+  const seeder = member(tracker.url, { seeder: true, hold: true })
+  // The visitor offers (a seeder makes none), so it makes the data channel: this one delivers no
+  // message to the visitor, and the seeder's hello never arrives.
+  class DeafPeerConnection extends wrtc.RTCPeerConnection {
+    createDataChannel(label: string, init?: RTCDataChannelInit) {
+      const channel = super.createDataChannel(label, init)
+      Object.defineProperty(channel, 'onmessage', { set: () => undefined, get: () => null })
+      return channel
+    }
+  }
+  const counts: Array<{ peers: number; atMs: number }> = []
+  const startedAt = Date.now()
+  const visitor = createSiteSwarm({
+    swarmId: SWARM,
+    trackers: [tracker.url],
+    config: { ...SITE_SWARM_DEFAULTS, iceServers: [] },
+    RTCPeerConnection: DeafPeerConnection as unknown as typeof RTCPeerConnection,
+    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    readPiece: async () => undefined,
+    onPeers: (peers) => counts.push({ peers, atMs: Date.now() - startedAt }),
+  })
+  visitor.setAssets([asset])
+  try {
+    const deadline = Date.now() + HELLO_TIMEOUT_MS + 6_000
+    while (Date.now() < deadline && !counts.some((c, i) => c.peers === 0 && counts.slice(0, i).some((before) => before.peers === 1))) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const opened = counts.find((c) => c.peers === 1)
+    assert.ok(opened, `the visitor never connected to the seeder: ${JSON.stringify(counts)}`)
+    const closed = counts.find((c) => c.peers === 0 && c.atMs > opened.atMs)
+    assert.ok(closed, `the silent connection was kept: ${JSON.stringify(counts)}`)
+    assert.ok(closed.atMs - opened.atMs >= HELLO_TIMEOUT_MS - 300, `closed after ${closed.atMs - opened.atMs} ms, before the timeout`)
+  } finally {
+    visitor.destroy()
+    seeder.destroy()
+    await tracker.close()
   }
 })
