@@ -238,11 +238,11 @@ const PING_TIMEOUT_MS = 2_000
 const MAX_SETTLING_MS = 4_000
 /**
  * A connection whose peer has not said hello within this much of our active time is closed, and the
- * tracker's next announce may connect the two again. Seen once in about 60 bench:net visitors: a
- * connection opened, its hello never came, and the visitor, counting a peer that offered nothing,
- * took the whole page from the origin as one of a crowd of two (8.79 s against plain HTTP's 8.5 s).
- * Generous, as a peer's page may be blocked for seconds in a crowd on a busy machine (only our own
- * blocked time is left out), and a new connection costs both pages main-thread time.
+ * tracker's next announce may connect the two again. Seen once in about 380 bench:net visitors with
+ * peers: a connection opened, its hello never came, and the visitor, counting a peer that offered
+ * nothing, took the whole page from the origin as one of a crowd of two (8.79 s against plain HTTP's
+ * 8.5 s). Generous, as a peer's page may be blocked for seconds in a crowd on a busy machine (only our
+ * own blocked time is left out), and a new connection costs both pages main-thread time.
  */
 export const HELLO_TIMEOUT_MS = 4_000
 

@@ -118,8 +118,8 @@ const MAX_PEER_RUN_BYTES = 4 * 1024 * 1024
  * decided 0.3 s after the first connection on an assumed rate, took 4 MiB of the film and ran 3.5 s;
  * with the peers measured, steals of 1.0-3.8 MB decided at 0.8-1.0 MB/s ran 1.8-3.4 s, while the
  * peers gave 2.3 MB/s on average. Small steals are decided again sooner, with the rate measured since.
- * (Tried: steals of up to MAX_PEER_RUN_BYTES where HTTP was measured twice as fast as the peers. So
- * it is while they ramp up, and visitor 4 got 36-47% of the page from peers.)
+ * (Tried: steals of up to MAX_PEER_RUN_BYTES where HTTP was measured at least twice as fast as the
+ * peers. Peers ramping up are measured that slow, and visitor 4 got 36-47% of the page from peers.)
  */
 const STEAL_RUN_BYTES = 1024 * 1024
 
