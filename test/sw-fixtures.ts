@@ -6,9 +6,20 @@ import type { SetTimer } from '../sw/with-timeout.ts'
 import { MANIFEST_FORMAT, encodeEnvelope, type Manifest, type ManifestAsset } from '../core/manifest-format.ts'
 import { pieceCount } from '../core/piece-math.ts'
 import type { PeerPieces } from '../sw/peer-source-port.ts'
+import type { ThroughputMeter } from '../sw/throughput-meter.ts'
 
 export const ORIGIN = 'https://site.example'
 export const PIECE = 16 * 1024
+
+/** Feeds a throughput meter `bytesPerSec` for `ms` of busy time, in 100 ms steps of the test's clock. */
+export function feedMeter(meter: ThroughputMeter, time: { now: number }, bytesPerSec: number, ms: number): void {
+  const end = meter.begin()
+  for (let step = 0; step < ms / 100; step++) {
+    time.now += 100
+    meter.add(bytesPerSec / 10)
+  }
+  end()
+}
 
 /** Deterministic pseudo-random bytes, so a misplaced slice cannot look right by accident. */
 export function makeBytes(length: number, seed = 1): Uint8Array {

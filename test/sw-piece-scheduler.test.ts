@@ -11,7 +11,7 @@ import { createSchedulerClock, schedulePieces, type HttpRuns, type SchedulerDeps
 import { createSlotLimiter } from '../sw/http-slots.ts'
 import { createHash } from 'node:crypto'
 import { verifyPiece, type PieceVerifier } from '../sw/piece-verifier.ts'
-import { PIECE, makeAsset, makeBytes, manualTimers, pieceOf } from './sw-fixtures.ts'
+import { PIECE, feedMeter, makeAsset, makeBytes, manualTimers, pieceOf } from './sw-fixtures.ts'
 import { ownsPiece } from '../core/crowd-share.ts'
 
 const bytes = makeBytes(4 * PIECE, 5)
@@ -315,16 +315,6 @@ test('a crowd whose origin is measured far faster than its peers steals from the
   assert.ok(fetched.some((index) => index < 8), `HTTP takes pieces the peer holds too: ${fetched}`)
 })
 
-/** Feeds a source of the clock at `bytesPerSec` for `ms`, in 100 ms steps. */
-function feedClock(clock: ReturnType<typeof createSchedulerClock>, source: 'http' | 'peers', time: { now: number }, bytesPerSec: number, ms: number): void {
-  const end = clock[source].begin()
-  for (let step = 0; step < ms / 100; step++) {
-    time.now += 100
-    clock[source].add(bytesPerSec / 10)
-  }
-  end()
-}
-
 test('HTTP steals at most 1 MiB at a time from what peers hold, whatever the rates: the split is decided again soon', async () => {
   const count = 1000 // 16 MB of 16 KiB pieces
   const bigBytes = makeBytes(count * PIECE, 23)
@@ -336,8 +326,8 @@ test('HTTP steals at most 1 MiB at a time from what peers hold, whatever the rat
     const base = schedulerDeps(peers, http)
     const time = { now: 0 }
     const clock = createSchedulerClock(() => time.now)
-    feedClock(clock, 'http', time, 3_000_000, 1000)
-    if (peerBytesPerSec !== null) feedClock(clock, 'peers', time, peerBytesPerSec, 1000)
+    feedMeter(clock.http, time, 3_000_000, 1000)
+    if (peerBytesPerSec !== null) feedMeter(clock.peers, time, peerBytesPerSec, 1000)
     schedulePieces({ ...base, clock, config: { ...base.config, webseedMaxRunBytes: count * PIECE } }, big, all, { deliver: () => undefined, fail: noFailure })
     await settle()
     assert.ok(runs.length > 0, 'HTTP stole nothing')
@@ -362,13 +352,13 @@ test('HTTP\'s split counts the peers at their last second\'s rate when they have
     const base = schedulerDeps(peers, http, { slots: 64, offloadBias: 1 })
     const time = { now: 0 }
     const clock = createSchedulerClock(() => time.now)
-    feedClock(clock, 'http', time, 2_200_000, 4000)
+    feedMeter(clock.http, time, 2_200_000, 4000)
     if (peersSpedUp) {
       // Just connected: 1 MB/s for 3 s, then 2 MB/s for the last second.
-      feedClock(clock, 'peers', time, 1_000_000, 3000)
-      feedClock(clock, 'peers', time, 2_000_000, 1000)
+      feedMeter(clock.peers, time, 1_000_000, 3000)
+      feedMeter(clock.peers, time, 2_000_000, 1000)
     } else {
-      feedClock(clock, 'peers', time, 1_000_000, 4000)
+      feedMeter(clock.peers, time, 1_000_000, 4000)
     }
     schedulePieces({ ...base, clock, config: { ...base.config, peerBudgetMs: 500, webseedMaxRunBytes: 64 * PIECE } }, big, all, { deliver: () => undefined, fail: noFailure })
     await settle()

@@ -4,26 +4,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createThroughputMeter } from '../sw/throughput-meter.ts'
+import { feedMeter } from './sw-fixtures.ts'
 
 const MB = 1_000_000
-
-/** Feeds `mbPerSec` for `seconds`, in 100 ms steps, while the meter is busy. */
-function feed(meter: ReturnType<typeof createThroughputMeter>, clock: { now: number }, mbPerSec: number, seconds: number): void {
-  const end = meter.begin()
-  for (let step = 0; step < seconds * 10; step++) {
-    clock.now += 100
-    meter.add(mbPerSec * MB * 0.1)
-  }
-  end()
-}
 
 test('the fallback until 256 KiB has been measured, then the measured rate', () => {
   const clock = { now: 0 }
   const meter = createThroughputMeter(() => clock.now)
-  feed(meter, clock, 1, 0.2) // 200 kB
+  feedMeter(meter, clock, MB, 200) // 200 kB
   assert.equal(meter.rate(7), 7)
   assert.equal(meter.recentRate(7), 7)
-  feed(meter, clock, 1, 0.2)
+  feedMeter(meter, clock, MB, 200)
   assert.ok(Math.abs(meter.rate(7) - MB) < 1, `${meter.rate(7)}`)
   assert.ok(Math.abs(meter.recentRate(7) - MB) < 1, `${meter.recentRate(7)}`)
 })
@@ -31,7 +22,7 @@ test('the fallback until 256 KiB has been measured, then the measured rate', () 
 test('idle time does not dilute the rate', () => {
   const clock = { now: 0 }
   const meter = createThroughputMeter(() => clock.now)
-  feed(meter, clock, 2, 1)
+  feedMeter(meter, clock, 2 * MB, 1000)
   clock.now += 10_000 // nothing asked of this source for 10 s
   assert.ok(Math.abs(meter.rate(0) - 2 * MB) < 1, `${meter.rate(0)}`)
 })
@@ -39,8 +30,8 @@ test('idle time does not dilute the rate', () => {
 test('the recent rate follows a speed-up sooner than the rate over a few seconds', () => {
   const clock = { now: 0 }
   const meter = createThroughputMeter(() => clock.now)
-  feed(meter, clock, 1, 3) // peers just connected: 1 MB/s
-  feed(meter, clock, 2, 1) // more of them, windows open: 2 MB/s for the last second
+  feedMeter(meter, clock, MB, 3000) // peers just connected: 1 MB/s
+  feedMeter(meter, clock, 2 * MB, 1000) // more of them, windows open: 2 MB/s for the last second
   const rate = meter.rate(0)
   const recent = meter.recentRate(0)
   assert.ok(recent > rate, `recent ${recent} not above ${rate}`)
@@ -51,7 +42,7 @@ test('the recent rate follows a speed-up sooner than the rate over a few seconds
 test('a source that slowed down reads slower in the recent rate too', () => {
   const clock = { now: 0 }
   const meter = createThroughputMeter(() => clock.now)
-  feed(meter, clock, 2, 3)
-  feed(meter, clock, 0.5, 1)
+  feedMeter(meter, clock, 2 * MB, 3000)
+  feedMeter(meter, clock, 0.5 * MB, 1000)
   assert.ok(meter.recentRate(0) < meter.rate(0))
 })
