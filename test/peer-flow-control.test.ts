@@ -22,6 +22,23 @@ test('the window grows while the path builds no queue and the window is used', (
   assert.ok(last > 10 * start, `slow start multiplies the window: ${last}`)
 })
 
+test('slow start ends at the first sample that shows a queue, before the smallest of the last few does', () => {
+  const window = createFlowWindow() // target 25 ms: slow start ends above 12.5 ms of queue
+  window.onBytes(window.bytes())
+  window.onDelay(100) // base 100 ms
+  const grown = window.bytes()
+  // A 15 ms queue in the latest sample only: the recent minimum still reads none. Slow start would
+  // grow 1.5× a sample; the steady pace is at most 1.125×.
+  window.onBytes(grown)
+  window.onDelay(100 + 15)
+  assert.ok(window.bytes() <= Math.floor(grown * 1.125), `${window.bytes()} ≤ 1.125 × ${grown}`)
+  // And it stays ended: a sample without queue grows the window at the steady pace too.
+  const next = window.bytes()
+  window.onBytes(next)
+  window.onDelay(100)
+  assert.ok(window.bytes() > next && window.bytes() <= Math.floor(next * 1.125), `${window.bytes()}`)
+})
+
 test('an unused window does not grow (a receiver asking little says nothing about the path)', () => {
   const window = createFlowWindow()
   for (let i = 0; i < 5; i++) {
