@@ -182,6 +182,39 @@ test('where HTTP is not much faster than the peers (a crowd at a congested origi
   await finished
 })
 
+test('an HTTP run that goes the budget and a piece\'s time without a piece has the rest asked of the peers that hold them; the first verified copy wins', async () => {
+  const timers = manualTimers()
+  const { peers, requests, state } = scriptedPeers()
+  state.crowd = false // one large run
+  const held = { now: false }
+  const { http, runs } = scriptedHttp()
+  const deps = schedulerDeps({ ...peers, has: () => held.now }, http, { setTimer: timers.setTimer })
+  const delivered: Array<[number, string]> = []
+  const finished = schedulePieces(deps, asset, [0, 1, 2, 3], { deliver: (index, _bytes, source) => delivered.push([index, source]), fail: noFailure })
+  await settle()
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 3]], 'nobody holds a piece: HTTP at once')
+  // HTTP at the assumed 2 pieces a second, one run open: a piece's time is 500 ms, the budget 1000.
+  const stallMs = 1000 + 500
+  assert.deepEqual(timers.pending(), [stallMs])
+  runs[0].emit({ index: 0, bytes: pieceOf(bytes, asset, 0) })
+  await settle()
+  assert.deepEqual(timers.pending(), [stallMs], 'a piece re-arms the deadline: one timer')
+  held.now = true // a peer connected that holds the asset
+  assert.equal(requests.size, 0, 'pieces on a run that is moving are not asked of peers')
+  assert.equal(timers.fire(stallMs), 1)
+  await settle()
+  assert.deepEqual([...requests.keys()], [1, 2, 3], 'the stalled run\'s missing pieces go to peers')
+  assert.equal(deps.clock.counts.stalledRuns, 1)
+  requests.get(1)!.resolve(pieceOf(bytes, asset, 1))
+  requests.get(2)!.resolve(pieceOf(bytes, asset, 2))
+  await settle()
+  // The run comes back to life: its copies of 1 and 2 are dropped, 3 is taken from it.
+  for (const index of [1, 2, 3]) runs[0].emit({ index, bytes: pieceOf(bytes, asset, index) })
+  runs[0].done.resolve()
+  await finished
+  assert.deepEqual(delivered.sort(([a], [b]) => a - b), [[0, 'http'], [1, 'peers'], [2, 'peers'], [3, 'http']])
+})
+
 test('a batch planned while the page was connecting takes large runs in reading order once its agent settled alone', async () => {
   const big = makeBytes(8 * PIECE, 6)
   const clip = makeAsset(big, { path: '/media/long.webm' })

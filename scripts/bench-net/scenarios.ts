@@ -150,7 +150,7 @@ function peerSummary(stats: unknown): string {
   const transfers = t ? `; requests ${t.requests}, stalled ${t.stalls}${t.stalls ? ` (${t.stallsAfterBytes ?? 0} part-received, ${t.stallsWhileQueued ?? 0} queued, ${t.stallsPeerActive ?? 0} while the peer sent other chunks)` : ''}, rejected ${t.rejects}, cancelled ${t.cancels}, most open at a peer ${t.maxOpenPerPeer}${serving}` : ''
   const windows = s.windowsBytes?.length ? `; windows ${s.windowsBytes.map((b) => `${Math.round(b / 1024)}K`).join(' ')}` : ''
   const first = typeof s.firstPeerMs === 'number' ? ` (first at ${(s.firstPeerMs / 1000).toFixed(2)} s)` : ''
-  const sw = s.scheduler ? `; SW asked peers ${s.scheduler.asked}, delivered ${s.scheduler.delivered}, failed ${s.scheduler.failed}, overdue ${s.scheduler.overdue}` : ''
+  const sw = s.scheduler ? `; SW asked peers ${s.scheduler.asked}, delivered ${s.scheduler.delivered}, failed ${s.scheduler.failed}, overdue ${s.scheduler.overdue}, stalled HTTP runs ${s.scheduler.stalledRuns ?? 0}` : ''
   const writes = s.storeWrites ? `; readers waited ${s.storeWrites.readerWaitMs} ms for the store (most pending ${(s.storeWrites.maxPendingWriteBytes / 1e6).toFixed(1)} MB)` : ''
   const scripts = s.scripts?.length ? `; ${s.scripts.map((entry) => `${entry.path.split('/').pop()} ${entry.startMs}–${entry.endMs} ms`).join(', ')}` : ''
   const tracker = s.tracker ? `; tracker socket made ${s.tracker.createdMs} ms, open ${s.tracker.openMs} ms, first reply ${s.tracker.firstMessageMs} ms` : ''
