@@ -40,10 +40,13 @@ async function seedScripted(siteDir: string, manifest: Manifest, paths: string[]
 process.on('message', async (message: any) => {
   if (message.type === 'start') {
     const swarm = await seedScripted(message.siteDir, message.manifest, message.paths, message.trackerUrl, message.behaviour)
+    const report = () => process.connected && process.send!({ type: 'stats', peers: swarm.stats().peers, uploadedBytes: swarm.stats().uploadedBytes })
     process.on('message', (next: any) => {
-      if (next.type === 'stats') process.send!({ type: 'stats', peers: swarm.stats().peers, uploadedBytes: swarm.stats().uploadedBytes })
+      if (next.type === 'stats') report()
     })
     process.send!({ type: 'ready' })
+    // Unasked too: the parent keeps the last report should native WebRTC crash this process.
+    setInterval(report, message.reportEveryMs).unref()
   }
 })
 process.on('disconnect', () => process.exit(0))
