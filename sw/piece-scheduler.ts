@@ -585,9 +585,11 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     }
     const endMeasure = clock.http.begin()
     clock.httpRunsOpen++
-    // Re-armed by every piece of the run; fires once, when the run stalls.
+    // Re-armed by every piece of the run; when it fires, peers are asked for what they hold of the
+    // rest (a visitor without peers arms none).
     let cancelStall = () => {}
     const armStall = () => {
+      if (!peers) return
       cancelStall()
       cancelStall = setTimer(() => raceStalledRun(run), runStallMs())
     }
