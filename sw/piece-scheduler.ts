@@ -59,8 +59,6 @@ export interface SchedulerClock {
   peerBytesOpen: number
   /** HTTP runs fetching a batch's head while its hold lasts, across every batch (at most MAX_HELD_HEAD_RUNS). */
   heldHeadRuns: number
-  /** HTTP runs on the wire, across every batch: they share HTTP's measured rate (see runStallMs). */
-  httpRunsOpen: number
   /** Batches under way: each is pumped when a peer request ends, so another batch's pieces may take the freed room. */
   batches: Set<() => void>
   /**
@@ -85,7 +83,7 @@ export interface SchedulerCounts {
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, httpRunsOpen: 0, batches: new Set(), crowdProgress: new Map(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0, stalledRuns: 0 } }
+  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), crowdProgress: new Map(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0, stalledRuns: 0 } }
 }
 
 /** How many times faster than the peers HTTP must be measured for a late piece to bring those behind it. */
@@ -481,7 +479,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    * peers held every piece of it, and the page loaded in 9.4 s against 5.0-5.5 s.
    */
   function runStallMs(): number {
-    const perRun = clock.http.rate(config.peerAssumedBytesPerSec) / Math.max(1, clock.httpRunsOpen)
+    // The runs on the wire share HTTP's measured rate; each is one transfer of the meter.
+    const perRun = clock.http.rate(config.peerAssumedBytesPerSec) / Math.max(1, clock.http.transfers())
     return config.peerBudgetMs + (asset.pieceLength / perRun) * 1000
   }
 
@@ -584,7 +583,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       run.push(index)
     }
     const endMeasure = clock.http.begin()
-    clock.httpRunsOpen++
     // Re-armed by every piece of the run; when it fires, peers are asked for what they hold of the
     // rest (a visitor without peers arms none).
     let cancelStall = () => {}
@@ -624,7 +622,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         release()
         endMeasure()
         cancelStall()
-        clock.httpRunsOpen--
         if (held) {
           clock.heldHeadRuns--
           wakeBatches(clock) // room for another batch's head

@@ -14,6 +14,8 @@ export interface ThroughputMeter {
    * flow windows opening), and a split decided on the slower average gave HTTP work they could do.
    */
   recentRate(fallback: number): number
+  /** Transfers begun and not yet ended. */
+  transfers(): number
 }
 
 /** Measurements older than this fade out (exponential window). */
@@ -70,5 +72,6 @@ export function createThroughputMeter(now: () => number = Date.now): ThroughputM
     },
     rate: (fallback) => rateOf(long, fallback),
     recentRate: (fallback) => rateOf(recent, fallback),
+    transfers: () => active,
   }
 }

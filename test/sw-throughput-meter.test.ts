@@ -46,3 +46,15 @@ test('a source that slowed down reads slower in the recent rate too', () => {
   feedMeter(meter, clock, 0.5 * MB, 1000)
   assert.ok(meter.recentRate(0) < meter.rate(0))
 })
+
+test('transfers: those begun and not yet ended, each ended once however often its end is called', () => {
+  const meter = createThroughputMeter(() => 0)
+  const endA = meter.begin()
+  const endB = meter.begin()
+  assert.equal(meter.transfers(), 2)
+  endA()
+  endA()
+  assert.equal(meter.transfers(), 1)
+  endB()
+  assert.equal(meter.transfers(), 0)
+})

@@ -54,7 +54,7 @@ export async function startScriptedSeeder(siteDir: string, manifest: Manifest, p
       return dead() ? { ...last, diedOf: diedOf() } : last
     },
     async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return
+      if (dead()) return
       const exited = once(child, 'exit')
       child.kill('SIGTERM')
       await exited
