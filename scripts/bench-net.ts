@@ -57,6 +57,7 @@ const program = new Command('bench:net')
   .addOption(new Option('--up-mbit <mbit>', 'each visitor\'s uplink').argParser(positive).default(10))
   .addOption(new Option('--origin-mbit <list>', 'origin link profiles, shared by all visitors (comma-separated)').argParser(list(positive)).default([200, 20], '200,20'))
   .addOption(new Option('--queue-ms <ms>', 'buffer of every shaped link, in ms at its rate').argParser(positive).default(50))
+  .addOption(new Option('--origin-cc <name>', 'TCP congestion control of the origin (a name from net.ipv4.tcp_available_congestion_control; the machine\'s own default may differ; cubic is Linux\'s)').default('cubic'))
   .addOption(new Option('--symmetric-nat', 'NAT routers map each destination to its own port (STUN alone cannot connect)').default(false))
   .addOption(new Option('--no-stun', 'no STUN server in the ICE configuration (only host candidates: visitors cannot connect)'))
   .addOption(new Option('--scenarios <list>', 'sequential, crowd').argParser(list(oneOf(['sequential', 'crowd'] as const))).default(['sequential', 'crowd'], 'sequential,crowd'))
@@ -104,12 +105,13 @@ async function main(): Promise<void> {
       for (const scenario of opts.scenarios as ScenarioName[]) {
         const visitorCount = scenario === 'sequential' ? opts.sequential : opts.crowd
         for (const variant of opts.variants as Variant[]) {
-          log(`origin ${originMbit} Mbit/s · ${scenario} · ${variant}`)
+          log(`origin ${originMbit} Mbit/s (${opts.originCc}) · ${scenario} · ${variant}`)
           const net = await createEmulatedInternet({
             visitors: Array.from({ length: visitorCount }, () => ({ downMbit: opts.downMbit, upMbit: opts.upMbit, originRttMs: opts.originRttMs })),
             peerRttMs: spreadPeerRtts(visitorCount, opts.peerRttMs[0], opts.peerRttMs[1]),
             originMbit,
             queueMs: opts.queueMs,
+            originCongestionControl: opts.originCc,
             symmetricNat: opts.symmetricNat,
             stun: opts.stun,
           })

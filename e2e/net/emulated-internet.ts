@@ -23,6 +23,7 @@ import type { Browser } from 'playwright-core'
 import { ORIGIN_IP, STUN_IP, STUN_PORT, TRACKER_IP, WAN_IP, INTERNET_PREFIX_LEN, MAX_VISITORS, visitorAddresses, type VisitorAddresses } from './address-plan.ts'
 import { addAddress, attachToBridge, createBridge, createNamespace, createVethPair, deleteNamespaceSync, nsName, ownNamespaces, removeLeftoverNamespaces, setDefaultRoute, NS_PREFIX } from './namespaces.ts'
 import { shapeEgress } from './shaping.ts'
+import { inNs, run } from './host-command.ts'
 import { configureNatRouter } from './nat-router.ts'
 import { compileDelayer, delayerArgs, DELAYER_READY } from './delayer.ts'
 import { startStunServer } from './stun-server.ts'
@@ -47,6 +48,11 @@ export interface InternetOptions {
   queueMs: number
   /** NAT routers map each destination to its own port (symmetric NAT). Default false. */
   symmetricNat?: boolean
+  /**
+   * TCP congestion control of the origin's sender (net.ipv4.tcp_congestion_control in its namespace),
+   * e.g. 'cubic' or 'bbr'. Default: what a new namespace gets from this machine.
+   */
+  originCongestionControl?: string
   /** Start the STUN server. Default true. */
   stun?: boolean
   log?: (line: string) => void
@@ -100,6 +106,20 @@ function installExitHandlers(): void {
   }
 }
 
+/**
+ * Sets a namespace's TCP congestion control. A namespace may only choose from the machine's allowed
+ * list (often just reno and the machine's default): an available one not on it is allowed first.
+ */
+async function setCongestionControl(ns: string, name: string): Promise<void> {
+  const allowed = (await run('sysctl', ['-n', 'net.ipv4.tcp_allowed_congestion_control'])).trim().split(/\s+/)
+  if (!allowed.includes(name)) {
+    const available = (await run('sysctl', ['-n', 'net.ipv4.tcp_available_congestion_control'])).trim().split(/\s+/)
+    if (!available.includes(name)) throw new Error(`TCP congestion control ${name} is not available here (${available.join(', ')})`)
+    await run('sysctl', ['-qw', `net.ipv4.tcp_allowed_congestion_control=${[...allowed, name].join(' ')}`])
+  }
+  await inNs(ns, 'sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${name}`])
+}
+
 export async function createEmulatedInternet(options: InternetOptions): Promise<EmulatedInternet> {
   const unavailable = emulationUnavailable()
   if (unavailable) throw new Error(`emulated network unavailable: ${unavailable}`)
@@ -143,6 +163,7 @@ export async function createEmulatedInternet(options: InternetOptions): Promise<
     await attachToBridge(wanNs, BRIDGE, 'origin')
     await addAddress(originNs, 'eth0', `${ORIGIN_IP}/${INTERNET_PREFIX_LEN}`)
     await shapeEgress(originNs, 'eth0', { rateMbit: options.originMbit, queueMs: options.queueMs })
+    if (options.originCongestionControl) await setCongestionControl(originNs, options.originCongestionControl)
 
     for (const [index, link] of options.visitors.entries()) {
       const addresses = visitorAddresses(index)

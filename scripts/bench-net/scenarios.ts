@@ -25,6 +25,8 @@ export interface VisitorResult {
   visitor: number
   /** When it navigated to the measured page, ms after the scenario's first arrival. */
   arrivedAtMs: number
+  /** Wall-clock time of the arrival (Date.now()), to line up outside captures with this load. */
+  arrivedAtEpochMs: number
   loadMs: number | null
   error: string | null
   /** Origin body bytes to this visitor's address while its page loaded. */
@@ -37,6 +39,8 @@ export interface VisitorResult {
    * request aborted while the kernel still held megabytes of it counts them there, not here.
    */
   originLinkBytes: number
+  /** TCP segments the origin sent again during this load (all its clients). */
+  originRetransmits: number
   /** Origin body bytes and requests per path while its page loaded (all addresses: in the sequential scenario, this visitor's). */
   originPaths: Record<string, { bytes: number; requests: number }>
   /** This visitor's origin requests while its page loaded (times in ms after its arrival), and the bytes they sent twice. */
@@ -84,10 +88,17 @@ const requestLog = (o: ScenarioOptions, after: number) => getJsonViaSocket<{ nex
 const clientBytes = (s: OriginStats, ip: string) => s.clients?.[ip]?.bytes ?? 0
 /** Bytes sent so far on the origin's link to the internet. */
 const linkTxBytes = async (o: ScenarioOptions) => Number((await inNs(o.net.originNs, 'cat', ['/sys/class/net/eth0/statistics/tx_bytes'])).trim())
+/** TCP segments the origin has sent again so far (lost on a shaped link: link bytes beyond the body's). */
+async function retransmittedSegments(o: ScenarioOptions): Promise<number> {
+  const lines = (await inNs(o.net.originNs, 'cat', ['/proc/net/snmp'])).split('\n').filter((line) => line.startsWith('Tcp:'))
+  const [names, values] = lines.map((line) => line.split(/\s+/))
+  return Number(values?.[names?.indexOf('RetransSegs') ?? -1] ?? 0)
+}
 
 async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: number): Promise<VisitorResult> {
   const before = await stats(o)
   const linkBefore = await linkTxBytes(o)
+  const retransBefore = await retransmittedSegments(o)
   const logBefore = (await requestLog(o, 1e12)).nextId - 1
   const arrivedAt = Date.now()
   const arrivedAtMs = arrivedAt - firstArrival
@@ -97,6 +108,7 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
   const originRequests = mine.map(({ client: _client, ...r }) => ({ ...r, startMs: r.startMs - arrivedAt, endMs: r.endMs === null ? null : r.endMs - arrivedAt }))
   const waste = originWaste(mine)
   const originLinkBytes = (await linkTxBytes(o)) - linkBefore
+  const originRetransmits = (await retransmittedSegments(o)) - retransBefore
   const originBytes = clientBytes(after, open.visitor.publicIp) - clientBytes(before, open.visitor.publicIp)
   const originPaths: VisitorResult['originPaths'] = {}
   for (const [path, entry] of Object.entries(after.paths ?? {})) {
@@ -108,11 +120,13 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
   const result: VisitorResult = {
     visitor: open.visitor.index + 1,
     arrivedAtMs,
+    arrivedAtEpochMs: arrivedAt,
     loadMs: outcome.timing && !error ? Math.round(outcome.timing.loadMs) : null,
     error,
     originBytes,
     offload: 1 - originBytes / o.site.pageBytes,
     originLinkBytes,
+    originRetransmits,
     originPaths,
     originRequests,
     originWaste: waste,
@@ -123,7 +137,7 @@ async function measure(o: ScenarioOptions, open: OpenVisitor, firstArrival: numb
     resources: outcome.resources,
     cpu: outcome.cpu,
   }
-  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB), offload ${(result.offload * 100).toFixed(0)}%${longTaskSummary(outcome.timing)}${cpuSummary(outcome.cpu)}${peerSummary(outcome.swarmcdnStats)}`)
+  o.log(`  ${o.variant.padEnd(8)} visitor ${result.visitor}: ${result.loadMs !== null ? `${(result.loadMs / 1000).toFixed(2)} s` : `FAILED (${error})`}, origin ${(originBytes / 1e6).toFixed(1)} MB (link ${(originLinkBytes / 1e6).toFixed(1)} MB, ${originRetransmits} segments resent), offload ${(result.offload * 100).toFixed(0)}%${longTaskSummary(outcome.timing)}${cpuSummary(outcome.cpu)}${peerSummary(outcome.swarmcdnStats)}`)
   o.log(`    ${formatWaste(waste)}`)
   return result
 }
