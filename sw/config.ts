@@ -75,9 +75,10 @@ export interface SwConfig {
   /** Parallel HTTP Range requests to webseeds, across all responses. Default 6: what browsers open per HTTP/1.1 origin. */
   webseedConcurrency: number
   /**
-   * Upper bound on the bytes asked in one Range request (at least one piece) by a visitor alone. Default
-   * 16 MiB: as few requests as the plain network makes. A run of pieces peers could give is at most
-   * 4 MiB, so HTTP's share is decided again as rates are measured.
+   * Upper bound on the bytes asked in one Range request (at least one piece) by a visitor alone, whose
+   * runs are otherwise a slot's part of what its window still needs (at least 1 MiB: the last
+   * megabytes come over several connections). Default 16 MiB. A run of pieces peers could give is at
+   * most 4 MiB, so HTTP's share is decided again as rates are measured.
    */
   webseedMaxRunBytes: number
   /**

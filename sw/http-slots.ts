@@ -17,6 +17,8 @@ export interface SlotLimiter {
    * asset; `bytesLeft`: what the waiter still has to fetch (breaks ties between assets holding as many).
    */
   acquire(key?: string, bytesLeft?: number): Promise<() => void>
+  /** How many slots there are. */
+  readonly size: number
 }
 
 export function createSlotLimiter(limit: number): SlotLimiter {
@@ -58,6 +60,7 @@ export function createSlotLimiter(limit: number): SlotLimiter {
     scheduleDrain()
   }
   return {
+    size: limit,
     acquire(key = '', bytesLeft = 0) {
       return new Promise((grant) => {
         waiting.push({ key, bytesLeft, grant })

@@ -104,6 +104,9 @@ const MAX_HELD_HEAD_RUNS = 3
  */
 const CROWD_HTTP_ADVANTAGE = 4
 
+/** Smallest run a batch's HTTP work is spread into (spreadRunPieces): each request costs the connection a round trip. */
+const SPREAD_RUN_MIN_BYTES = 1024 * 1024
+
 /** Fewest pieces asked of peers at once, whatever their measured rate. */
 const MIN_PEER_PIPELINE = 4
 
@@ -517,12 +520,28 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     }
   }
 
+  /** Whole pieces in a run of this many bytes (at least one). */
+  const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
+
+  /**
+   * Most pieces in a run outside a crowd: a slot's part of the batch's HTTP work left (at least
+   * SPREAD_RUN_MIN_BYTES, at most webseedMaxRunBytes), so a large asset's last megabytes come over
+   * several connections at once, not one. One connection left alone at the end takes long to grow
+   * into the link the others leave: on the emulated internet (fast origin, a visitor alone) the
+   * film's last 7 MB ran alone at 8-26 Mbit/s of the visitor's 40 for up to 1.7 s. Against a cubic
+   * origin this took a visitor alone from 4.97-6.09 s to 4.50-4.70 s (plain HTTP 5.5-6.0 s); against
+   * a BBR origin, no change beyond the noise (docs/service-worker.md).
+   */
+  function spreadRunPieces(): number {
+    const perSlot = (sorted.filter(httpFirst).length * asset.pieceLength) / deps.httpSlots.size
+    return piecesIn(Math.min(config.webseedMaxRunBytes, Math.max(SPREAD_RUN_MIN_BYTES, perSlot)))
+  }
+
   /** Holding an HTTP slot: picks the run now, with what is known now. */
   function startRun(release: () => void): void {
     waitingForSlot = false
     // Still a crowd? A page that was connecting when the batch was planned may have found nobody.
     const crowdRun = crowd && (peers?.crowd(clientId) ?? false)
-    const piecesIn = (runBytes: number) => Math.max(1, Math.floor(Math.max(asset.pieceLength, runBytes) / asset.pieceLength))
     const candidates = crowdRun ? order : sorted
     const held = holdHttp
     const share = peers?.share(clientId) ?? null
@@ -536,7 +555,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const racing = first !== undefined && overdue.has(first)
     /** Most pieces in a run of what peers could give (a race, a steal). */
     const peerRunPieces = piecesIn(Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES))
-    const maxPieces = racing ? peerRunPieces : piecesIn(crowdRun ? config.webseedCrowdRunBytes : config.webseedMaxRunBytes)
+    const maxPieces = racing ? peerRunPieces : crowdRun ? piecesIn(config.webseedCrowdRunBytes) : spreadRunPieces()
     const steal = first === undefined && !held ? stealable() : new Set<number>()
     /** Bytes of a held head run. */
     let headBytes = 0

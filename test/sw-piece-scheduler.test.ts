@@ -244,6 +244,26 @@ test('a batch planned while the page was connecting takes large runs in reading 
   assert.deepEqual([...delivered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7])
 })
 
+test('a visitor alone spreads a batch over the HTTP slots: each run takes a slot\'s part of what is left (at least 1 MiB), so the last megabytes come over several connections', async () => {
+  const pieceLength = 256 * 1024
+  const big = makeBytes(32 * pieceLength, 7) // 8 MiB
+  const film = makeAsset(big, { path: '/media/film.webm', pieceLength })
+  const { http, runs } = scriptedHttp()
+  const deps = schedulerDeps(scriptedPeers().peers, http, { slots: 4 })
+  const alone = { ...deps, peers: null, config: { ...deps.config, webseedMaxRunBytes: 16 * 1024 * 1024 } }
+  const indexes = Array.from({ length: 32 }, (_, index) => index)
+  const delivered: number[] = []
+  const finished = schedulePieces(alone, film, indexes, { deliver: (index) => delivered.push(index), fail: noFailure })
+  await settle()
+  // 8 MiB over 4 slots: 2 MiB; then a quarter of the 6 MiB left, and so on down to 1 MiB.
+  assert.deepEqual(runs.map((run) => [run.first, run.last]), [[0, 7], [8, 13], [14, 17], [18, 21]])
+  const fetched = await runToCompletion(runs, big, film)()
+  assert.deepEqual(runs.slice(4).map((run) => [run.first, run.last]), [[22, 25], [26, 29], [30, 31]], 'the rest in 1 MiB runs, as slots free up')
+  assert.deepEqual(fetched, indexes)
+  await finished
+  assert.deepEqual(delivered, indexes)
+})
+
 /** Runs HTTP runs to completion as they come, until none is left; returns the pieces fetched, in order. */
 function runToCompletion(runs: ReturnType<typeof scriptedHttp>['runs'], assetBytes: Uint8Array, a: ManifestAsset) {
   let completed = 0
