@@ -9,6 +9,7 @@
 import type { Manifest, ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
 import { createAsyncQueue } from './async-queue.ts'
+import { createSlotLimiter } from './http-slots.ts'
 import type { SwConfig } from './config.ts'
 import { SwError, isAbortError, toSwError } from './errors.ts'
 import type { PieceDelivery, PieceRequestOptions, PieceSource } from './piece-source.ts'
@@ -106,23 +107,6 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-/** A counting semaphore: bounds parallel Range requests across every response. */
-function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0
-  const waiting: Array<() => void> = []
-  return async (task) => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
-    else active++
-    try {
-      return await task()
-    } finally {
-      const nextTask = waiting.shift()
-      if (nextTask) nextTask()
-      else active--
-    }
-  }
-}
-
 /** Cache misses remembered at most (a site's assets; the memory starts over past it), and for how long. */
 const MAX_REMEMBERED_MISSES = 1000
 const HTTP_CACHE_MISS_TTL_MS = 10_000
@@ -136,7 +120,16 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
   const { config } = options
   const sleep = options.sleep ?? defaultSleep
   const random = options.random ?? Math.random
-  const limit = createLimiter(Math.max(1, config.webseedConcurrency))
+  // Bounds parallel Range requests across every response (fetchPieces; the scheduler has its own slots).
+  const slots = createSlotLimiter(Math.max(1, config.webseedConcurrency))
+  const limit = async <T>(task: () => Promise<T>): Promise<T> => {
+    const release = await slots.acquire()
+    try {
+      return await task()
+    } finally {
+      release()
+    }
+  }
   const setTimer = options.setTimer ?? realSetTimer
   // 0 (or less) turns a limit off.
   const responseTimeoutMs = config.webseedResponseTimeoutMs > 0 ? config.webseedResponseTimeoutMs : undefined
