@@ -529,7 +529,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    * several connections at once, not one. One connection left alone at the end takes long to grow
    * into the link the others leave: on the emulated internet (fast origin, a visitor alone) the
    * film's last 7 MB ran alone at 8-26 Mbit/s of the visitor's 40 for up to 1.7 s. Against a cubic
-   * origin this took a visitor alone from 4.97-6.09 s to 4.50-4.70 s (plain HTTP 5.5-6.0 s); against
+   * origin this took a visitor alone from 4.97-6.09 s to 4.41-4.75 s (plain HTTP 5.5-6.0 s); against
    * a BBR origin, no change beyond the noise (docs/service-worker.md).
    */
   function spreadRunPieces(): number {
