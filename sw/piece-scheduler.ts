@@ -16,8 +16,8 @@
 //   member makes progress), re-checking availability when each run starts; while the crowd still
 //   fetches a batch from the origin, no steals and no races. A crowd that arrives together fetches
 //   *different* pieces from the origin and trades them.
-//   Alone, HTTP takes them in order in large runs: as fast as the plain network. A batch planned while
-//   the page's agent was still connecting switches to that once the agent has settled alone.
+//   Alone, HTTP takes them in order in large runs, spread over the slots (see spreadRunPieces). A batch
+//   planned while the page's agent was still connecting switches to that once the agent has settled alone.
 // - A run that failed on every webseed URL after its retries (a dead or stalled origin) ends HTTP for
 //   the batch: no more runs hold slots against it; what only HTTP could give fails (the response
 //   falls back to the network if it has sent nothing yet).
