@@ -551,7 +551,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     let first: number | undefined = held ? holdHeadStart() : (ownOrder.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst))
     let last = first ?? -1
     // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
-    // are raced in larger runs; a visitor alone takes the largest, as the plain network would.
+    // are raced in larger runs; a visitor alone takes its slot's part of what is left (spreadRunPieces).
     const racing = first !== undefined && overdue.has(first)
     /** Most pieces in a run of what peers could give (a race, a steal). */
     const peerRunPieces = piecesIn(Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES))
