@@ -1,23 +1,21 @@
-// The HTTP source: Range requests to the origin, then to each manifest mirror in order.
-// Adjacent pieces are grouped into one request (bounded by webseedMaxRunBytes); pieces are yielded as
-// soon as their bytes have arrived, not when the whole run has. Network errors and 5xx are retried
-// with exponential backoff; a retry asks only for the pieces of the run not yet delivered.
+// The HTTP source: one run of adjacent pieces per Range request, to the origin, then to each manifest
+// mirror in order (the scheduler picks the runs and holds the HTTP slots). Pieces are emitted as soon
+// as their bytes have arrived, not when the whole run has. Network errors and 5xx are retried with
+// exponential backoff; a retry asks only for the pieces of the run not yet delivered.
 // Every wait is bounded: a request whose headers take longer than webseedResponseTimeoutMs, or whose
 // body sends no byte for webseedBodyStallMs, is aborted (fetch and reader) and retried like a
 // network error, so a stuck connection never holds a webseed slot for good.
 
 import type { Manifest, ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
-import { createAsyncQueue } from './async-queue.ts'
-import { createSlotLimiter } from './http-slots.ts'
 import type { SwConfig } from './config.ts'
 import { SwError, isAbortError, toSwError } from './errors.ts'
-import type { PieceDelivery, PieceRequestOptions, PieceSource } from './piece-source.ts'
+import type { PieceDelivery } from './piece-source.ts'
 import { realSetTimer, withTimeout, type SetTimer } from './with-timeout.ts'
 
 export type WebseedConfig = Pick<
   SwConfig,
-  'webseedConcurrency' | 'webseedMaxRunBytes' | 'webseedRetries' | 'webseedRetryBaseMs' | 'webseedResponseTimeoutMs' | 'webseedBodyStallMs'
+  'webseedRetries' | 'webseedRetryBaseMs' | 'webseedResponseTimeoutMs' | 'webseedBodyStallMs'
 >
 
 export interface WebseedSourceOptions {
@@ -44,26 +42,6 @@ export interface WebseedSourceOptions {
 export interface PieceRun {
   first: number
   last: number
-}
-
-/** Groups indexes into runs of adjacent pieces, each at most maxRunBytes (but at least one piece). */
-export function groupRuns(asset: ManifestAsset, indexes: readonly number[], maxRunBytes: number): PieceRun[] {
-  const sorted = [...new Set(indexes)].sort((a, b) => a - b)
-  const runs: PieceRun[] = []
-  let run: PieceRun | undefined
-  let runBytes = 0
-  for (const index of sorted) {
-    const size = pieceSize(index, asset.length, asset.pieceLength)
-    if (run && index === run.last + 1 && runBytes + size <= maxRunBytes) {
-      run.last = index
-      runBytes += size
-    } else {
-      run = { first: index, last: index }
-      runs.push(run)
-      runBytes = size
-    }
-  }
-  return runs
 }
 
 /**
@@ -111,7 +89,7 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
 const MAX_REMEMBERED_MISSES = 1000
 const HTTP_CACHE_MISS_TTL_MS = 10_000
 
-export interface WebseedSource extends PieceSource {
+export interface WebseedSource {
   /** One run of adjacent pieces from the origin, then the mirrors, with retries; no concurrency limit of its own. */
   fetchRun(asset: ManifestAsset, first: number, last: number, emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void>
 }
@@ -120,16 +98,6 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
   const { config } = options
   const sleep = options.sleep ?? defaultSleep
   const random = options.random ?? Math.random
-  // Bounds parallel Range requests across every response (fetchPieces; the scheduler has its own slots).
-  const slots = createSlotLimiter(Math.max(1, config.webseedConcurrency))
-  const limit = async <T>(task: () => Promise<T>): Promise<T> => {
-    const release = await slots.acquire()
-    try {
-      return await task()
-    } finally {
-      release()
-    }
-  }
   const setTimer = options.setTimer ?? realSetTimer
   // 0 (or less) turns a limit off.
   const responseTimeoutMs = config.webseedResponseTimeoutMs > 0 ? config.webseedResponseTimeoutMs : undefined
@@ -261,7 +229,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
           position += skip
           bytes = bytes.subarray(skip)
         }
-        while (bytes.length > 0 && progress.next <= last) {
+        while (bytes.length > 0 && progress.next <= last && !signal.aborted) {
           const take = Math.min(bytes.length, piece.length - filled)
           piece.set(bytes.subarray(0, take), filled)
           filled += take
@@ -282,7 +250,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
   }
 
   /** Delivers every piece of a run, or throws the last error after all URLs and retries. */
-  async function fetchRun(asset: ManifestAsset, run: PieceRun, urls: string[], emit: (piece: PieceDelivery) => void, signal: AbortSignal, limited = true): Promise<void> {
+  async function fetchRun(asset: ManifestAsset, run: PieceRun, urls: string[], emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void> {
     const progress = { next: run.first }
     let lastError: SwError = new SwError('no-source', 'no webseed URL')
     for (const url of urls) {
@@ -291,8 +259,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
         if (signal.aborted) throw new SwError('aborted', 'aborted')
         const before = progress.next
         try {
-          const request = () => requestRange(asset, url, progress.next, run.last, emit, progress, signal)
-          await (limited ? limit(request) : request())
+          await requestRange(asset, url, progress.next, run.last, emit, progress, signal)
           return
         } catch (error) {
           lastError = toSwError(error)
@@ -308,28 +275,8 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
   }
 
   return {
-    name: 'http',
     fetchRun(asset, first, last, emit, signal) {
-      return fetchRun(asset, { first, last }, webseedUrls(asset, options.origin, options.manifest()), emit, signal, false)
-    },
-    fetchPieces(asset: ManifestAsset, indexes: readonly number[], requestOptions: PieceRequestOptions): AsyncIterable<PieceDelivery> {
-      const controller = new AbortController()
-      const queue = createAsyncQueue<PieceDelivery>(() => controller.abort())
-      const onAbort = () => {
-        controller.abort()
-        queue.end() // the caller stopped listening: end now, not when the runs notice
-      }
-      requestOptions.signal.addEventListener('abort', onAbort, { once: true })
-      if (requestOptions.signal.aborted) onAbort()
-      const urls = webseedUrls(asset, options.origin, options.manifest())
-      const runs = groupRuns(asset, indexes, Math.max(asset.pieceLength, config.webseedMaxRunBytes))
-      void Promise.allSettled(runs.map((run) => fetchRun(asset, run, urls, (piece) => queue.push(piece), controller.signal))).then((results) => {
-        requestOptions.signal.removeEventListener('abort', onAbort)
-        const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
-        // Runs that succeeded are kept; the caller gives the failed runs' pieces to the next source.
-        queue.end(failed ? failed.reason : undefined)
-      })
-      return queue
+      return fetchRun(asset, { first, last }, webseedUrls(asset, options.origin, options.manifest()), emit, signal)
     },
   }
 }

@@ -20,7 +20,7 @@ function webseed(origin: FakeOrigin) {
     fetch: origin.fetch,
     origin: ORIGIN,
     manifest: () => null,
-    config: { webseedConcurrency: 4, webseedMaxRunBytes: 4 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 },
+    config: { webseedRetries: 1, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 },
     sleep: async () => undefined,
   })
 }

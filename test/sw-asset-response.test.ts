@@ -26,7 +26,7 @@ function setup(options: { origin?: FakeOrigin; peers?: ReturnType<typeof createF
     fetch: origin.fetch,
     origin: ORIGIN,
     manifest: () => null,
-    config: { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 },
+    config: { webseedRetries: 1, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 },
     sleep: async () => undefined,
   })
   const fetcher = createAssetFetcher({

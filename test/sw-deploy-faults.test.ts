@@ -26,7 +26,7 @@ function setup(origin: FakeOrigin, config: Partial<typeof SW_CONFIG_DEFAULTS> = 
     fetch: origin.fetch,
     origin: ORIGIN,
     manifest: () => null,
-    config: { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE, webseedRetries: 0, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 },
+    config: { webseedRetries: 0, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 },
     sleep: async () => undefined,
   })
   const fetcher = createAssetFetcher({

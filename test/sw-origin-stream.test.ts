@@ -32,7 +32,7 @@ function setup(options: { fault?: (n: number) => Fault | undefined; peers?: Fake
     fetch: origin.fetch,
     origin: ORIGIN,
     manifest: () => null,
-    config: { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE, webseedRetries: 1, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 200, webseedBodyStallMs: 200 },
+    config: { webseedRetries: 1, webseedRetryBaseMs: 1, webseedResponseTimeoutMs: 200, webseedBodyStallMs: 200 },
     sleep: async () => undefined,
   })
   const fetcher = createAssetFetcher({

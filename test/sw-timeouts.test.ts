@@ -13,7 +13,7 @@ import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import { withStoreTimeouts } from '../sw/piece-store-timeout.ts'
 import type { PieceStore } from '../sw/piece-store.ts'
 import { verifyPiece } from '../sw/piece-verifier.ts'
-import { createWebseedSource, type WebseedConfig } from '../sw/webseed-source.ts'
+import { createWebseedSource, type WebseedConfig, type WebseedSource } from '../sw/webseed-source.ts'
 import { withTimeout } from '../sw/with-timeout.ts'
 import { ORIGIN, PIECE, createFakeOrigin, makeAsset, makeBytes, manualTimers, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
 
@@ -28,8 +28,6 @@ const URL_OTHER = `${ORIGIN}/img/other.jpg`
 const HEADERS_MS = 1000
 const STALL_MS = 2000
 const config: WebseedConfig = {
-  webseedConcurrency: 2,
-  webseedMaxRunBytes: 4 * PIECE,
   webseedRetries: 2,
   webseedRetryBaseMs: 100,
   webseedResponseTimeoutMs: HEADERS_MS,
@@ -97,14 +95,12 @@ function webseed(fetch: (url: string, init: RequestInit) => Promise<Response>, t
   })
 }
 
-/** Consumes fetchPieces into `got` as pieces arrive; resolves (or rejects) when the iterable ends. */
-function consume(iterable: AsyncIterable<PieceDelivery>, got: Map<number, Uint8Array>): Promise<void> {
-  return (async () => {
-    for await (const piece of iterable) {
-      assert.ok(!got.has(piece.index), `piece ${piece.index} yielded twice`)
-      got.set(piece.index, piece.bytes)
-    }
-  })()
+/** Fetches pieces first..last in one run into `got` as they arrive; resolves (or rejects) when the run ends. */
+function consume(source: WebseedSource, first: number, last: number, got: Map<number, Uint8Array>): Promise<void> {
+  return source.fetchRun(asset, first, last, (piece: PieceDelivery) => {
+    assert.ok(!got.has(piece.index), `piece ${piece.index} emitted twice`)
+    got.set(piece.index, piece.bytes)
+  }, new AbortController().signal)
 }
 
 function assertPieces(got: Map<number, Uint8Array>, a: ManifestAsset, source: Uint8Array, indexes: number[]): void {
@@ -143,7 +139,7 @@ test('webseed: no response headers in time → the request is aborted and retrie
   const sleeps: number[] = []
   const origin = faultyOrigin(createFakeOrigin({ [URL_ASSET]: bytes }), (_attempt, n) => (n === 1 ? { kind: 'hang' } : undefined))
   const got = new Map<number, Uint8Array>()
-  const done = consume(webseed(origin.fetch, timers, sleeps).fetchPieces(asset, [2, 3], { signal: new AbortController().signal }), got)
+  const done = consume(webseed(origin.fetch, timers, sleeps), 2, 3, got)
 
   await until(() => origin.attempts.length === 1 && timers.armed(HEADERS_MS) === 1, 'the first request waits for headers')
   assert.equal(got.size, 0)
@@ -161,7 +157,7 @@ test('webseed: a body that stalls mid-run → aborted, reader cancelled, deliver
   const sleeps: number[] = []
   const origin = faultyOrigin(createFakeOrigin({ [URL_ASSET]: bytes }), (_attempt, n) => (n === 1 ? { kind: 'stall', afterBytes: PIECE + 100 } : undefined))
   const got = new Map<number, Uint8Array>()
-  const done = consume(webseed(origin.fetch, timers, sleeps).fetchPieces(asset, [0, 1, 2, 3], { signal: new AbortController().signal }), got)
+  const done = consume(webseed(origin.fetch, timers, sleeps), 0, 3, got)
 
   await until(() => got.has(0) && timers.armed(STALL_MS) === 1, 'piece 0 delivered, the body stalled')
   assert.equal(timers.armed(HEADERS_MS), 0, 'the header timer stopped once the headers came')
@@ -183,7 +179,7 @@ test('webseed: a body that stalls on every attempt gives up after the retries wi
   // Every attempt stalls after 100 bytes: no piece ever completes.
   const origin = faultyOrigin(createFakeOrigin({ [URL_ASSET]: bytes }), () => ({ kind: 'stall', afterBytes: 100 }))
   const got = new Map<number, Uint8Array>()
-  const done = consume(webseed(origin.fetch, timers, sleeps, { webseedRetries: 1 }).fetchPieces(asset, [5], { signal: new AbortController().signal }), got)
+  const done = consume(webseed(origin.fetch, timers, sleeps, { webseedRetries: 1 }), 5, 5, got)
   await until(() => origin.attempts.length === 1 && timers.armed(STALL_MS) === 1, 'first attempt stalled')
   timers.fire(STALL_MS)
   await until(() => origin.attempts.length === 2 && timers.armed(STALL_MS) === 1, 'second attempt stalled')
@@ -192,21 +188,6 @@ test('webseed: a body that stalls on every attempt gives up after the retries wi
   assert.equal(got.size, 0)
   assert.equal(origin.attempts.length, 2)
   assert.ok(origin.attempts.every((a) => a.signal.aborted && a.cancelled), 'origin.attempts.every((a) => a.signal.aborted && a.cancelled)')
-})
-
-test('webseed: a stalled request frees its slot at the timeout; the run waiting for it goes first', async () => {
-  const timers = manualTimers()
-  const origin = faultyOrigin(createFakeOrigin({ [URL_ASSET]: bytes }), (_attempt, n) => (n === 1 ? { kind: 'stall', afterBytes: 100 } : undefined))
-  const got = new Map<number, Uint8Array>()
-  // One slot, two runs: [0, 1] stalls, [5, 6] waits for the slot.
-  const source = webseed(origin.fetch, timers, [], { webseedConcurrency: 1, webseedMaxRunBytes: 2 * PIECE })
-  const done = consume(source.fetchPieces(asset, [0, 1, 5, 6], { signal: new AbortController().signal }), got)
-  await until(() => timers.armed(STALL_MS) === 1, 'first run stalled')
-  assert.equal(origin.attempts.length, 1, 'the second run waits for the slot')
-  timers.fire(STALL_MS)
-  await done
-  assertPieces(got, asset, bytes, [0, 1, 5, 6])
-  assert.deepEqual(origin.attempts.map((a) => a.range), [`bytes=0-${2 * PIECE - 1}`, `bytes=${5 * PIECE}-${7 * PIECE - 1}`, `bytes=0-${2 * PIECE - 1}`])
 })
 
 test('scheduler: an asset whose origin never answers frees its HTTP slot at the timeout and starts no more runs; another asset proceeds', async () => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ManifestAsset } from '../core/manifest-format.ts'
-import { createWebseedSource, groupRuns, webseedUrls, type WebseedConfig } from '../sw/webseed-source.ts'
-import type { PieceDelivery, PieceSource } from '../sw/piece-source.ts'
+import { createWebseedSource, webseedUrls, type WebseedConfig, type WebseedSource } from '../sw/webseed-source.ts'
+import type { PieceDelivery } from '../sw/piece-source.ts'
 import { ORIGIN, PIECE, createFakeOrigin, makeAsset, makeBytes, pieceOf, type FakeOrigin } from './sw-fixtures.ts'
 
 const bytes = makeBytes(10 * PIECE + 777, 7)
@@ -10,9 +10,9 @@ const asset = makeAsset(bytes, { path: '/media/video.mp4' })
 const URL_ORIGIN = `${ORIGIN}/media/video.mp4`
 const URL_MIRROR = 'https://mirror.example/site/media/video.mp4'
 
-const config: WebseedConfig = { webseedConcurrency: 2, webseedMaxRunBytes: 4 * PIECE, webseedRetries: 2, webseedRetryBaseMs: 100, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 }
+const config: WebseedConfig = { webseedRetries: 2, webseedRetryBaseMs: 100, webseedResponseTimeoutMs: 0, webseedBodyStallMs: 0 }
 
-function source(origin: FakeOrigin, overrides: Partial<WebseedConfig> = {}, sleeps: number[] = [], mirrors: string[] = []): PieceSource {
+function source(origin: FakeOrigin, overrides: Partial<WebseedConfig> = {}, sleeps: number[] = [], mirrors: string[] = []): WebseedSource {
   return createWebseedSource({
     fetch: origin.fetch,
     origin: ORIGIN,
@@ -23,12 +23,27 @@ function source(origin: FakeOrigin, overrides: Partial<WebseedConfig> = {}, slee
   })
 }
 
-async function collect(src: PieceSource, a: ManifestAsset, indexes: number[]): Promise<Map<number, Uint8Array>> {
-  const got = new Map<number, Uint8Array>()
-  for await (const piece of src.fetchPieces(a, indexes, { signal: new AbortController().signal })) {
-    assert.ok(!got.has(piece.index), `piece ${piece.index} yielded twice`)
-    got.set(piece.index, piece.bytes)
+/** Stretches of adjacent indexes, as [first, last]. */
+function runsOf(indexes: number[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = []
+  for (const index of [...indexes].sort((a, b) => a - b)) {
+    const run = runs[runs.length - 1]
+    if (run && index === run[1] + 1) run[1] = index
+    else runs.push([index, index])
   }
+  return runs
+}
+
+/** One run per stretch of adjacent indexes, all at once, into `got`; throws the first failure once every run has ended. */
+async function collect(src: WebseedSource, a: ManifestAsset, indexes: number[], got = new Map<number, Uint8Array>(), emitted: PieceDelivery[] = []): Promise<Map<number, Uint8Array>> {
+  const emit = (piece: PieceDelivery) => {
+    assert.ok(!got.has(piece.index), `piece ${piece.index} emitted twice`)
+    got.set(piece.index, piece.bytes)
+    emitted.push(piece)
+  }
+  const results = await Promise.allSettled(runsOf(indexes).map(([first, last]) => src.fetchRun(a, first, last, emit, new AbortController().signal)))
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (failed) throw failed.reason
   return got
 }
 
@@ -36,25 +51,6 @@ function assertPieces(got: Map<number, Uint8Array>, indexes: number[]): void {
   assert.deepEqual([...got.keys()].sort((a, b) => a - b), indexes)
   for (const index of indexes) assert.deepEqual(got.get(index), pieceOf(bytes, asset, index), `piece ${index} bytes`)
 }
-
-test('groupRuns: adjacent pieces in one run, split at gaps and at maxRunBytes', () => {
-  assert.deepEqual(groupRuns(asset, [0, 1, 2, 5, 6, 9], 4 * PIECE), [
-    { first: 0, last: 2 },
-    { first: 5, last: 6 },
-    { first: 9, last: 9 },
-  ])
-  assert.deepEqual(groupRuns(asset, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4 * PIECE), [
-    { first: 0, last: 3 },
-    { first: 4, last: 7 },
-    { first: 8, last: 9 },
-  ])
-  // Unsorted input with duplicates; a budget below one piece still makes one-piece runs.
-  assert.deepEqual(groupRuns(asset, [3, 1, 2, 1], 10), [
-    { first: 1, last: 1 },
-    { first: 2, last: 2 },
-    { first: 3, last: 3 },
-  ])
-})
 
 test('webseedUrls: origin first, then mirrors relative to the scope', () => {
   const a = { ...asset, path: '/blog/img/a%20b.jpg' }
@@ -98,46 +94,22 @@ test('with readHttpCache, a file the HTTP cache holds (a page loaded it before t
   const src = createWebseedSource({ fetch, origin: ORIGIN, manifest: () => null, config, sleep: async () => undefined, readHttpCache: true })
   assertPieces(await collect(src, asset, [1, 2, 8]), [1, 2, 8])
   assert.equal(origin.calls.length, 0, 'all from the HTTP cache')
-  const got = new Map<number, Uint8Array>()
-  const fromCache: boolean[] = []
-  for await (const piece of src.fetchPieces(otherAsset, [0, 1, 2], { signal: new AbortController().signal })) {
-    got.set(piece.index, piece.bytes)
-    fromCache.push(piece.cached === true)
-  }
+  const fromNetwork: PieceDelivery[] = []
+  const got = await collect(src, otherAsset, [0, 1, 2], new Map(), fromNetwork)
   assert.deepEqual(got.get(2), pieceOf(other, otherAsset, 2))
-  assert.deepEqual(fromCache, [false, false, false], 'pieces from the network are not marked as cached')
-  for await (const piece of src.fetchPieces(asset, [3], { signal: new AbortController().signal })) assert.equal(piece.cached, true, 'a piece from the HTTP cache is marked (it says nothing of the origin\'s rate)')
+  assert.deepEqual(fromNetwork.map((piece) => piece.cached === true), [false, false, false], 'pieces from the network are not marked as cached')
+  const fromCache: PieceDelivery[] = []
+  await collect(src, asset, [3], new Map(), fromCache)
+  assert.equal(fromCache[0]?.cached, true, 'a piece from the HTTP cache is marked (it says nothing of the origin\'s rate)')
   assert.deepEqual(origin.calls.map((call) => [call.range, call.cache]), [[`bytes=0-${other.length - 1}`, 'no-store']])
   assert.ok(lookups.every((lookup) => lookup.endsWith(' same-origin')), 'same-origin lookups')
   assert.ok(lookups.some((lookup) => lookup.endsWith('null same-origin')), 'the whole file is looked up too')
   // A file the cache did not hold is not looked up there again.
   const missesBefore = lookups.filter((lookup) => lookup.startsWith(`${ORIGIN}/media/other.mp4`)).length
-  for await (const piece of src.fetchPieces(otherAsset, [1], { signal: new AbortController().signal })) got.set(piece.index, piece.bytes)
-  assert.deepEqual(got.get(1), pieceOf(other, otherAsset, 1))
+  const again = await collect(src, otherAsset, [1])
+  assert.deepEqual(again.get(1), pieceOf(other, otherAsset, 1))
   assert.equal(lookups.filter((lookup) => lookup.startsWith(`${ORIGIN}/media/other.mp4`)).length, missesBefore, 'no second lookup of a file the cache lacked')
   assert.equal(origin.calls.length, 2, 'the second run went to the origin')
-})
-
-test('runs are bounded by webseedMaxRunBytes and concurrency', async () => {
-  let active = 0
-  let maxActive = 0
-  const inner = createFakeOrigin({ [URL_ORIGIN]: bytes })
-  const origin: FakeOrigin = {
-    calls: inner.calls,
-    async fetch(url, init) {
-      active++
-      maxActive = Math.max(maxActive, active)
-      await new Promise((r) => setTimeout(r, 5))
-      const response = await inner.fetch(url, init)
-      const body = await response.arrayBuffer() // the slot is held until the body is read
-      active--
-      return new Response(body, { status: response.status, headers: response.headers })
-    },
-  }
-  const got = await collect(source(origin, { webseedConcurrency: 2, webseedMaxRunBytes: 2 * PIECE }), asset, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-  assertPieces(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-  assert.equal(origin.calls.length, 6)
-  assert.ok(maxActive <= 2, `max ${maxActive} parallel requests`)
 })
 
 test('network error and 503 are retried with exponential backoff', async () => {
@@ -174,15 +146,10 @@ test('retries exhausted on the origin → the mirror serves; 404 goes to the mir
   assert.deepEqual(notFound.calls.map((c) => c.url), [URL_ORIGIN, URL_MIRROR])
 })
 
-test('all webseeds failing → the iterable throws webseed-http-status after yielding what it could', async () => {
+test('all webseeds failing → the run rejects with webseed-http-status; what other runs delivered is kept', async () => {
   const origin = createFakeOrigin({ [URL_ORIGIN]: bytes }, (call) => (call.start >= 5 * PIECE ? { kind: 'status', status: 502 } : undefined))
   const got = new Map<number, Uint8Array>()
-  await assert.rejects(
-    (async () => {
-      for await (const piece of source(origin).fetchPieces(asset, [0, 5], { signal: new AbortController().signal })) got.set(piece.index, piece.bytes)
-    })(),
-    (error: { code?: string }) => error.code === 'webseed-http-status',
-  )
+  await assert.rejects(collect(source(origin), asset, [0, 5], got), (error: { code?: string }) => error.code === 'webseed-http-status')
   assertPieces(got, [0])
 })
 
@@ -206,13 +173,15 @@ test('corrupted bytes are passed through unverified: verification is the fetcher
   assert.notDeepEqual(got.get(1), pieceOf(bytes, asset, 1))
 })
 
-test('aborting stops the iteration', async () => {
+test('aborting stops the run: it rejects, is not retried, and emits nothing more', async () => {
   const origin = createFakeOrigin({ [URL_ORIGIN]: bytes })
   const controller = new AbortController()
   const seen: PieceDelivery[] = []
-  for await (const piece of source(origin, { webseedMaxRunBytes: PIECE, webseedConcurrency: 1 }).fetchPieces(asset, [0, 1, 2, 3, 4], { signal: controller.signal })) {
+  const run = source(origin).fetchRun(asset, 0, 9, (piece) => {
     seen.push(piece)
     controller.abort()
-  }
-  assert.ok(seen.length < 5, 'seen.length < 5')
+  }, controller.signal)
+  await assert.rejects(run)
+  assert.equal(seen.length, 1, 'no piece after the abort')
+  assert.equal(origin.calls.length, 1, 'not retried')
 })
