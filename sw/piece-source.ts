@@ -3,7 +3,6 @@
 
 /** Where a piece served in a response came from. */
 export type SourceName = 'store' | 'peers' | 'http'
-export type RemoteSourceName = Exclude<SourceName, 'store'>
 
 export const SOURCE_ORDER: readonly SourceName[] = ['store', 'peers', 'http']
 
@@ -11,8 +10,6 @@ export interface PieceDelivery {
   index: number
   /** Unverified bytes; the fetcher checks them against the manifest. */
   bytes: Uint8Array
-  /** Set when the source found the piece in the shared store rather than fetching it (counted as store). */
-  from?: 'store'
   /** Read from the browser's HTTP cache, not the network: says nothing about the origin's rate. */
   cached?: true
 }

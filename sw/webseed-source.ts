@@ -39,7 +39,7 @@ export interface WebseedSourceOptions {
 }
 
 /** Inclusive run of adjacent piece indexes fetched by one Range request. */
-export interface PieceRun {
+interface PieceRun {
   first: number
   last: number
 }
