@@ -160,7 +160,11 @@ export async function galleryFromPeer(s: DemoSite, openA: OpenVisitor, openB: Op
   assert.ok(await imagesLoaded(b), 'images failed to load')
   const originForB = (await s.originBytes()) - originBefore
   const stats = (await swStats(b)).stats.totals.bytes
-  const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}; origin asset bytes before B's gallery (A's visit + B's first page) ${originBefore} B`
+  const bStats = await b.evaluate(() => window.swarmcdn!.stats())
+  // B's agent as it stood: once in a CI run B never connected to A (0 B from peers, 10.7 s), and
+  // nothing said how far its agent had got.
+  const agent = `B's agent: p2p ${bStats.p2p}, ${bStats.peers} peers, ${bStats.swarms} swarms, piece requests ${bStats.transfers?.requests ?? 'unknown'} (stalled ${bStats.transfers?.stalls ?? 'unknown'})`
+  const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}; origin asset bytes before B's gallery (A's visit + B's first page) ${originBefore} B; ${agent}`
   console.log(`# ${note}`)
   // B's own first page put its hero photo in B's store (adopted from the HTTP cache): those bytes
   // are local, not fetched on this page. Of the bytes fetched over the network, 90% must be A's.
@@ -172,7 +176,6 @@ export async function galleryFromPeer(s: DemoSite, openA: OpenVisitor, openB: Op
     const result = await fetchInPage(b, path)
     assert.equal(result.sha256, await s.sha256Of(path), `${path}: B's bytes differ`)
   }
-  const bStats = await b.evaluate(() => window.swarmcdn!.stats())
   assert.equal(bStats.bytes.peers, stats.peers, 'window.swarmcdn.stats() disagrees with the SW')
   await b.close()
   await a.close()
