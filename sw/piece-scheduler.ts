@@ -550,12 +550,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     const ownOrder = crowdRun && share ? sorted : candidates
     let first: number | undefined = held ? holdHeadStart() : (ownOrder.find((index) => httpFirst(index) && mine(index)) ?? candidates.find(httpFirst))
     let last = first ?? -1
-    // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
-    // are raced in larger runs; a visitor alone takes its slot's part of what is left (spreadRunPieces).
-    const racing = first !== undefined && overdue.has(first)
-    /** Most pieces in a run of what peers could give (a race, a steal). */
-    const peerRunPieces = piecesIn(Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES))
-    const maxPieces = racing ? peerRunPieces : crowdRun ? piecesIn(config.webseedCrowdRunBytes) : spreadRunPieces()
     const steal = first === undefined && !held ? stealable() : new Set<number>()
     /** Bytes of a held head run. */
     let headBytes = 0
@@ -568,6 +562,12 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
         headBytes += pieceSize(last, asset.length, asset.pieceLength)
       }
     } else if (first !== undefined) {
+      // Small runs spread a crowd's origin fetches of what nobody holds; late peer pieces are held, and
+      // are raced in larger runs (what peers could give); a visitor alone takes its slot's part of what
+      // is left (spreadRunPieces).
+      const maxPieces = overdue.has(first)
+        ? piecesIn(Math.min(config.webseedMaxRunBytes, MAX_PEER_RUN_BYTES))
+        : crowdRun ? piecesIn(config.webseedCrowdRunBytes) : spreadRunPieces()
       while (state.has(last + 1) && httpFirst(last + 1) && last + 2 - first <= maxPieces) last++
     } else if (steal.size > 0) {
       // Nothing only HTTP can give: take HTTP's share (from the end peers reach last, so the two meet

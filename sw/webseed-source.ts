@@ -10,6 +10,7 @@ import type { Manifest, ManifestAsset } from '../core/manifest-format.ts'
 import { pieceSize } from '../core/piece-math.ts'
 import type { SwConfig } from './config.ts'
 import { SwError, isAbortError, toSwError } from './errors.ts'
+import type { HttpRuns } from './piece-scheduler.ts'
 import type { PieceDelivery } from './piece-source.ts'
 import { realSetTimer, withTimeout, type SetTimer } from './with-timeout.ts'
 
@@ -89,10 +90,8 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
 const MAX_REMEMBERED_MISSES = 1000
 const HTTP_CACHE_MISS_TTL_MS = 10_000
 
-export interface WebseedSource {
-  /** One run of adjacent pieces from the origin, then the mirrors, with retries; no concurrency limit of its own. */
-  fetchRun(asset: ManifestAsset, first: number, last: number, emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void>
-}
+/** One run of adjacent pieces from the origin, then the mirrors, with retries; no concurrency limit of its own. */
+export type WebseedSource = HttpRuns
 
 export function createWebseedSource(options: WebseedSourceOptions): WebseedSource {
   const { config } = options

@@ -40,7 +40,10 @@ async function seedScripted(siteDir: string, manifest: Manifest, paths: string[]
 process.on('message', async (message: any) => {
   if (message.type === 'start') {
     const swarm = await seedScripted(message.siteDir, message.manifest, message.paths, message.trackerUrl, message.behaviour)
-    const report = () => process.connected && process.send!({ type: 'stats', peers: swarm.stats().peers, uploadedBytes: swarm.stats().uploadedBytes })
+    const report = () => {
+      const { peers, uploadedBytes } = swarm.stats()
+      if (process.connected) process.send!({ type: 'stats', peers, uploadedBytes })
+    }
     process.on('message', (next: any) => {
       if (next.type === 'stats') report()
     })
