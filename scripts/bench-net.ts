@@ -17,6 +17,7 @@ import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createBenchSite } from './bench-net/bench-site.ts'
 import { runScenario, type ScenarioName, type ScenarioResult } from './bench-net/scenarios.ts'
 import { formatTable, summarize } from './bench-net/report.ts'
+import { parsePieceLength } from '../origin-tools/src/option-parsers.ts'
 import type { Variant } from './bench-net/visitor-session.ts'
 
 /** Port of the tracker run apart from the origin (--tracker internet). */
@@ -69,6 +70,7 @@ const program = new Command('bench:net')
   .addOption(new Option('--page-timeout-s <s>', 'a page not loaded by then counts as failed').argParser(positive).default(180))
   .addOption(new Option('--tracker <where>', 'where the site\'s tracker runs: origin (swarmcdn serve\'s own, behind the origin\'s capped link) or internet (swarmcdn tracker on an uncapped host)').choices(['origin', 'internet']).default('origin'))
   .addOption(new Option('--sw-config <json>', 'service worker settings for the swarmcdn variant, passed to swarmcdn build --sw-config (e.g. \'{"peerBudgetMs":2000}\')'))
+  .addOption(new Option('--piece-length <bytes>', 'piece length of the swarmcdn variant, passed to swarmcdn build --piece-length (e.g. 256KiB; default: the CLI\'s automatic choice)').argParser(parsePieceLength))
   .addOption(new Option('--cpu-profile <dir>', 'write CPU profiles (.cpuprofile, open in Chromium DevTools) of each measured page\'s main thread and of its service worker (-sw.cpuprofile) into this folder'))
   .addOption(new Option('--out <dir>', 'folder for the JSON results').default(join(REPO_ROOT, 'bench-results')))
   .addHelpText('after', `
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
       media,
       baseUrl: `http://${ORIGIN_IP}/`,
       // ICE servers reach every page through the signed manifest, as on a real deployment.
-      buildArgs: ['--ice-server', opts.stun ? stunUrl : 'none', ...(opts.tracker === 'internet' ? ['--tracker', `ws://${TRACKER_IP}:${TRACKER_PORT}`] : []), ...(opts.swConfig ? ['--sw-config', opts.swConfig as string] : [])],
+      buildArgs: ['--ice-server', opts.stun ? stunUrl : 'none', ...(opts.tracker === 'internet' ? ['--tracker', `ws://${TRACKER_IP}:${TRACKER_PORT}`] : []), ...(opts.swConfig ? ['--sw-config', opts.swConfig as string] : []), ...(opts.pieceLength ? ['--piece-length', String(opts.pieceLength)] : [])],
     })
     log(`page: ${site.assets.length} assets, ${(site.pageBytes / 1e6).toFixed(1)} MB (${site.assets.map((a) => `${a.path} ${(a.bytes / 1e6).toFixed(2)} MB`).join(', ')})`)
     const results: ScenarioResult[] = []
