@@ -39,12 +39,6 @@ export interface WebseedSourceOptions {
   readHttpCache?: boolean
 }
 
-/** Inclusive run of adjacent piece indexes fetched by one Range request. */
-interface PieceRun {
-  first: number
-  last: number
-}
-
 /**
  * URLs to try for an asset: the origin, then each mirror. A mirror base URL mirrors the manifest
  * scope: asset path `/scope/img/a.jpg` on mirror `https://m.example/site/` is `https://m.example/site/img/a.jpg`.
@@ -105,8 +99,8 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
   const notInHttpCache = new Map<string, number>()
 
   /**
-   * One Range request for pieces [from, run.last]; emits each complete piece. Returns the index after
-   * the last piece emitted. Throws SwError (with the progress made in `progress.next`).
+   * One Range request for pieces [from, last]; emits each complete piece and keeps the index after
+   * the last one emitted in `progress.next`. Throws SwError (with the progress made so far).
    */
   async function requestRange(asset: ManifestAsset, url: string, from: number, last: number, emit: (piece: PieceDelivery) => void, progress: { next: number }, signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw new SwError('aborted', 'aborted')
@@ -248,17 +242,17 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
     if (progress.next <= last) throw new SwError('webseed-network', `${url}: body ended early at byte ${position}`, { retriable: true })
   }
 
-  /** Delivers every piece of a run, or throws the last error after all URLs and retries. */
-  async function fetchRun(asset: ManifestAsset, run: PieceRun, urls: string[], emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void> {
-    const progress = { next: run.first }
+  /** Delivers every piece of the run first..last, or throws the last error after all URLs and retries. */
+  async function fetchRun(asset: ManifestAsset, first: number, last: number, emit: (piece: PieceDelivery) => void, signal: AbortSignal): Promise<void> {
+    const progress = { next: first }
     let lastError: SwError = new SwError('no-source', 'no webseed URL')
-    for (const url of urls) {
+    for (const url of webseedUrls(asset, options.origin, options.manifest())) {
       let failures = 0
-      while (progress.next <= run.last) {
+      while (progress.next <= last) {
         if (signal.aborted) throw new SwError('aborted', 'aborted')
         const before = progress.next
         try {
-          await requestRange(asset, url, progress.next, run.last, emit, progress, signal)
+          await requestRange(asset, url, progress.next, last, emit, progress, signal)
           return
         } catch (error) {
           lastError = toSwError(error)
@@ -273,11 +267,7 @@ export function createWebseedSource(options: WebseedSourceOptions): WebseedSourc
     throw lastError
   }
 
-  return {
-    fetchRun(asset, first, last, emit, signal) {
-      return fetchRun(asset, { first, last }, webseedUrls(asset, options.origin, options.manifest()), emit, signal)
-    },
-  }
+  return { fetchRun }
 }
 
 async function cancelBody(response: Response): Promise<void> {
