@@ -230,6 +230,16 @@ interface Wanted {
 const INITIAL_RATE_BYTES_PER_SEC = 256 * 1024
 const TICK_MS = 250
 const OFFER_TTL_MS = 30_000
+/**
+ * An offer unanswered this long is presumed lost (relayed to a visitor who just left or who is
+ * connected already, an answer that went astray): it no longer holds back a new offer, though its
+ * answer is still taken until OFFER_TTL_MS. Answers come within about a second (the answerer's ICE
+ * gathering is bounded at 1.5 s); before, a lost one left a visitor without that peer until the TTL,
+ * longer than a page takes to load. The wait doubles with each round presumed lost (at most 8×): in
+ * a crowd most unanswered offers reached members connected already, and each new offer costs the
+ * page an RTCPeerConnection.
+ */
+export const OFFER_ANSWER_WAIT_MS = 3_000
 /** A delay sample at most this often per peer while it sends to us: enough to steer the window every few RTTs. */
 const PING_INTERVAL_MS = 50
 /** A ping unanswered this long is forgotten (a new one may go). */
@@ -254,7 +264,9 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   const myHave = new Map<string, Set<number>>()
   const peers = new Map<string, Peer>()
   /** Links not yet open: my offers waiting for answers (by offer id), and answered offers connecting. */
-  const pendingOffers = new Map<string, { link: PeerLink; expires: number }>()
+  const pendingOffers = new Map<string, { link: PeerLink; expires: number; lostAt: number; lost: boolean }>()
+  /** Rounds of offers presumed lost so far (OFFER_ANSWER_WAIT_MS). */
+  let lostOfferRounds = 0
   const connecting = new Set<PeerLink>()
   const waiting: Wanted[] = []
   const availability = new Map<string, Map<number, number>>()
@@ -294,7 +306,9 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
   function wantedOffers(): number {
     if (deps.seeder) return 0
     const others = swarmSize === null ? config.maxPeers : Math.min(config.maxPeers, swarmSize - 1)
-    return others - peers.size - connecting.size - pendingOffers.size
+    let awaited = 0
+    for (const pending of pendingOffers.values()) if (!pending.lost) awaited++
+    return others - peers.size - connecting.size - awaited
   }
 
   // A tracker that cannot be reached names nobody: once none can be, there is nothing to settle for
@@ -337,7 +351,8 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
         try {
           const sdp = await link.createOffer()
           if (destroyed) throw new Error('destroyed')
-          pendingOffers.set(offerId, { link, expires: now() + OFFER_TTL_MS })
+          const answerWaitMs = OFFER_ANSWER_WAIT_MS * 2 ** Math.min(lostOfferRounds, 3)
+          pendingOffers.set(offerId, { link, expires: now() + OFFER_TTL_MS, lostAt: now() + answerWaitMs, lost: false })
           link.onClose = () => pendingOffers.delete(offerId)
           return { offerId, sdp }
         } catch {
@@ -425,7 +440,8 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
       }
     }
     link.onClose = () => {
-      connecting.delete(link)
+      // A connection that failed before it opened: offer again soon, not at the tracker's interval.
+      if (connecting.delete(link) && !destroyed) for (const tracker of trackers) tracker.announceSoon()
       if (peers.get(remoteId) !== peer) return
       peers.delete(remoteId)
       peer.credit.close()
@@ -727,11 +743,20 @@ export function createSiteSwarm(deps: SiteSwarmDeps): SiteSwarm {
         reassign(outgoing.want, peer)
       }
     }
+    let lostNow = false
     for (const [offerId, pending] of pendingOffers) {
       if (pending.expires < now()) {
         pendingOffers.delete(offerId)
         pending.link.close()
+      } else if (!pending.lost && pending.lostAt <= now()) {
+        pending.lost = true
+        lostNow = true
       }
+    }
+    // Offers presumed lost no longer hold back new ones: make them now if connections are still wanted.
+    if (lostNow) {
+      lostOfferRounds++
+      if (wantedOffers() > 0) for (const tracker of trackers) tracker.announceSoon()
     }
   }
 

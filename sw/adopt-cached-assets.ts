@@ -46,16 +46,17 @@ export async function adoptCachedAssets(urls: readonly string[], deps: AdoptDeps
  * Stores the missing pieces of one asset from the HTTP cache, each verified first. 'adopted': every
  * piece is now stored; 'skipped': not cached, or some cached bytes did not verify (never stored).
  */
-export async function adoptCachedAsset(asset: ManifestAsset, deps: Pick<AdoptDeps, 'store' | 'fetch' | 'origin'>): Promise<'adopted' | 'skipped' | 'complete-before'> {
+export async function adoptCachedAsset(asset: ManifestAsset, deps: Pick<AdoptDeps, 'store' | 'fetch' | 'origin'>, signal?: AbortSignal): Promise<'adopted' | 'skipped' | 'complete-before'> {
   if (asset.length > MAX_ADOPT_BYTES) return 'skipped'
   const count = pieceCount(asset.length, asset.pieceLength)
   const missing: number[] = []
   for (let index = 0; index < count; index++) if (!(await deps.store.has(asset.infoHash, index))) missing.push(index)
   if (missing.length === 0) return 'complete-before'
-  const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch)
+  const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch, signal)
   if (!bytes || bytes.length !== asset.length) return 'skipped'
   let allGood = true
   for (const index of missing) {
+    if (signal?.aborted) return 'skipped'
     const start = index * asset.pieceLength
     const piece = bytes.slice(start, start + pieceSize(index, asset.length, asset.pieceLength))
     if ((await verifyPiece(asset, index, piece)).ok) allGood = (await deps.store.put(asset.infoHash, index, piece)) && allGood
@@ -64,9 +65,9 @@ export async function adoptCachedAsset(asset: ManifestAsset, deps: Pick<AdoptDep
   return allGood ? 'adopted' : 'skipped'
 }
 
-async function cachedBody(url: string, fetch: AdoptDeps['fetch']): Promise<Uint8Array | null> {
+async function cachedBody(url: string, fetch: AdoptDeps['fetch'], signal?: AbortSignal): Promise<Uint8Array | null> {
   try {
-    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin', credentials: 'same-origin' })
+    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin', credentials: 'same-origin', signal })
     if (response.status !== 200) return null
     return new Uint8Array(await response.arrayBuffer())
   } catch {

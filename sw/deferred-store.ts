@@ -2,39 +2,78 @@
 // the pages are quiet: one asset at a time (each is read whole into memory, up to 32 MiB), and once
 // however many responses asked for it meanwhile. A page that never rests still gets its assets
 // stored: the wait is bounded, counted from the request, not from the asset's turn in the queue.
+// The HTTP cache may not give an asset back (evicted, never written, a read that hangs: seen in
+// Firefox as a photo that stayed unstored for 15 s of requests): each read is bounded in time, and an
+// asset it missed is marked, so its next response streams through the worker and is stored as it goes.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { QuietGate } from './quiet-gate.ts'
 
 export interface DeferredStoreDeps {
   gate: Pick<QuietGate, 'whenQuiet'>
-  /** Stores the asset (adopt-cached-assets.ts); 'skipped' when the HTTP cache did not have it whole, or it did not verify. */
-  adopt(asset: ManifestAsset): Promise<'adopted' | 'skipped' | 'complete-before'>
+  /** Stores the asset (adopt-cached-assets.ts); 'skipped' when the HTTP cache did not have it whole, or it did not verify. Stops when the signal aborts. */
+  adopt(asset: ManifestAsset, signal: AbortSignal): Promise<'adopted' | 'skipped' | 'complete-before'>
   /** Once the asset is wholly stored (e.g. its whole copy for the warm path). */
   afterStored?(asset: ManifestAsset): Promise<void>
   onSkipped?(asset: ManifestAsset): void
   /** Longest wait for quiet, from the request. Default 3000 ms. */
   maxWaitMs?: number
+  /** Longest time one asset's storing may take; then it counts as skipped. Default 5000 ms (32 MiB from the HTTP cache takes well under a second). */
+  adoptTimeoutMs?: number
   now?: () => number
+  setTimer?: (callback: () => void, ms: number) => () => void
 }
 
-export type DeferredStore = (asset: ManifestAsset) => Promise<void>
+export interface DeferredStore {
+  /** Stores the asset once the pages are quiet; resolves when done (or given up). */
+  (asset: ManifestAsset): Promise<void>
+  /** The last try to store this asset missed (skipped or timed out): its next response should not go untouched. */
+  missed(asset: ManifestAsset): boolean
+}
 
 export function createDeferredStore(deps: DeferredStoreDeps): DeferredStore {
   const maxWaitMs = deps.maxWaitMs ?? 3000
+  const adoptTimeoutMs = deps.adoptTimeoutMs ?? 5000
   const now = deps.now ?? (() => performance.now())
+  const setTimer = deps.setTimer ?? ((callback: () => void, ms: number) => {
+    const timer = setTimeout(callback, ms)
+    return () => clearTimeout(timer)
+  })
   const pending = new Map<string, Promise<void>>()
+  const missed = new Set<string>()
   let queue: Promise<unknown> = Promise.resolve()
-  return (asset) => {
+
+  async function adoptInTime(asset: ManifestAsset): Promise<'adopted' | 'skipped' | 'complete-before'> {
+    const controller = new AbortController()
+    let cancelTimer = () => undefined as void
+    const timedOut = new Promise<'skipped'>((resolve) => {
+      cancelTimer = setTimer(() => {
+        controller.abort()
+        resolve('skipped')
+      }, adoptTimeoutMs)
+    })
+    try {
+      return await Promise.race([deps.adopt(asset, controller.signal), timedOut])
+    } finally {
+      cancelTimer()
+    }
+  }
+
+  const store = (asset: ManifestAsset): Promise<void> => {
     const known = pending.get(asset.infoHash)
     if (known) return known
     const latest = now() + maxWaitMs
     const work = queue
       .then(() => deps.gate.whenQuiet(Math.max(0, latest - now())))
       .then(async () => {
-        const outcome = await deps.adopt(asset)
-        if (outcome === 'skipped') deps.onSkipped?.(asset)
-        else await deps.afterStored?.(asset)
+        const outcome = await adoptInTime(asset).catch(() => 'skipped' as const)
+        if (outcome === 'skipped') {
+          missed.add(asset.infoHash)
+          deps.onSkipped?.(asset)
+        } else {
+          missed.delete(asset.infoHash)
+          await deps.afterStored?.(asset)
+        }
       })
       .catch(() => undefined)
       .finally(() => pending.delete(asset.infoHash))
@@ -42,4 +81,5 @@ export function createDeferredStore(deps: DeferredStoreDeps): DeferredStore {
     queue = work
     return work
   }
+  return Object.assign(store, { missed: (asset: ManifestAsset) => missed.has(asset.infoHash) })
 }

@@ -52,7 +52,11 @@ export interface OriginStreamDeps {
    * stores the asset later, from the HTTP cache (adopt-cached-assets.ts). Default none: every
    * response streams through this worker, storing as it goes.
    */
-  storeLater?: (asset: ManifestAsset) => Promise<void>
+  storeLater?: {
+    (asset: ManifestAsset): Promise<void>
+    /** Storing it later missed last time (not in the HTTP cache): this response streams and stores as it goes. */
+    missed?(asset: ManifestAsset): boolean
+  }
   /** Default and upper bound MAX_ADOPT_BYTES (what can be stored from the HTTP cache); 0: never untouched. */
   untouchedMaxBytes?: number
 }
@@ -88,7 +92,7 @@ export function createOriginStream(deps: OriginStreamDeps): OriginStream {
     const url = new URL(asset.path, deps.origin).href
     const controller = new AbortController()
     // The page wants the whole file: ask for it as the page would, so the origin's answer is the page's.
-    const untouched = !input.partial && !!deps.storeLater && asset.length <= Math.min(deps.untouchedMaxBytes ?? MAX_ADOPT_BYTES, MAX_ADOPT_BYTES)
+    const untouched = !input.partial && !!deps.storeLater && !deps.storeLater.missed?.(asset) && asset.length <= Math.min(deps.untouchedMaxBytes ?? MAX_ADOPT_BYTES, MAX_ADOPT_BYTES)
     let response: Response
     try {
       response = await withinTime(

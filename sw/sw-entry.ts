@@ -144,9 +144,9 @@ const storedResponse = createStoredResponder({
 /** Assets that went to a page untouched, stored afterwards from the HTTP cache. */
 const storeLater = createDeferredStore({
   gate: quiet,
-  adopt: (asset) => adoptCachedAsset(asset, { store, fetch: (url, init) => fetch(url, init), origin: self.location.origin }),
+  adopt: (asset, signal) => adoptCachedAsset(asset, { store, fetch: (url, init) => fetch(url, init), origin: self.location.origin }, signal),
   afterStored: (asset) => storedResponse.keepCopy(asset),
-  onSkipped: (asset) => console.warn(`[swarmcdn] ${asset.path} went to the page untouched but is not in the HTTP cache (or did not verify): not stored`),
+  onSkipped: (asset) => console.warn(`[swarmcdn] ${asset.path} went to the page untouched but the HTTP cache did not give it back whole and verified in time: not stored; its next response streams through the worker`),
 })
 const handle = createAssetRequestHandler({
   manifest: trust,

@@ -10,7 +10,7 @@ import WebSocket from 'ws'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { startTracker, pieceBytes } from './helpers/site-swarm-fixture.ts'
-import { createSiteSwarm, SITE_SWARM_DEFAULTS, FetchError, HELLO_TIMEOUT_MS, type SiteSwarm } from '../peer/site-swarm.ts'
+import { createSiteSwarm, SITE_SWARM_DEFAULTS, FetchError, HELLO_TIMEOUT_MS, OFFER_ANSWER_WAIT_MS, type SiteSwarm } from '../peer/site-swarm.ts'
 import { pieceCount } from '../core/piece-math.ts'
 
 const wrtc = createRequire(import.meta.url)('@roamhq/wrtc')
@@ -126,6 +126,47 @@ test('a connection whose peer never says hello is closed after HELLO_TIMEOUT_MS,
     const closed = counts.find((c) => c.peers === 0 && c.atMs > opened.atMs)
     assert.ok(closed, `the silent connection was kept: ${JSON.stringify(counts)}`)
     assert.ok(closed.atMs - opened.atMs >= HELLO_TIMEOUT_MS - 300, `closed after ${closed.atMs - opened.atMs} ms, before the timeout`)
+  } finally {
+    visitor.destroy()
+    seeder.destroy()
+    await tracker.close()
+  }
+})
+
+test('an offer whose answer is lost holds back no new offer past OFFER_ANSWER_WAIT_MS: the visitor connects seconds later, not after the offer TTL', { timeout: 30_000 }, async () => {
+  const tracker = await startTracker(SWARM)
+  const seeder = member(tracker.url, { seeder: true, hold: true })
+  // The visitor's tracker socket loses the first answer relayed to it (as when it went astray).
+  let answersLost = 0
+  class LossySocket extends WebSocket {
+    constructor(url: string) {
+      super(url)
+      let handler: ((event: { data: unknown }) => void) | null = null
+      this.addEventListener('message', (event) => {
+        if (answersLost === 0 && typeof event.data === 'string' && event.data.includes('"answer"')) return void answersLost++
+        handler?.(event)
+      })
+      Object.defineProperty(this, 'onmessage', { set: (next) => (handler = next), get: () => handler })
+    }
+  }
+  const startedAt = Date.now()
+  let connectedAt: number | undefined
+  const visitor = createSiteSwarm({
+    swarmId: SWARM,
+    trackers: [tracker.url],
+    config: { ...SITE_SWARM_DEFAULTS, iceServers: [] },
+    RTCPeerConnection: wrtc.RTCPeerConnection,
+    WebSocket: LossySocket as unknown as typeof globalThis.WebSocket,
+    readPiece: async () => undefined,
+    onPeers: (peers) => void (peers === 1 && (connectedAt ??= Date.now() - startedAt)),
+  })
+  visitor.setAssets([asset])
+  try {
+    const deadline = Date.now() + OFFER_ANSWER_WAIT_MS + 8_000
+    while (connectedAt === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(answersLost, 1, 'the seeder answered the first offer, and that answer was lost')
+    assert.ok(connectedAt !== undefined, `no connection within ${OFFER_ANSWER_WAIT_MS + 8_000} ms: the lost offer still held back a new one`)
+    assert.ok(connectedAt >= OFFER_ANSWER_WAIT_MS - 300, `connected after ${connectedAt} ms: the first answer was not the one lost`)
   } finally {
     visitor.destroy()
     seeder.destroy()

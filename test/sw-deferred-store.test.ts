@@ -74,3 +74,38 @@ test('a failing adopt ends quietly and lets the next asset go', async () => {
   await storeLater(film)
   assert.deepEqual(log, ['adopt /b.webm'])
 })
+
+test('a store that takes too long (an HTTP cache read that hangs) is given up: its read is aborted, the next asset goes, and the missed asset is marked until stored', async () => {
+  const log: string[] = []
+  const timers: Array<() => void> = []
+  let hungSignal: AbortSignal | undefined
+  let photoTries = 0
+  const storeLater = createDeferredStore({
+    gate: { whenQuiet: async () => undefined },
+    adopt: (asset, signal) => {
+      if (asset === photo && photoTries++ === 0) {
+        hungSignal = signal
+        return new Promise(() => undefined) // never settles
+      }
+      log.push(`adopt ${asset.path}`)
+      return Promise.resolve('adopted')
+    },
+    onSkipped: (asset) => log.push(`skipped ${asset.path}`),
+    adoptTimeoutMs: 5000,
+    setTimer: (callback) => (timers.push(callback), () => undefined),
+  })
+  const first = storeLater(photo)
+  const second = storeLater(film)
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  assert.deepEqual(log, [], 'the photo is being read')
+  assert.equal(storeLater.missed(photo), false, 'not missed while it is tried')
+  timers.shift()!() // the photo's time is up
+  await first
+  await second
+  assert.equal(hungSignal?.aborted, true, 'the hung read was told to stop')
+  assert.deepEqual(log, ['skipped /a.jpg', 'adopt /b.webm'], 'the queue went on')
+  assert.equal(storeLater.missed(photo), true)
+  assert.equal(storeLater.missed(film), false)
+  await storeLater(photo)
+  assert.equal(storeLater.missed(photo), false, 'stored at last: no longer marked')
+})

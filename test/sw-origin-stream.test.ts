@@ -254,3 +254,15 @@ test('with storeLater, an origin that says no-store (the HTTP cache will not hol
   assert.deepEqual(later, [])
   assert.deepEqual(await storedIndexes(store), [...Array(PIECES).keys()])
 })
+
+test('with storeLater, an asset the HTTP cache did not give back last time streams through the worker and is stored as it goes', async () => {
+  const later: ManifestAsset[] = []
+  const storeLater = Object.assign(async (a: ManifestAsset) => void later.push(a), { missed: (a: ManifestAsset) => a.infoHash === asset.infoHash })
+  const { handle, store } = setup({ storeLater })
+  const { response, bytes: got } = await read(handle(get()))
+  assert.equal(response.status, 200)
+  assert.equal(response.headers.get('x-swarmcdn-sources'), 'http')
+  assert.deepEqual(got, bytes)
+  assert.deepEqual(later, [], 'not left to the HTTP cache again')
+  assert.deepEqual(await storedIndexes(store), [...Array(PIECES).keys()])
+})

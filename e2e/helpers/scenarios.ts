@@ -11,6 +11,7 @@ import { imagesLoaded, galleryPaths } from './suite.ts'
 import { waitForController, fetchInPage, refreshManifest, swStats, swRequestsFor, type DemoSite } from './demo-site.ts'
 import { buildSite } from '../../origin-tools/src/commands/build.ts'
 import { MANIFEST_FILE } from '../../core/manifest-format.ts'
+import { TRACKER_STATS_PATH } from '../../origin-tools/src/origin/origin-server.ts'
 import type { RequestTallySnapshot } from '../../sw/asset-stats.ts'
 
 /** Opens a page in a fresh context (a new visitor: own SW, own IndexedDB); the context closes with the page. */
@@ -164,7 +165,9 @@ export async function galleryFromPeer(s: DemoSite, openA: OpenVisitor, openB: Op
   // B's agent as it stood: once in a CI run B never connected to A (0 B from peers, 10.7 s), and
   // nothing said how far its agent had got.
   const agent = `B's agent: p2p ${bStats.p2p}, ${bStats.peers} peers, ${bStats.swarms} swarms, piece requests ${bStats.transfers?.requests ?? 'unknown'} (stalled ${bStats.transfers?.stalls ?? 'unknown'})`
-  const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}; origin asset bytes before B's gallery (A's visit + B's first page) ${originBefore} B; ${agent}`
+  // And the tracker's side: how many announces, relayed answers and refusals it saw.
+  const tracker = await fetch(`${s.origin}${TRACKER_STATS_PATH}`).then((r) => r.text()).catch((error) => String(error))
+  const note = `gallery ${galleryBytes} B: origin served B ${originForB} B; B's SW: ${JSON.stringify(stats)}; origin asset bytes before B's gallery (A's visit + B's first page) ${originBefore} B; ${agent}; tracker: ${tracker}`
   console.log(`# ${note}`)
   // B's own first page put its hero photo in B's store (adopted from the HTTP cache): those bytes
   // are local, not fetched on this page. Of the bytes fetched over the network, 90% must be A's.
