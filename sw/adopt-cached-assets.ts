@@ -46,13 +46,17 @@ export async function adoptCachedAssets(urls: readonly string[], deps: AdoptDeps
  * Stores the missing pieces of one asset from the HTTP cache, each verified first. 'adopted': every
  * piece is now stored; 'skipped': not cached, or some cached bytes did not verify (never stored).
  */
-export async function adoptCachedAsset(asset: ManifestAsset, deps: Pick<AdoptDeps, 'store' | 'fetch' | 'origin'>, signal?: AbortSignal): Promise<'adopted' | 'skipped' | 'complete-before'> {
+export async function adoptCachedAsset(
+  asset: ManifestAsset,
+  deps: Pick<AdoptDeps, 'store' | 'fetch' | 'origin'> & { readTimeoutMs?: number },
+  signal?: AbortSignal,
+): Promise<'adopted' | 'skipped' | 'complete-before'> {
   if (asset.length > MAX_ADOPT_BYTES) return 'skipped'
   const count = pieceCount(asset.length, asset.pieceLength)
   const missing: number[] = []
   for (let index = 0; index < count; index++) if (!(await deps.store.has(asset.infoHash, index))) missing.push(index)
   if (missing.length === 0) return 'complete-before'
-  const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch, signal)
+  const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch, deps.readTimeoutMs ?? READ_TIMEOUT_MS, signal)
   if (!bytes || bytes.length !== asset.length) return 'skipped'
   let allGood = true
   for (const index of missing) {
@@ -65,12 +69,25 @@ export async function adoptCachedAsset(asset: ManifestAsset, deps: Pick<AdoptDep
   return allGood ? 'adopted' : 'skipped'
 }
 
-async function cachedBody(url: string, fetch: AdoptDeps['fetch'], signal?: AbortSignal): Promise<Uint8Array | null> {
+/**
+ * Bounded: once in Firefox a photo stayed unstored through 15 s of requests, as if this read never
+ * ended (not seen directly); a 32 MiB body comes from the HTTP cache in well under a second.
+ */
+const READ_TIMEOUT_MS = 5_000
+
+async function cachedBody(url: string, fetch: AdoptDeps['fetch'], timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), timeoutMs)
+  const stop = () => controller.abort()
+  signal?.addEventListener('abort', stop)
   try {
-    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin', credentials: 'same-origin', signal })
+    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin', credentials: 'same-origin', signal: controller.signal })
     if (response.status !== 200) return null
     return new Uint8Array(await response.arrayBuffer())
   } catch {
     return null
+  } finally {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', stop)
   }
 }

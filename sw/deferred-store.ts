@@ -3,8 +3,9 @@
 // however many responses asked for it meanwhile. A page that never rests still gets its assets
 // stored: the wait is bounded, counted from the request, not from the asset's turn in the queue.
 // The HTTP cache may not give an asset back (evicted, never written, a read that hangs: seen in
-// Firefox as a photo that stayed unstored for 15 s of requests): each read is bounded in time, and an
-// asset it missed is marked, so its next response streams through the worker and is stored as it goes.
+// Firefox as a photo that stayed unstored for 15 s of requests): an asset it missed is marked, so its
+// next response streams through the worker and is stored as it goes, and one asset's storing is
+// bounded in time, so nothing holds up the queue for good.
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { QuietGate } from './quiet-gate.ts'
@@ -18,7 +19,7 @@ export interface DeferredStoreDeps {
   onSkipped?(asset: ManifestAsset): void
   /** Longest wait for quiet, from the request. Default 3000 ms. */
   maxWaitMs?: number
-  /** Longest time one asset's storing may take; then it counts as skipped. Default 5000 ms (32 MiB from the HTTP cache takes well under a second). */
+  /** Longest time one asset's storing may take; then it is stopped and counts as skipped. Default 30 000 ms (a backstop: the HTTP cache read has its own bound, and a busy store may take seconds for 32 MiB). */
   adoptTimeoutMs?: number
   now?: () => number
   setTimer?: (callback: () => void, ms: number) => () => void
@@ -33,7 +34,7 @@ export interface DeferredStore {
 
 export function createDeferredStore(deps: DeferredStoreDeps): DeferredStore {
   const maxWaitMs = deps.maxWaitMs ?? 3000
-  const adoptTimeoutMs = deps.adoptTimeoutMs ?? 5000
+  const adoptTimeoutMs = deps.adoptTimeoutMs ?? 30_000
   const now = deps.now ?? (() => performance.now())
   const setTimer = deps.setTimer ?? ((callback: () => void, ms: number) => {
     const timer = setTimeout(callback, ms)

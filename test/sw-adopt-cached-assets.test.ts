@@ -2,7 +2,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { adoptCachedAssets } from '../sw/adopt-cached-assets.ts'
+import { adoptCachedAsset, adoptCachedAssets } from '../sw/adopt-cached-assets.ts'
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
 import { ORIGIN, PIECE, makeAsset, makeBytes, makeManifest, pieceOf } from './sw-fixtures.ts'
 
@@ -48,4 +48,15 @@ test('altered cached bytes are never stored; stored assets are not fetched again
   const again = fakeCache({})
   await adoptCachedAssets([`${ORIGIN}/media/hero.jpg`], { manifest: () => manifest, store, fetch: again.fetch, origin: ORIGIN })
   assert.equal(again.asked.length, 0)
+})
+
+test('a cache read that never ends is given up after readTimeoutMs: nothing stored, the asset counts as skipped', async () => {
+  const store = createMemoryPieceStore({ budgetBytes: 1 << 24 })
+  let aborted = false
+  const hang = (_url: string, init: RequestInit) =>
+    new Promise<Response>((_resolve, reject) => init.signal?.addEventListener('abort', () => ((aborted = true), reject(new DOMException('aborted', 'AbortError')))))
+  const outcome = await adoptCachedAsset(asset, { store, fetch: hang, origin: ORIGIN, readTimeoutMs: 50 })
+  assert.equal(outcome, 'skipped')
+  assert.equal(aborted, true, 'the read was aborted, not left running')
+  assert.equal(await store.has(asset.infoHash, 0), false)
 })
