@@ -8,6 +8,7 @@ import { pieceCount, pieceSize } from '../core/piece-math.ts'
 import { routeRequest } from './asset-router.ts'
 import type { PieceStore } from './piece-store.ts'
 import { verifyPiece } from './piece-verifier.ts'
+import { withTimeout } from './with-timeout.ts'
 
 /** Larger assets are left alone: adopting reads the whole body into memory. */
 export const MAX_ADOPT_BYTES = 32 * 1024 * 1024
@@ -77,17 +78,17 @@ const READ_TIMEOUT_MS = 5_000
 
 async function cachedBody(url: string, fetch: AdoptDeps['fetch'], timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array | null> {
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), timeoutMs)
   const stop = () => controller.abort()
   signal?.addEventListener('abort', stop)
-  try {
+  const read = async () => {
     const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin', credentials: 'same-origin', signal: controller.signal })
-    if (response.status !== 200) return null
-    return new Uint8Array(await response.arrayBuffer())
+    return response.status === 200 ? new Uint8Array(await response.arrayBuffer()) : null
+  }
+  try {
+    return await withTimeout(read(), timeoutMs, () => (stop(), null))
   } catch {
     return null
   } finally {
-    clearTimeout(timer)
     signal?.removeEventListener('abort', stop)
   }
 }

@@ -9,6 +9,7 @@
 
 import type { ManifestAsset } from '../core/manifest-format.ts'
 import type { QuietGate } from './quiet-gate.ts'
+import { realSetTimer, withTimeout, type SetTimer } from './with-timeout.ts'
 
 export interface DeferredStoreDeps {
   gate: Pick<QuietGate, 'whenQuiet'>
@@ -22,7 +23,7 @@ export interface DeferredStoreDeps {
   /** Longest time one asset's storing may take; then it is stopped and counts as skipped. Default 30 000 ms (a backstop: the HTTP cache read has its own bound, and a busy store may take seconds for 32 MiB). */
   adoptTimeoutMs?: number
   now?: () => number
-  setTimer?: (callback: () => void, ms: number) => () => void
+  setTimer?: SetTimer
 }
 
 export interface DeferredStore {
@@ -36,28 +37,13 @@ export function createDeferredStore(deps: DeferredStoreDeps): DeferredStore {
   const maxWaitMs = deps.maxWaitMs ?? 3000
   const adoptTimeoutMs = deps.adoptTimeoutMs ?? 30_000
   const now = deps.now ?? (() => performance.now())
-  const setTimer = deps.setTimer ?? ((callback: () => void, ms: number) => {
-    const timer = setTimeout(callback, ms)
-    return () => clearTimeout(timer)
-  })
   const pending = new Map<string, Promise<void>>()
   const missed = new Set<string>()
   let queue: Promise<unknown> = Promise.resolve()
 
-  async function adoptInTime(asset: ManifestAsset): Promise<'adopted' | 'skipped' | 'complete-before'> {
+  function adoptInTime(asset: ManifestAsset): Promise<'adopted' | 'skipped' | 'complete-before'> {
     const controller = new AbortController()
-    let cancelTimer = () => undefined as void
-    const timedOut = new Promise<'skipped'>((resolve) => {
-      cancelTimer = setTimer(() => {
-        controller.abort()
-        resolve('skipped')
-      }, adoptTimeoutMs)
-    })
-    try {
-      return await Promise.race([deps.adopt(asset, controller.signal), timedOut])
-    } finally {
-      cancelTimer()
-    }
+    return withTimeout(deps.adopt(asset, controller.signal), adoptTimeoutMs, () => (controller.abort(), 'skipped' as const), deps.setTimer ?? realSetTimer)
   }
 
   const store = (asset: ManifestAsset): Promise<void> => {

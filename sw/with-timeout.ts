@@ -1,5 +1,6 @@
 // One time limit for any promise: the response start and next-piece limits (asset-response.ts), the
-// store read limit (piece-store-timeout.ts) and the webseed header and body limits (webseed-source.ts).
+// store read limit (piece-store-timeout.ts), the webseed header and body limits (webseed-source.ts),
+// and the limits on storing from the HTTP cache (adopt-cached-assets.ts, deferred-store.ts).
 
 /** Starts a timer; returns its cancel function. Injected so tests fire timeouts by hand. */
 export type SetTimer = (callback: () => void, ms: number) => () => void
