@@ -1,0 +1,221 @@
+// Page side of `npm run bench:ceiling` (crowd-ceiling.ts), added as an init script: a full mesh of
+// negotiated data channels set up through the probe, and one timed run (http, mesh or mesh-store).
+// Plain JavaScript on purpose: it is the raw browser, with no swarmcdn code.
+;(() => {
+  const pcs = new Map()
+  const channels = new Map()
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
+
+  function makeConnection(peer, stunUrl) {
+    const pc = new RTCPeerConnection({ iceServers: [{ urls: stunUrl }] })
+    const channel = pc.createDataChannel('mesh', { negotiated: true, id: 0, ordered: true })
+    channel.binaryType = 'arraybuffer'
+    pcs.set(peer, pc)
+    channels.set(peer, channel)
+    return pc
+  }
+
+  function gathered(pc) {
+    return new Promise((resolve) => {
+      const done = () => resolve({ type: pc.localDescription.type, sdp: pc.localDescription.sdp })
+      if (pc.iceGatheringState === 'complete') return done()
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && done())
+      setTimeout(done, 3000)
+    })
+  }
+
+  function openStore() {
+    return new Promise((resolve, reject) => {
+      const request = indexedDB.open('ceiling', 1)
+      request.onupgradeneeded = () => request.result.createObjectStore('pieces')
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+  }
+
+  /** Hashes and stores 64 KiB pieces of one source's contiguous bytes, as a service worker would. */
+  function pieceStore(db) {
+    const PIECE = 64 * 1024
+    const partial = new Map()
+    let pending = 0
+    let idle = null
+    const put = (key, bytes) => {
+      pending++
+      crypto.subtle.digest('SHA-1', bytes).then((digest) => new Promise((resolve, reject) => {
+        const tx = db.transaction('pieces', 'readwrite')
+        tx.objectStore('pieces').put({ digest, blob: new Blob([bytes]) }, key)
+        tx.oncomplete = resolve
+        tx.onerror = () => reject(tx.error)
+      })).finally(() => {
+        pending--
+        if (pending === 0 && idle) idle()
+      })
+    }
+    return {
+      add(source, chunk, last) {
+        let entry = partial.get(source)
+        if (!entry) partial.set(source, (entry = { bytes: new Uint8Array(PIECE), fill: 0, index: 0 }))
+        let data = new Uint8Array(chunk)
+        while (data.byteLength > 0) {
+          const take = Math.min(PIECE - entry.fill, data.byteLength)
+          entry.bytes.set(data.subarray(0, take), entry.fill)
+          entry.fill += take
+          data = data.subarray(take)
+          if (entry.fill === PIECE) {
+            put(`${source}:${entry.index++}`, entry.bytes)
+            entry.bytes = new Uint8Array(PIECE)
+            entry.fill = 0
+          }
+        }
+        if (last && entry.fill > 0) put(`${source}:${entry.index++}`, entry.bytes.slice(0, entry.fill))
+      },
+      settled: () => (pending === 0 ? Promise.resolve() : new Promise((resolve) => (idle = resolve))),
+    }
+  }
+
+  async function run({ index, n, totalBytes, startAt, url, mode, chunkBytes, windowBytes, paceBytesPerSec }) {
+    const store = mode === 'mesh-store' ? pieceStore(await openStore()) : null
+    await sleep(startAt - Date.now())
+    let held = 0
+    let fromOrigin = 0
+    let fromPeers = 0
+    if (mode === 'http') {
+      const reader = (await fetch(url, { cache: 'no-store' })).body.getReader()
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        fromOrigin += value.byteLength
+      }
+      return { doneMs: Date.now() - startAt, fromOrigin, fromPeers }
+    }
+
+    const shareStart = Math.floor((index * totalBytes) / n)
+    const shareEnd = Math.floor(((index + 1) * totalBytes) / n)
+    const shares = Array.from({ length: n }, (_, i) => Math.floor(((i + 1) * totalBytes) / n) - Math.floor((i * totalBytes) / n))
+    const peers = [...channels.keys()]
+    const out = new Map(peers.map((peer) => [peer, { queue: [], sent: 0, acked: 0 }]))
+    let wake = null
+    const poke = () => {
+      const resolve = wake
+      wake = null
+      if (resolve) resolve()
+    }
+    let resolveHeld
+    const allHeld = new Promise((resolve) => (resolveHeld = resolve))
+    const count = (bytes) => {
+      held += bytes
+      if (held >= totalBytes) resolveHeld()
+    }
+    for (const peer of peers) {
+      const channel = channels.get(peer)
+      let got = 0
+      channel.onmessage = (event) => {
+        if (typeof event.data === 'string') {
+          out.get(peer).acked = Number(event.data)
+          poke()
+          return
+        }
+        got += event.data.byteLength
+        fromPeers += event.data.byteLength
+        channel.send(String(got))
+        if (store) store.add(`peer${peer}`, event.data, got === shares[peer])
+        count(event.data.byteLength)
+      }
+    }
+
+    let originDone = false
+    const fetchShare = (async () => {
+      const response = await fetch(url, { cache: 'no-store', headers: { Range: `bytes=${shareStart}-${shareEnd - 1}` } })
+      const reader = response.body.getReader()
+      let chunk = new Uint8Array(chunkBytes)
+      let fill = 0
+      const emit = (bytes, last) => {
+        fromOrigin += bytes.byteLength
+        for (const entry of out.values()) entry.queue.push(bytes)
+        if (store) store.add('origin', bytes.buffer, last)
+        poke()
+        count(bytes.byteLength)
+      }
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        let data = value
+        while (data.byteLength > 0) {
+          const take = Math.min(chunkBytes - fill, data.byteLength)
+          chunk.set(data.subarray(0, take), fill)
+          fill += take
+          data = data.subarray(take)
+          if (fill === chunkBytes) {
+            emit(chunk, fromOrigin + fill === shareEnd - shareStart)
+            chunk = new Uint8Array(chunkBytes)
+            fill = 0
+          }
+        }
+      }
+      if (fill > 0) emit(chunk.slice(0, fill), true)
+      originDone = true
+      poke()
+    })()
+
+    // One upload loop: round robin over the connections with room in their window, paced as a whole.
+    const upload = (async () => {
+      const burstMs = ((chunkBytes * 2) / paceBytesPerSec) * 1000
+      let due = performance.now()
+      let next = 0
+      for (;;) {
+        let pick = -1
+        for (let k = 0; k < peers.length; k++) {
+          const peer = peers[(next + k) % peers.length]
+          const entry = out.get(peer)
+          if (entry.queue.length > 0 && entry.sent - entry.acked < windowBytes) {
+            pick = peer
+            next = (next + k + 1) % peers.length
+            break
+          }
+        }
+        if (pick < 0) {
+          if (originDone && [...out.values()].every((entry) => entry.queue.length === 0)) return
+          await new Promise((resolve) => (wake = resolve))
+          continue
+        }
+        const now = performance.now()
+        due = Math.max(due, now - burstMs)
+        if (due - now > 4) await sleep(due - now)
+        const entry = out.get(pick)
+        const bytes = entry.queue.shift()
+        channels.get(pick).send(bytes)
+        entry.sent += bytes.byteLength
+        due += (bytes.byteLength / paceBytesPerSec) * 1000
+      }
+    })()
+
+    await allHeld
+    if (store) await store.settled()
+    const doneMs = Date.now() - startAt
+    await Promise.all([fetchShare, upload])
+    return { doneMs, fromOrigin, fromPeers }
+  }
+
+  window.mesh = {
+    async offer(peer, stunUrl) {
+      const pc = makeConnection(peer, stunUrl)
+      await pc.setLocalDescription(await pc.createOffer())
+      return gathered(pc)
+    },
+    async answer(peer, stunUrl, offer) {
+      const pc = makeConnection(peer, stunUrl)
+      await pc.setRemoteDescription(offer)
+      await pc.setLocalDescription(await pc.createAnswer())
+      return gathered(pc)
+    },
+    async accept(peer, answer) {
+      await pcs.get(peer).setRemoteDescription(answer)
+    },
+    opened(peer) {
+      const channel = channels.get(peer)
+      if (channel.readyState === 'open') return
+      return new Promise((resolve) => channel.addEventListener('open', () => resolve(), { once: true }))
+    },
+    run,
+  }
+})()

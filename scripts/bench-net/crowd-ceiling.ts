@@ -1,0 +1,148 @@
+// `npm run bench:ceiling`: how fast a flash crowd could get a page on this machine with *any* P2P
+// design, measured with no swarmcdn code. N bare Chromium pages on the emulated internet of bench:net
+// (NATs, shaped links, STUN), in one run per origin profile:
+// - http: every visitor fetches the whole blob from the origin at the same moment (plain HTTP);
+// - mesh: the visitors are connected in a full mesh first (not timed); at the same moment each fetches
+//   its own 1/N of the blob from the origin and relays every chunk to every other visitor as it
+//   arrives. The origin serves exactly one copy, the schedule is perfect and nothing is hashed,
+//   stored or rendered: a lower bound on what swarmcdn's crowd can reach here.
+// - mesh-store: mesh, and each received 64 KiB piece is hashed (SHA-1) and put in IndexedDB, as a
+//   visitor's service worker must.
+// Needs root; run under the heavy-work lock (it runs N browsers).
+
+import { Command, Option, InvalidArgumentError } from 'commander'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Page } from 'playwright-core'
+import { createEmulatedInternet, spreadPeerRtts, type EmulatedInternet } from '../../e2e/net/emulated-internet.ts'
+import { emulationUnavailable } from '../../e2e/net/emulation-support.ts'
+import { newShimmedContext } from '../../e2e/net/chromium-in-netns.ts'
+import { ORIGIN_IP } from '../../e2e/net/address-plan.ts'
+import { cpuBetween, sampleCpu } from './cpu-usage.ts'
+import { percentile } from './report.ts'
+
+const positive = (text: string) => {
+  const n = Number(text)
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number')
+  return n
+}
+const list = (text: string) => text.split(',').map((item) => positive(item.trim()))
+const VARIANTS = ['http', 'mesh', 'mesh-store'] as const
+type Variant = (typeof VARIANTS)[number]
+
+const program = new Command('bench:ceiling')
+  .description('the fastest any P2P design could serve a flash crowd here: raw WebRTC, perfect schedule, one origin copy, side by side with plain HTTP')
+  .addOption(new Option('--visitors <n>', 'visitors arriving at once').argParser(positive).default(8))
+  .addOption(new Option('--mb <mb>', 'size of the page (one blob), MB').argParser(positive).default(19.8))
+  .addOption(new Option('--origin-mbit <list>', 'origin link profiles (comma-separated)').argParser(list).default([20, 200], '20,200'))
+  .addOption(new Option('--variants <list>', `what to run per profile: ${VARIANTS.join(', ')}`).argParser((text) => {
+    const names = text.split(',').map((name) => name.trim())
+    for (const name of names) if (!(VARIANTS as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown variant ${name}`)
+    return names
+  }).default([...VARIANTS], VARIANTS.join(',')))
+  .addOption(new Option('--up-mbit <mbit>', 'uplink of each visitor').argParser(positive).default(10))
+  .addOption(new Option('--down-mbit <mbit>', 'downlink of each visitor').argParser(positive).default(40))
+  .addOption(new Option('--origin-rtt-ms <ms>', 'round trip visitor ↔ origin').argParser(positive).default(40))
+  .addOption(new Option('--peer-rtt-ms <range>', 'round trips between visitors, min,max').argParser(list).default([20, 60], '20,60'))
+  .addOption(new Option('--queue-ms <ms>', 'buffer of every shaped link, ms at its rate').argParser(positive).default(50))
+  .addOption(new Option('--pace-mbit <mbit>', 'each visitor paces its whole upload to this rate (below the uplink, so its buffer does not overflow)').argParser(positive).default(9))
+  .addOption(new Option('--window-kib <kib>', 'at most this many bytes unacknowledged per connection').argParser(positive).default(64))
+  .addOption(new Option('--chunk-kib <kib>', 'message size').argParser(positive).default(16))
+  .addOption(new Option('--timeout-s <s>', 'give up on a run after this long').argParser(positive).default(240))
+
+interface VisitorResult {
+  doneMs: number | null
+  fromOrigin: number
+  fromPeers: number
+}
+
+const MESH_PAGE = fileURLToPath(new URL('./crowd-ceiling-page.js', import.meta.url))
+
+/** Connects pages i and j with one negotiated data channel (signalling through this process). */
+async function connectPair(a: Page, b: Page, i: number, j: number, stunUrl: string): Promise<void> {
+  const offer = await a.evaluate(({ peer, stunUrl }) => (window as any).mesh.offer(peer, stunUrl), { peer: j, stunUrl })
+  const answer = await b.evaluate(({ peer, stunUrl, offer }) => (window as any).mesh.answer(peer, stunUrl, offer), { peer: i, stunUrl, offer })
+  await a.evaluate(({ peer, answer }) => (window as any).mesh.accept(peer, answer), { peer: j, answer })
+  await Promise.all([a.evaluate((peer) => (window as any).mesh.opened(peer), j), b.evaluate((peer) => (window as any).mesh.opened(peer), i)])
+}
+
+async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant, opts: Record<string, any>): Promise<{ visitors: VisitorResult[]; setupMs: number }> {
+  const n = pages.length
+  const setupStart = Date.now()
+  for (const page of pages) await page.reload()
+  if (variant !== 'http') {
+    const pairs: Array<[number, number]> = []
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j])
+    await Promise.all(pairs.map(([i, j]) => connectPair(pages[i]!, pages[j]!, i, j, net.stunUrl!)))
+  }
+  const setupMs = Date.now() - setupStart
+  const startAt = Date.now() + 1000
+  const totalBytes = Math.round(opts.mb * 1e6)
+  const params = {
+    n, totalBytes, startAt, url: `http://${ORIGIN_IP}/blob.bin`, mode: variant,
+    chunkBytes: opts.chunkKib * 1024, windowBytes: opts.windowKib * 1024, paceBytesPerSec: (opts.paceMbit * 1e6) / 8,
+  }
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${variant}: not done after ${opts.timeoutS} s`)), opts.timeoutS * 1000 + 1000).unref())
+  const visitors = await Promise.race([Promise.all(pages.map((page, index) => page.evaluate((p) => (window as any).mesh.run(p), { ...params, index }))), timeout])
+  return { visitors, setupMs }
+}
+
+async function main(): Promise<void> {
+  program.parse()
+  const opts = program.opts()
+  const unavailable = emulationUnavailable()
+  if (unavailable) throw new Error(unavailable)
+  const workDir = await mkdtemp(join(tmpdir(), 'swarmcdn-bench-ceiling-'))
+  const totalBytes = Math.round(opts.mb * 1e6)
+  await writeFile(join(workDir, 'blob.bin'), randomBytes(totalBytes))
+  await writeFile(join(workDir, 'index.html'), '<!doctype html><title>ceiling</title>')
+  const rows: string[] = []
+  try {
+    for (const originMbit of opts.originMbit as number[]) {
+      const net = await createEmulatedInternet({
+        visitors: Array.from({ length: opts.visitors }, () => ({ downMbit: opts.downMbit, upMbit: opts.upMbit, originRttMs: opts.originRttMs })),
+        peerRttMs: spreadPeerRtts(opts.visitors, opts.peerRttMs[0], opts.peerRttMs[1]),
+        originMbit,
+        queueMs: opts.queueMs,
+        originCongestionControl: 'cubic',
+      })
+      try {
+        await net.start(net.originNs, 'blob origin', process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./blob-origin.ts', import.meta.url)), workDir, ORIGIN_IP, '80'], { ready: /blob-origin: open/, timeoutMs: 30_000 })
+        const pages: Page[] = []
+        for (const visitor of net.visitors) {
+          const context = await newShimmedContext(await net.launchBrowser(visitor))
+          await context.addInitScript({ path: MESH_PAGE })
+          const page = await context.newPage()
+          page.on('crash', () => console.log(`page of visitor ${visitor.index + 1} crashed`))
+          await page.goto(`http://${ORIGIN_IP}/`)
+          pages.push(page)
+        }
+        const sent = async () => Number(await pages[0]!.evaluate(async () => (await fetch('/sent')).text()))
+        for (const variant of opts.variants as Variant[]) {
+          const sentBefore = await sent()
+          const cpuBefore = sampleCpu()
+          const { visitors, setupMs } = await runVariant(net, pages, variant, opts)
+          const cpu = cpuBetween(cpuBefore, sampleCpu())
+          const copies = (await sent() - sentBefore) / totalBytes
+          const times = visitors.map((v) => v.doneMs).filter((ms): ms is number => ms !== null)
+          const median = percentile(times, 50)!
+          const line = `origin ${originMbit} Mbit/s · ${variant.padEnd(10)} median ${(median / 1000).toFixed(2)} s · p90 ${(percentile(times, 90)! / 1000).toFixed(2)} s · last ${(Math.max(...times) / 1000).toFixed(2)} s · origin ${copies.toFixed(2)} copies · CPU busy ${(cpu.busyShare * 100).toFixed(0)}%${variant === 'http' ? '' : ` · mesh set up in ${(setupMs / 1000).toFixed(1)} s (not timed)`}`
+          console.log(line)
+          console.log(`  per visitor: ${visitors.map((v) => `${((v.doneMs ?? NaN) / 1000).toFixed(1)} s (${(v.fromPeers / 1e6).toFixed(1)} MB from peers)`).join(', ')}`)
+          rows.push(line)
+        }
+      } finally {
+        await net.close()
+      }
+    }
+    console.log(`\n${opts.visitors} visitors, ${opts.mb} MB each, ${opts.downMbit}/${opts.upMbit} Mbit/s down/up, origin RTT ${opts.originRttMs} ms, peer RTT ${opts.peerRttMs.join('–')} ms\n${rows.join('\n')}`)
+  } finally {
+    await rm(workDir, { recursive: true, force: true })
+  }
+}
+
+await main()
+process.exit(0)
