@@ -7,13 +7,13 @@ import assert from 'node:assert/strict'
 import { skipWithoutChromium } from './helpers/browser.ts'
 import { firefoxSuite, skipWithoutFirefox } from './helpers/firefox.ts'
 import { browserSuite } from './helpers/suite.ts'
-import { firstVisitThenReload, seekAndRanges, spoiledManifestRefused, galleryFromPeer } from './helpers/scenarios.ts'
+import { firstVisitThenReload, seekAndRanges, spoiledManifestRefused, galleryFromPeer, GALLERY_PEER_BUDGET_MS } from './helpers/scenarios.ts'
 
 const chromium = browserSuite()
 const firefox = firefoxSuite()
 const skipMixed = skipWithoutChromium || skipWithoutFirefox
-// P2P on loopback needs the long latency budget (see galleryFromPeer).
-const p2pSite = () => chromium.site({ swConfig: { peerBudgetMs: 10_000 } })
+// P2P on loopback needs the long latency budget (see GALLERY_PEER_BUDGET_MS).
+const p2pSite = () => chromium.site({ swConfig: { peerBudgetMs: GALLERY_PEER_BUDGET_MS } })
 
 test('Firefox: first visit installs the SW; assets come through it byte-exact, and a reload costs the origin nothing', { skip: skipWithoutFirefox, timeout: 120_000 }, async () => {
   await firstVisitThenReload(await chromium.site(), firefox.open)

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core'
 import { launchChromium, skipWithoutChromium } from './helpers/browser.ts'
 import { browserSuite, imagesLoaded, galleryPaths } from './helpers/suite.ts'
 import { fetchInPage, swStats } from './helpers/demo-site.ts'
-import { arrive, storedEverything, galleryFromPeer } from './helpers/scenarios.ts'
+import { arrive, storedEverything, galleryFromPeer, GALLERY_PEER_BUDGET_MS } from './helpers/scenarios.ts'
 import { startScriptedSeeder } from './helpers/scripted-seeder.ts'
 import { SW_CONFIG_DEFAULTS } from '../sw/config.ts'
 
@@ -15,7 +15,7 @@ const suite = browserSuite()
 const site = suite.site
 
 test('visitor B gets at least 90% of the gallery\'s bytes from visitor A', { skip: skipWithoutChromium, timeout: 180_000 }, async () => {
-  await galleryFromPeer(await site({ swConfig: { peerBudgetMs: 10_000 } }), suite.open, suite.open)
+  await galleryFromPeer(await site({ swConfig: { peerBudgetMs: GALLERY_PEER_BUDGET_MS } }), suite.open, suite.open)
 })
 
 test('a peer that serves corrupted pieces: no altered byte reaches the page, the peer is dropped, assets load', { skip: skipWithoutChromium, timeout: 180_000 }, async (t) => {

@@ -142,10 +142,15 @@ export async function spoiledManifestRefused(s: DemoSite, open: OpenVisitor): Pr
 }
 
 /**
- * Visitor B gets at least 90% of the gallery's bytes from visitor A. The site needs a long latency
- * budget (`peerBudgetMs: 10_000`): on loopback HTTP is many times faster than WebRTC, so with the
- * default budget HTTP rightly takes about half. Returns B's SW byte counts.
+ * The latency budget of a site built for `galleryFromPeer`. On loopback HTTP is many times faster than
+ * WebRTC, so with the default budget HTTP rightly takes about half of the gallery; and the scheduler
+ * leaves a peer what it delivers within the budget at its measured rate. With 10 s, a CI run whose
+ * Firefox peer ran at about 0.4 MB/s on a busy machine got 4.3 MB from it and 5.0 MB over HTTP, as
+ * designed. 30 s makes the test about P2P between the two browsers, not about their speed here.
  */
+export const GALLERY_PEER_BUDGET_MS = 30_000
+
+/** Visitor B gets at least 90% of the gallery's bytes from visitor A. Returns B's SW byte counts. */
 export async function galleryFromPeer(s: DemoSite, openA: OpenVisitor, openB: OpenVisitor): Promise<{ store: number; peers: number; http: number }> {
   const a = await arrive(openA, s)
   await a.goto(`${s.origin}/gallery.html`)
