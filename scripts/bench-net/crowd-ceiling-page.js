@@ -79,7 +79,8 @@
     let held = 0
     let fromOrigin = 0
     let fromPeers = 0
-    if (mode === 'http') {
+    if (mode === 'newcomer-http' && index !== 0) return { doneMs: null, fromOrigin, fromPeers }
+    if (mode === 'http' || mode === 'newcomer-http') {
       const reader = (await fetch(url, { cache: 'no-store' })).body.getReader()
       for (;;) {
         const { done, value } = await reader.read()
@@ -89,10 +90,16 @@
       return { doneMs: Date.now() - startAt, fromOrigin, fromPeers }
     }
 
-    const shareStart = Math.floor((index * totalBytes) / n)
-    const shareEnd = Math.floor(((index + 1) * totalBytes) / n)
-    const shares = Array.from({ length: n }, (_, i) => Math.floor(((i + 1) * totalBytes) / n) - Math.floor((i * totalBytes) / n))
-    const peers = [...channels.keys()]
+    // newcomer-peers: visitor 1 (index 0) gets the blob from the others, who hold it in memory
+    // (prefetched), each sending it a 1/(n−1) share.
+    const newcomer = mode === 'newcomer-peers'
+    const sharers = newcomer ? n - 1 : n
+    const shareOf = (i) => (newcomer ? i - 1 : i)
+    const boundary = (k) => Math.floor((k * totalBytes) / sharers)
+    const shareStart = boundary(shareOf(index))
+    const shareEnd = boundary(shareOf(index) + 1)
+    const shares = Array.from({ length: n }, (_, i) => boundary(shareOf(i) + 1) - boundary(shareOf(i)))
+    const peers = newcomer && index !== 0 ? [0] : [...channels.keys()]
     const out = new Map(peers.map((peer) => [peer, { queue: [], sent: 0, acked: 0 }]))
     let wake = null
     const poke = () => {
@@ -124,7 +131,16 @@
     }
 
     let originDone = false
-    const fetchShare = (async () => {
+    const fetchShare = newcomer ? sendHeld() : fetchOwnShare()
+    async function sendHeld() {
+      if (index !== 0) {
+        for (let at = shareStart; at < shareEnd; at += chunkBytes) out.get(0).queue.push(prefetched.subarray(at, Math.min(at + chunkBytes, shareEnd)))
+        poke()
+      }
+      originDone = true
+      poke()
+    }
+    async function fetchOwnShare() {
       const response = await fetch(url, { cache: 'no-store', headers: { Range: `bytes=${shareStart}-${shareEnd - 1}` } })
       const reader = response.body.getReader()
       let chunk = new Uint8Array(chunkBytes)
@@ -155,7 +171,7 @@
       if (fill > 0) emit(chunk.slice(0, fill), true)
       originDone = true
       poke()
-    })()
+    }
 
     // One upload loop: round robin over the connections with room in their window, paced as a whole.
     const upload = (async () => {
@@ -189,6 +205,10 @@
       }
     })()
 
+    if (newcomer && index !== 0) {
+      await Promise.all([fetchShare, upload])
+      return { doneMs: null, fromOrigin, fromPeers }
+    }
     await allHeld
     if (store) await store.settled()
     const doneMs = Date.now() - startAt
@@ -196,7 +216,13 @@
     return { doneMs, fromOrigin, fromPeers }
   }
 
+  /** The whole blob, fetched before a newcomer-peers run (untimed). */
+  let prefetched = null
+
   window.mesh = {
+    async prefetch(url) {
+      prefetched = new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer())
+    },
     async offer(peer, stunUrl) {
       const pc = makeConnection(peer, stunUrl)
       await pc.setLocalDescription(await pc.createOffer())

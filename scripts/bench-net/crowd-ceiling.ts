@@ -8,6 +8,8 @@
 //   stored or rendered: a lower bound on what swarmcdn's crowd can reach here.
 // - mesh-store: mesh, and each received 64 KiB piece is hashed (SHA-1) and put in IndexedDB, as a
 //   visitor's service worker must.
+// - newcomer-http / newcomer-peers: one new visitor gets the blob alone from the origin, or from the
+//   N−1 others, who hold it in memory (the second-visitor case; with loopback-like links, see the README).
 // Needs root; run under the heavy-work lock (it runs N browsers).
 
 import { Command, Option, InvalidArgumentError } from 'commander'
@@ -30,7 +32,8 @@ const positive = (text: string) => {
   return n
 }
 const list = (text: string) => text.split(',').map((item) => positive(item.trim()))
-const VARIANTS = ['http', 'mesh', 'mesh-store'] as const
+const VARIANTS = ['http', 'mesh', 'mesh-store', 'newcomer-http', 'newcomer-peers'] as const
+const DEFAULT_VARIANTS = ['http', 'mesh', 'mesh-store']
 type Variant = (typeof VARIANTS)[number]
 
 const program = new Command('bench:ceiling')
@@ -42,7 +45,7 @@ const program = new Command('bench:ceiling')
     const names = text.split(',').map((name) => name.trim())
     for (const name of names) if (!(VARIANTS as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown variant ${name}`)
     return names
-  }).default([...VARIANTS], VARIANTS.join(',')))
+  }).default(DEFAULT_VARIANTS, DEFAULT_VARIANTS.join(',')))
   .addOption(new Option('--up-mbit <mbit>', 'uplink of each visitor').argParser(positive).default(10))
   .addOption(new Option('--down-mbit <mbit>', 'downlink of each visitor').argParser(positive).default(40))
   .addOption(new Option('--origin-rtt-ms <ms>', 'round trip visitor ↔ origin').argParser(positive).default(40))
@@ -69,11 +72,14 @@ async function connectPair(a: Page, b: Page, i: number, j: number, stunUrl: stri
   await Promise.all([a.evaluate((peer) => (window as any).mesh.opened(peer), j), b.evaluate((peer) => (window as any).mesh.opened(peer), i)])
 }
 
-async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant, opts: Record<string, any>): Promise<{ visitors: VisitorResult[]; setupMs: number }> {
+async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant, opts: Record<string, any>): Promise<{ visitors: VisitorResult[]; setupMs: number; originBytes: number }> {
   const n = pages.length
   const setupStart = Date.now()
   for (const page of pages) await page.reload()
-  if (variant !== 'http') {
+  if (variant === 'newcomer-peers') await Promise.all(pages.slice(1).map((page) => page.evaluate((url) => (window as any).mesh.prefetch(url), `http://${ORIGIN_IP}/blob.bin`)))
+  const originSent = async () => Number(await pages[0]!.evaluate(async () => (await fetch('/sent')).text()))
+  const sentBefore = await originSent()
+  if (variant !== 'http' && variant !== 'newcomer-http') {
     const pairs: Array<[number, number]> = []
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j])
     await Promise.all(pairs.map(([i, j]) => connectPair(pages[i]!, pages[j]!, i, j, net.stunUrl!)))
@@ -87,7 +93,7 @@ async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant
   }
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${variant}: not done after ${opts.timeoutS} s`)), opts.timeoutS * 1000 + 1000).unref())
   const visitors = await Promise.race([Promise.all(pages.map((page, index) => page.evaluate((p) => (window as any).mesh.run(p), { ...params, index }))), timeout])
-  return { visitors, setupMs }
+  return { visitors, setupMs, originBytes: (await originSent()) - sentBefore }
 }
 
 async function main(): Promise<void> {
@@ -120,18 +126,16 @@ async function main(): Promise<void> {
           await page.goto(`http://${ORIGIN_IP}/`)
           pages.push(page)
         }
-        const sent = async () => Number(await pages[0]!.evaluate(async () => (await fetch('/sent')).text()))
         for (const variant of opts.variants as Variant[]) {
-          const sentBefore = await sent()
           const cpuBefore = sampleCpu()
-          const { visitors, setupMs } = await runVariant(net, pages, variant, opts)
+          const { visitors, setupMs, originBytes } = await runVariant(net, pages, variant, opts)
           const cpu = cpuBetween(cpuBefore, sampleCpu())
-          const copies = (await sent() - sentBefore) / totalBytes
+          const copies = originBytes / totalBytes
           const times = visitors.map((v) => v.doneMs).filter((ms): ms is number => ms !== null)
           const median = percentile(times, 50)!
-          const line = `origin ${originMbit} Mbit/s · ${variant.padEnd(10)} median ${(median / 1000).toFixed(2)} s · p90 ${(percentile(times, 90)! / 1000).toFixed(2)} s · last ${(Math.max(...times) / 1000).toFixed(2)} s · origin ${copies.toFixed(2)} copies · CPU busy ${(cpu.busyShare * 100).toFixed(0)}%${variant === 'http' ? '' : ` · mesh set up in ${(setupMs / 1000).toFixed(1)} s (not timed)`}`
+          const line = `origin ${originMbit} Mbit/s · ${variant.padEnd(10)} median ${(median / 1000).toFixed(2)} s · p90 ${(percentile(times, 90)! / 1000).toFixed(2)} s · last ${(Math.max(...times) / 1000).toFixed(2)} s · origin ${copies.toFixed(2)} copies · CPU busy ${(cpu.busyShare * 100).toFixed(0)}%${variant.endsWith('http') ? '' : ` · mesh set up in ${(setupMs / 1000).toFixed(1)} s (not timed)`}`
           console.log(line)
-          console.log(`  per visitor: ${visitors.map((v) => `${((v.doneMs ?? NaN) / 1000).toFixed(1)} s (${(v.fromPeers / 1e6).toFixed(1)} MB from peers)`).join(', ')}`)
+          console.log(`  per visitor: ${visitors.filter((v) => v.doneMs !== null).map((v) => `${((v.doneMs ?? NaN) / 1000).toFixed(1)} s (${(v.fromPeers / 1e6).toFixed(1)} MB from peers)`).join(', ')}`)
           rows.push(line)
         }
       } finally {
