@@ -96,6 +96,17 @@ async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant
   return { visitors, setupMs, originBytes: (await originSent()) - sentBefore }
 }
 
+/** CPU-seconds summed over the visitors' namespaces by process kind (`visitor chromium-renderer 51.9`). */
+function cpuByKind(byPlace: Record<string, number>): string {
+  const kinds = new Map<string, number>()
+  for (const [place, sec] of Object.entries(byPlace)) {
+    const [namespace = '', kind = ''] = place.split(' ')
+    const key = `${/-v\d+$/.test(namespace) ? 'visitor' : namespace.replace(/^swcdnnet-\d+-/, '')} ${kind}`
+    kinds.set(key, (kinds.get(key) ?? 0) + sec)
+  }
+  return [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([key, sec]) => `${key} ${sec.toFixed(1)}`).join(', ')
+}
+
 async function main(): Promise<void> {
   program.parse()
   const opts = program.opts()
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
           const median = percentile(times, 50)!
           const line = `origin ${originMbit} Mbit/s · ${variant.padEnd(10)} median ${(median / 1000).toFixed(2)} s · p90 ${(percentile(times, 90)! / 1000).toFixed(2)} s · last ${(Math.max(...times) / 1000).toFixed(2)} s · origin ${copies.toFixed(2)} copies · CPU busy ${(cpu.busyShare * 100).toFixed(0)}%${variant.endsWith('http') ? '' : ` · mesh set up in ${(setupMs / 1000).toFixed(1)} s (not timed)`}`
           console.log(line)
+          console.log(`  CPU-seconds ${cpu.busySec.toFixed(1)} by process kind: ${cpuByKind(cpu.byPlace)}`)
           console.log(`  per visitor: ${visitors.filter((v) => v.doneMs !== null).map((v) => `${((v.doneMs ?? NaN) / 1000).toFixed(1)} s (${(v.fromPeers / 1e6).toFixed(1)} MB from peers)`).join(', ')}`)
           rows.push(line)
         }
