@@ -1,5 +1,5 @@
-// `npm run bench:ceiling`: how fast a flash crowd could get a page on this machine with *any* P2P
-// design, measured with no swarmcdn code. N bare Chromium pages on the emulated internet of bench:net
+// `npm run bench:ceiling`: a flash crowd's best case on this machine, measured with no swarmcdn code:
+// what no P2P design that takes one copy from the origin could beat here. N bare Chromium pages on the emulated internet of bench:net
 // (NATs, shaped links, STUN), in one run per origin profile:
 // - http: every visitor fetches the whole blob from the origin at the same moment (plain HTTP);
 // - mesh: the visitors are connected in a full mesh first (not timed); at the same moment each fetches
@@ -32,13 +32,18 @@ const positive = (text: string) => {
   return n
 }
 const list = (text: string) => text.split(',').map((item) => positive(item.trim()))
+const visitorCount = (text: string) => {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 2 || n > 32) throw new InvalidArgumentError('expected a whole number from 2 to 32')
+  return n
+}
 const VARIANTS = ['http', 'mesh', 'mesh-store', 'newcomer-http', 'newcomer-peers'] as const
 const DEFAULT_VARIANTS = ['http', 'mesh', 'mesh-store']
 type Variant = (typeof VARIANTS)[number]
 
 const program = new Command('bench:ceiling')
-  .description('the fastest any P2P design could serve a flash crowd here: raw WebRTC, perfect schedule, one origin copy, side by side with plain HTTP')
-  .addOption(new Option('--visitors <n>', 'visitors arriving at once').argParser(positive).default(8))
+  .description('a flash crowd\'s best case on this machine with no swarmcdn code (raw WebRTC, a perfect schedule, one origin copy), side by side with plain HTTP')
+  .addOption(new Option('--visitors <n>', 'visitors arriving at once (2 to 32)').argParser(visitorCount).default(8))
   .addOption(new Option('--mb <mb>', 'size of the page (one blob), MB').argParser(positive).default(19.8))
   .addOption(new Option('--origin-mbit <list>', 'origin link profiles (comma-separated)').argParser(list).default([20, 200], '20,200'))
   .addOption(new Option('--variants <list>', `what to run per profile: ${VARIANTS.join(', ')}`).argParser((text) => {
@@ -74,11 +79,11 @@ async function connectPair(a: Page, b: Page, i: number, j: number, stunUrl: stri
 
 async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant, opts: Record<string, any>): Promise<{ visitors: VisitorResult[]; setupMs: number; originBytes: number }> {
   const n = pages.length
-  const setupStart = Date.now()
   for (const page of pages) await page.reload()
   if (variant === 'newcomer-peers') await Promise.all(pages.slice(1).map((page) => page.evaluate((url) => (window as any).mesh.prefetch(url), `http://${ORIGIN_IP}/blob.bin`)))
   const originSent = async () => Number(await pages[0]!.evaluate(async () => (await fetch('/sent')).text()))
   const sentBefore = await originSent()
+  const setupStart = Date.now()
   if (variant !== 'http' && variant !== 'newcomer-http') {
     const pairs: Array<[number, number]> = []
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j])
@@ -91,8 +96,9 @@ async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant
     n, totalBytes, startAt, url: `http://${ORIGIN_IP}/blob.bin`, mode: variant,
     chunkBytes: opts.chunkKib * 1024, windowBytes: opts.windowKib * 1024, paceBytesPerSec: (opts.paceMbit * 1e6) / 8,
   }
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${variant}: not done after ${opts.timeoutS} s`)), opts.timeoutS * 1000 + 1000).unref())
-  const visitors = await Promise.race([Promise.all(pages.map((page, index) => page.evaluate((p) => (window as any).mesh.run(p), { ...params, index }))), timeout])
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${variant}: not done after ${opts.timeoutS} s`)), opts.timeoutS * 1000 + 1000)))
+  const visitors = await Promise.race([Promise.all(pages.map((page, index) => page.evaluate((p) => (window as any).mesh.run(p), { ...params, index }))), timeout]).finally(() => clearTimeout(timer))
   return { visitors, setupMs, originBytes: (await originSent()) - sentBefore }
 }
 
