@@ -73,14 +73,14 @@
     }
   }
 
-  async function run({ index, n, totalBytes, startAt, url, mode, chunkBytes, windowBytes, paceBytesPerSec }) {
+  async function run({ index, n, totalBytes, startAt, url, mode, chunkBytes, windowBytes, paceBytesPerSec, pullPieces }) {
     const store = mode === 'mesh-store' ? pieceStore(await openStore()) : null
-    await sleep(startAt - Date.now())
     let held = 0
     let fromOrigin = 0
     let fromPeers = 0
     if (mode === 'newcomer-http' && index !== 0) return { doneMs: null, fromOrigin, fromPeers }
     if (mode === 'http' || mode === 'newcomer-http') {
+      await sleep(startAt - Date.now())
       const reader = (await fetch(url, { cache: 'no-store' })).body.getReader()
       for (;;) {
         const { done, value } = await reader.read()
@@ -113,23 +113,73 @@
       held += bytes
       if (held >= totalBytes) resolveHeld()
     }
+    // mesh-pull: each visitor announces how many 64 KiB pieces of its share it holds (`h<count>`);
+    // the others ask for pieces (`r<piece>`), at most pullPieces in flight in all, and the owner
+    // sends them in order; `d` says a visitor has everything (its peers may stop serving it).
+    const pull = mode === 'mesh-pull'
+    const CHUNKS_PER_PIECE = 4
+    const ownChunks = []
+    const avail = new Map(peers.map((peer) => [peer, 0]))
+    const nextPiece = new Map(peers.map((peer) => [peer, 0]))
+    const inFlight = new Map(peers.map((peer) => [peer, []]))
+    const doneFrom = new Set()
+    let requested = 0
+    let nextOwner = 0
+    const pieceBytes = (owner, piece) => Math.min(shares[owner], (piece + 1) * CHUNKS_PER_PIECE * chunkBytes) - piece * CHUNKS_PER_PIECE * chunkBytes
+    const askPeers = () => {
+      for (let progress = true; progress && requested < pullPieces; ) {
+        progress = false
+        for (let k = 0; k < peers.length && requested < pullPieces; k++) {
+          const owner = peers[(nextOwner + k) % peers.length]
+          const piece = nextPiece.get(owner)
+          if (piece >= avail.get(owner)) continue
+          channels.get(owner).send(`r${piece}`)
+          inFlight.get(owner).push({ left: pieceBytes(owner, piece) })
+          nextPiece.set(owner, piece + 1)
+          requested++
+          progress = true
+        }
+        nextOwner = (nextOwner + 1) % peers.length
+      }
+    }
+    const announce = (count) => {
+      for (const peer of peers) channels.get(peer).send(`h${count}`)
+    }
     for (const peer of peers) {
       const channel = channels.get(peer)
       let got = 0
       channel.onmessage = (event) => {
         if (typeof event.data === 'string') {
-          out.get(peer).acked = Number(event.data)
+          const kind = event.data[0]
+          if (kind === 'h') avail.set(peer, Number(event.data.slice(1)))
+          else if (kind === 'r') {
+            const first = Number(event.data.slice(1)) * CHUNKS_PER_PIECE
+            out.get(peer).queue.push(...ownChunks.slice(first, first + CHUNKS_PER_PIECE))
+          } else if (kind === 'd') doneFrom.add(peer)
+          else out.get(peer).acked = Number(event.data)
+          if (kind === 'h') askPeers()
           poke()
           return
         }
         got += event.data.byteLength
         fromPeers += event.data.byteLength
         channel.send(String(got))
+        if (pull) {
+          const head = inFlight.get(peer)[0]
+          head.left -= event.data.byteLength
+          if (head.left <= 0) {
+            inFlight.get(peer).shift()
+            requested--
+            askPeers()
+          }
+        }
         if (store) store.add(`peer${peer}`, event.data, got === shares[peer])
         count(event.data.byteLength)
       }
     }
 
+    // Listening before the start, so nothing a faster page sends is missed.
+    await sleep(startAt - Date.now())
     let originDone = false
     const fetchShare = newcomer ? sendHeld() : fetchOwnShare()
     async function sendHeld() {
@@ -147,7 +197,10 @@
       let fill = 0
       const emit = (bytes, last) => {
         fromOrigin += bytes.byteLength
-        for (const entry of out.values()) entry.queue.push(bytes)
+        if (pull) {
+          ownChunks.push(bytes)
+          if (ownChunks.length % CHUNKS_PER_PIECE === 0 || last) announce(Math.ceil(ownChunks.length / CHUNKS_PER_PIECE))
+        } else for (const entry of out.values()) entry.queue.push(bytes)
         if (store) store.add('origin', bytes.buffer, last)
         poke()
         count(bytes.byteLength)
@@ -190,7 +243,8 @@
           }
         }
         if (pick < 0) {
-          if (originDone && [...out.values()].every((entry) => entry.queue.length === 0)) return
+          const served = !pull || doneFrom.size === peers.length
+          if (served && originDone && [...out.values()].every((entry) => entry.queue.length === 0)) return
           await new Promise((resolve) => (wake = resolve))
           continue
         }
@@ -212,6 +266,7 @@
     await allHeld
     if (store) await store.settled()
     const doneMs = Date.now() - startAt
+    if (pull) for (const peer of peers) channels.get(peer).send('d')
     await Promise.all([fetchShare, upload])
     return { doneMs, fromOrigin, fromPeers }
   }

@@ -8,6 +8,8 @@
 //   stored or rendered: a lower bound on what swarmcdn's crowd can reach here.
 // - mesh-store: mesh, and each received 64 KiB piece is hashed (SHA-1) and put in IndexedDB, as a
 //   visitor's service worker must.
+// - mesh-pull: mesh, but pulled as swarmcdn pulls: each visitor announces the 64 KiB pieces of its
+//   share it holds, and the others ask for pieces, at most --pull-pieces in flight each.
 // - newcomer-http / newcomer-peers: one new visitor gets the blob alone from the origin, or from the
 //   N−1 others, who hold it in memory (the second-visitor case; with loopback-like links, see the README).
 // Needs root; run under the heavy-work lock (it runs N browsers).
@@ -37,7 +39,7 @@ const visitorCount = (text: string) => {
   if (!Number.isInteger(n) || n < 2 || n > 32) throw new InvalidArgumentError('expected a whole number from 2 to 32')
   return n
 }
-const VARIANTS = ['http', 'mesh', 'mesh-store', 'newcomer-http', 'newcomer-peers'] as const
+const VARIANTS = ['http', 'mesh', 'mesh-store', 'mesh-pull', 'newcomer-http', 'newcomer-peers'] as const
 const DEFAULT_VARIANTS = ['http', 'mesh', 'mesh-store']
 type Variant = (typeof VARIANTS)[number]
 
@@ -59,6 +61,7 @@ const program = new Command('bench:ceiling')
   .addOption(new Option('--pace-mbit <mbit>', 'each visitor paces its whole upload to this rate (below the uplink, so its buffer does not overflow)').argParser(positive).default(9))
   .addOption(new Option('--window-kib <kib>', 'at most this many bytes unacknowledged per connection').argParser(positive).default(64))
   .addOption(new Option('--chunk-kib <kib>', 'message size').argParser(positive).default(16))
+  .addOption(new Option('--pull-pieces <n>', 'mesh-pull: pieces each visitor asks for at once').argParser(positive).default(4))
   .addOption(new Option('--timeout-s <s>', 'give up on a run after this long').argParser(positive).default(240))
 
 interface VisitorResult {
@@ -94,7 +97,7 @@ async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant
   const totalBytes = Math.round(opts.mb * 1e6)
   const params = {
     n, totalBytes, startAt, url: `http://${ORIGIN_IP}/blob.bin`, mode: variant,
-    chunkBytes: opts.chunkKib * 1024, windowBytes: opts.windowKib * 1024, paceBytesPerSec: (opts.paceMbit * 1e6) / 8,
+    pullPieces: opts.pullPieces, chunkBytes: opts.chunkKib * 1024, windowBytes: opts.windowKib * 1024, paceBytesPerSec: (opts.paceMbit * 1e6) / 8,
   }
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${variant}: not done after ${opts.timeoutS} s`)), opts.timeoutS * 1000 + 1000)))
