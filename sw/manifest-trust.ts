@@ -98,11 +98,18 @@ export function createManifestTrust(options: ManifestTrustOptions): ManifestTrus
   let loading: Promise<TrustState> | undefined
   let refreshing: Promise<RefreshOutcome> | undefined
 
+  /** lastGood's expiry, parsed once per manifest: state() is asked for every request and piece. */
+  let expiry: { of: Manifest; ms: number } | null = null
+  function expiresAtMs(manifest: Manifest): number {
+    if (expiry?.of !== manifest) expiry = { of: manifest, ms: Date.parse(manifest.expiresAt) }
+    return expiry.ms
+  }
+
   function state(): TrustState {
     if (!lastGood) return { status: 'none' }
     // A kill switch stays in force even past its expiry: stepping aside is always safe.
     if (lastGood.killSwitch) return { status: 'killed', manifest: lastGood }
-    if (Date.parse(lastGood.expiresAt) <= now()) return { status: 'none' }
+    if (expiresAtMs(lastGood) <= now()) return { status: 'none' }
     return { status: 'active', manifest: lastGood }
   }
 
