@@ -17,6 +17,7 @@ import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createBenchSite } from './bench-net/bench-site.ts'
 import { runScenario, type ScenarioName, type ScenarioResult } from './bench-net/scenarios.ts'
 import { formatTable, summarize } from './bench-net/report.ts'
+import { list, oneOf, positive } from './bench-net/option-parsers.ts'
 import { parsePieceLength } from '../origin-tools/src/option-parsers.ts'
 import type { Variant } from './bench-net/visitor-session.ts'
 
@@ -26,25 +27,15 @@ const TRACKER_PORT = 8000
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url))
 const CLI = join(REPO_ROOT, 'origin-tools/bin/swarmcdn.js')
 
-const positive = (text: string) => {
-  const n = Number(text)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number')
-  return n
-}
 const count = (text: string) => {
   const n = Number(text)
   if (!Number.isInteger(n) || n < 1 || n > 32) throw new InvalidArgumentError('expected an integer 1–32')
   return n
 }
-const list = <T>(parse: (item: string) => T) => (text: string) => text.split(',').map((item) => parse(item.trim()))
 const range = (text: string): [number, number] => {
   const [lo, hi = lo] = text.split('-').map(positive)
   if (hi < lo) throw new InvalidArgumentError('expected MIN-MAX with MIN ≤ MAX')
   return [lo, hi]
-}
-const oneOf = <T extends string>(allowed: readonly T[]) => (item: string): T => {
-  if (!allowed.includes(item as T)) throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}`)
-  return item as T
 }
 
 const program = new Command('bench:net')

@@ -27,13 +27,9 @@ import { newShimmedContext } from '../../e2e/net/chromium-in-netns.ts'
 import { ORIGIN_IP } from '../../e2e/net/address-plan.ts'
 import { cpuBetween, sampleCpu } from './cpu-usage.ts'
 import { percentile } from './report.ts'
+import { list, oneOf, positive } from './option-parsers.ts'
 
-const positive = (text: string) => {
-  const n = Number(text)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number')
-  return n
-}
-const list = (text: string) => text.split(',').map((item) => positive(item.trim()))
+const positives = list(positive)
 const visitorCount = (text: string) => {
   const n = Number(text)
   if (!Number.isInteger(n) || n < 2 || n > 32) throw new InvalidArgumentError('expected a whole number from 2 to 32')
@@ -47,16 +43,12 @@ const program = new Command('bench:ceiling')
   .description('a flash crowd\'s best case on this machine with no swarmcdn code (raw WebRTC, a perfect schedule, one origin copy), side by side with plain HTTP')
   .addOption(new Option('--visitors <n>', 'visitors arriving at once (2 to 32)').argParser(visitorCount).default(8))
   .addOption(new Option('--mb <mb>', 'size of the page (one blob), MB').argParser(positive).default(19.8))
-  .addOption(new Option('--origin-mbit <list>', 'origin link profiles (comma-separated)').argParser(list).default([20, 200], '20,200'))
-  .addOption(new Option('--variants <list>', `what to run per profile: ${VARIANTS.join(', ')}`).argParser((text) => {
-    const names = text.split(',').map((name) => name.trim())
-    for (const name of names) if (!(VARIANTS as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown variant ${name}`)
-    return names
-  }).default(DEFAULT_VARIANTS, DEFAULT_VARIANTS.join(',')))
+  .addOption(new Option('--origin-mbit <list>', 'origin link profiles (comma-separated)').argParser(positives).default([20, 200], '20,200'))
+  .addOption(new Option('--variants <list>', `what to run per profile: ${VARIANTS.join(', ')}`).argParser(list(oneOf(VARIANTS))).default(DEFAULT_VARIANTS, DEFAULT_VARIANTS.join(',')))
   .addOption(new Option('--up-mbit <mbit>', 'uplink of each visitor').argParser(positive).default(10))
   .addOption(new Option('--down-mbit <mbit>', 'downlink of each visitor').argParser(positive).default(40))
   .addOption(new Option('--origin-rtt-ms <ms>', 'round trip visitor ↔ origin').argParser(positive).default(40))
-  .addOption(new Option('--peer-rtt-ms <range>', 'round trips between visitors, min,max').argParser(list).default([20, 60], '20,60'))
+  .addOption(new Option('--peer-rtt-ms <range>', 'round trips between visitors, min,max').argParser(positives).default([20, 60], '20,60'))
   .addOption(new Option('--queue-ms <ms>', 'buffer of every shaped link, ms at its rate').argParser(positive).default(50))
   .addOption(new Option('--pace-mbit <mbit>', 'each visitor paces its whole upload to this rate (below the uplink, so its buffer does not overflow)').argParser(positive).default(9))
   .addOption(new Option('--window-kib <kib>', 'at most this many bytes unacknowledged per connection').argParser(positive).default(64))

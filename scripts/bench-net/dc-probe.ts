@@ -5,31 +5,27 @@
 // Both pages measure; the receiver's time from first to last byte is the channel's throughput.
 // Compare with the sender's uplink (--up-mbit). Needs root; run under the heavy-work lock.
 
-import { Command, Option, InvalidArgumentError } from 'commander'
+import { Command, Option } from 'commander'
 import { createEmulatedInternet } from '../../e2e/net/emulated-internet.ts'
 import { emulationUnavailable } from '../../e2e/net/emulation-support.ts'
 import { newShimmedContext } from '../../e2e/net/chromium-in-netns.ts'
 import type { Page } from 'playwright-core'
 import { runSync } from '../../e2e/net/host-command.ts'
+import { list, positive } from './option-parsers.ts'
 
-const positive = (text: string) => {
-  const n = Number(text)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number')
-  return n
-}
-const list = (text: string) => text.split(',').map((item) => positive(item.trim()))
+const positives = list(positive)
 
 const program = new Command('bench:dc')
   .description('raw WebRTC data channel throughput between two NATed visitors of the emulated internet')
   .addOption(new Option('--mb <mb>', 'bytes to send per run, MB').argParser(positive).default(10))
-  .addOption(new Option('--message-kib <list>', 'message sizes, KiB').argParser(list).default([16, 64], '16,64'))
-  .addOption(new Option('--high-water-kib <list>', 'pause sending above this many buffered bytes (resume below half)').argParser(list).default([256, 1024, 4096], '256,1024,4096'))
+  .addOption(new Option('--message-kib <list>', 'message sizes, KiB').argParser(positives).default([16, 64], '16,64'))
+  .addOption(new Option('--high-water-kib <list>', 'pause sending above this many buffered bytes (resume below half)').argParser(positives).default([256, 1024, 4096], '256,1024,4096'))
   .addOption(new Option('--peer-rtt-ms <ms>', 'round trip between the two visitors').argParser(positive).default(40))
   .addOption(new Option('--up-mbit <mbit>', 'uplink of each visitor').argParser(positive).default(10))
   .addOption(new Option('--down-mbit <mbit>', 'downlink of each visitor').argParser(positive).default(40))
   .addOption(new Option('--queue-ms <ms>', 'buffer of every shaped link, ms at its rate').argParser(positive).default(50))
-  .addOption(new Option('--window-kib <list>', 'also run with a receiver-driven window: at most this many bytes sent and not yet acknowledged by the receiving page').argParser(list).default([]))
-  .addOption(new Option('--pace-mbit <list>', 'also run with the sender pacing itself to these rates (token bucket, 16 KiB burst)').argParser(list).default([]))
+  .addOption(new Option('--window-kib <list>', 'also run with a receiver-driven window: at most this many bytes sent and not yet acknowledged by the receiving page').argParser(positives).default([]))
+  .addOption(new Option('--pace-mbit <list>', 'also run with the sender pacing itself to these rates (token bucket, 16 KiB burst)').argParser(positives).default([]))
 
 interface RunResult {
   receivedBytes: number
