@@ -134,7 +134,7 @@ test('warm path: a stored copy changed behind the worker\'s back is served at mo
       open.onerror = () => reject(open.error)
     })
     const keys: IDBValidKey[] = await new Promise((resolve, reject) => {
-      const get = db.transaction('pieces').objectStore('pieces').getAllKeys()
+      const get = db.transaction('lru').objectStore('lru').getAllKeys() // a record per stored piece (sw/piece-store-idb.ts)
       get.onsuccess = () => resolve(get.result)
       get.onerror = () => reject(get.error)
     })
@@ -210,12 +210,12 @@ test('a small storage budget evicts pieces and still serves correct bytes', { sk
       open.onsuccess = () => resolve(open.result)
       open.onerror = () => reject(open.error)
     })
-    const tx = db.transaction(['meta', 'pieces'])
+    const tx = db.transaction(['meta', 'lru'])
     const read = <T>(request: IDBRequest<T>) => new Promise<T>((resolve, reject) => {
       request.onsuccess = () => resolve(request.result)
       request.onerror = () => reject(request.error)
     })
-    const [usage, keys] = await Promise.all([read(tx.objectStore('meta').get('usageBytes')), read(tx.objectStore('pieces').getAllKeys())])
+    const [usage, keys] = await Promise.all([read(tx.objectStore('meta').get('usageBytes')), read(tx.objectStore('lru').getAllKeys())]) // a record per stored piece
     db.close()
     return { usageBytes: (usage as number | undefined) ?? 0, pieces: keys.filter((key) => String(key).startsWith(`${prefix}:`)).length }
   }, infoHash)

@@ -60,14 +60,17 @@ export async function adoptCachedAsset(
   const bytes = await cachedBody(new URL(asset.path, deps.origin).href, deps.fetch, deps.readTimeoutMs ?? READ_TIMEOUT_MS, signal)
   if (!bytes || bytes.length !== asset.length) return 'skipped'
   let allGood = true
+  // Not awaited one by one: the store writes adjacent pieces queued together as one record.
+  const puts: Promise<boolean>[] = []
   for (const index of missing) {
-    if (signal?.aborted) return 'skipped'
+    if (signal?.aborted) break
     const start = index * asset.pieceLength
     const piece = bytes.slice(start, start + pieceSize(index, asset.length, asset.pieceLength))
-    if ((await verifyPiece(asset, index, piece)).ok) allGood = (await deps.store.put(asset.infoHash, index, piece)) && allGood
+    if ((await verifyPiece(asset, index, piece)).ok) puts.push(deps.store.put(asset.infoHash, index, piece))
     else allGood = false // never stored; peers or HTTP will bring the right bytes when asked
   }
-  return allGood ? 'adopted' : 'skipped'
+  allGood = (await Promise.all(puts)).every(Boolean) && allGood
+  return allGood && !signal?.aborted ? 'adopted' : 'skipped'
 }
 
 /**

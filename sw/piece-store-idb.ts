@@ -13,6 +13,16 @@
 // browser keeps a Blob's bytes in a file and hands out a handle, so a response built from stored
 // Blobs reaches the page without its bytes passing through the worker (measured, stored-response.ts).
 // Where a Blob cannot be stored (WebKitGTK's service workers refuse them), pieces are stored as bytes.
+//
+// Adjacent pieces of one asset written in the same batch share one record, a run (up to 1 MiB), and a
+// write waits `gatherMs` for more pieces to come: each Blob costs the worker a call into the browser
+// and the browser a file, whatever its size (Chromium, 20 MB stored as 64 KiB Blobs: 0.34
+// CPU-seconds, as 1 MiB Blobs 0.11). Measured with bench:net, a fast crowd of 8 with P2P off (every
+// byte over HTTP, every piece stored): 1.12-1.18x plain HTTP's load time against 1.30-1.44x with a
+// record per piece, in alternating runs. A run's bytes live under their own key; each piece of it
+// keeps its LRU record, which says where it is, and the pieces of a run are evicted, replaced and
+// deleted together. They have no record under their own key in 'pieces', so code that reads only
+// that store (an older agent) sees them as missing, never as wrong bytes.
 
 import type { DBSchema, IDBPTransaction } from 'idb'
 import { reopeningDb } from './reopening-db.ts'
@@ -24,6 +34,16 @@ interface PieceRecordMeta {
   index: number
   size: number
   lastUsed: number
+  /** Set when the piece's bytes are in a run record with its neighbours' (pieces first..first+count-1, `bytes` in all). */
+  run?: RunInfo
+}
+
+interface RunInfo {
+  first: number
+  count: number
+  bytes: number
+  /** Where this piece starts in the run's bytes. */
+  offset: number
 }
 
 interface PieceDB extends DBSchema {
@@ -40,6 +60,8 @@ type WriteTx = IDBPTransaction<PieceDB, ('pieces' | 'lru' | 'meta')[], 'readwrit
 const USAGE_KEY = 'usageBytes'
 /** Bytes committed in one write transaction at most: bounds what a batch holds in memory. */
 const MAX_WRITE_BATCH_BYTES = 16 * 1024 * 1024
+/** Bytes of adjacent pieces stored as one record at most. */
+const MAX_RUN_BYTES = 1024 * 1024
 /** LRU touches wait this long, so a page's reads are not slowed by bookkeeping writes. */
 const TOUCH_DELAY_MS = 1000
 
@@ -76,6 +98,12 @@ export interface IdbPieceStoreOptions {
    * Default false.
    */
   indexKeys?: boolean
+  /**
+   * A write waits this long for more pieces to come, so adjacent ones share a record (see the top),
+   * unless a run's worth is queued already. Default 250 ms: pieces come one by one, from HTTP bodies
+   * and peers, and with no wait a batch held one or two of them.
+   */
+  gatherMs?: number
 }
 
 interface QueuedRead {
@@ -105,7 +133,8 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     database.createObjectStore('meta')
   }, { existingOnly: options.existingOnly })
 
-  const storedKeys = options.indexKeys ? createKeyIndex(async () => (await (await open()).getAllKeys('pieces')) as string[]) : null
+  // The LRU store has a record per stored piece, in a run or not.
+  const storedKeys = options.indexKeys ? createKeyIndex(async () => (await (await open()).getAllKeys('lru')) as string[]) : null
 
   // Strictly increasing, so two uses in the same millisecond still have an order.
   const tick = () => (lastTick = Math.max(now(), lastTick + 1e-3))
@@ -145,46 +174,75 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     }
   }
 
+  /** Deletes a stored piece, with the rest of its run if it is in one; returns the bytes freed. */
+  function removeStored(tx: WriteTx, record: PieceRecordMeta): number {
+    const keys = record.run ? runKeys(record.infoHash, record.run) : [record.key]
+    for (const key of keys) {
+      quiet(tx.objectStore('pieces').delete(key))
+      quiet(tx.objectStore('lru').delete(key))
+      storedKeys?.remove(key)
+    }
+    if (record.run) quiet(tx.objectStore('pieces').delete(runDataKey(record.infoHash, record.run)))
+    return record.run ? record.run.bytes : record.size
+  }
+
   /** Deletes least-recently-used pieces until `usage <= target`, adding their assets to `evicted`; returns the new usage. */
-  async function evictDownTo(tx: WriteTx, usage: number, target: number, evicted: Set<string>, keep?: ReadonlySet<string>): Promise<number> {
+  async function evictDownTo(tx: WriteTx, usage: number, target: number, evicted: Set<string>): Promise<number> {
     // Under budget (nearly every write): no cursor. Opening one per batch cost a crowd's service
     // workers 0.8 s of their 35 s (CPU profiles, bench:net crowd of 8).
     if (usage <= target) return usage
     let cursor = await tx.objectStore('lru').index('by-last-used').openCursor()
     while (cursor && usage > target) {
-      const record = cursor.value
-      if (!keep?.has(record.key)) {
-        quiet(tx.objectStore('pieces').delete(record.key))
-        storedKeys?.remove(record.key)
-        quiet(cursor.delete())
-        usage -= record.size
-        evicted.add(record.infoHash)
-      }
+      usage -= removeStored(tx, cursor.value) // a run's other pieces are gone before the cursor reaches them
+      evicted.add(cursor.value.infoHash)
       cursor = await cursor.continue()
     }
     return usage
+  }
+
+  /** Writes one run of adjacent pieces of an asset: a record of its own for a single piece, else one record of all their bytes. */
+  function writeRun(tx: WriteTx, run: readonly QueuedWrite[]): void {
+    const [{ infoHash, index: first }] = run
+    const record = (parts: Uint8Array[]): StoredPiece => (blobRecords === false ? concatBytes(parts) : new Blob(parts as Uint8Array<ArrayBuffer>[]))
+    const lru = tx.objectStore('lru')
+    if (run.length === 1) {
+      const [{ index, bytes }] = run
+      quiet(tx.objectStore('pieces').put(record([bytes]), pieceKey(infoHash, index)))
+      quiet(lru.put({ key: pieceKey(infoHash, index), infoHash, index, size: bytes.length, lastUsed: tick() }))
+      return
+    }
+    const bytes = run.reduce((sum, write) => sum + write.bytes.length, 0)
+    quiet(tx.objectStore('pieces').put(record(run.map((write) => write.bytes)), runDataKey(infoHash, { first, count: run.length })))
+    let offset = 0
+    for (const write of run) {
+      quiet(lru.put({ key: pieceKey(infoHash, write.index), infoHash, index: write.index, size: write.bytes.length, lastUsed: tick(), run: { first, count: run.length, bytes, offset } }))
+      offset += write.bytes.length
+    }
   }
 
   /** Stores a batch of pieces in one transaction, evicting first to make room for all of them. */
   async function putBatch(batch: readonly QueuedWrite[]): Promise<void> {
     const tx = await writeTx()
     const lru = tx.objectStore('lru')
-    const keys = batch.map((write) => pieceKey(write.infoHash, write.index))
+    // The last write of a key wins.
+    const latest = new Map<string, QueuedWrite>()
+    for (const write of batch) latest.set(pieceKey(write.infoHash, write.index), write)
+    const keys = [...latest.keys()]
     const [stored, existing] = await Promise.all([tx.objectStore('meta').get(USAGE_KEY), Promise.all(keys.map((key) => lru.get(key)))])
     let usage = stored ?? 0
-    let incoming = 0
-    const seen = new Set<string>()
-    batch.forEach((write, i) => {
-      if (existing[i] && !seen.has(keys[i])) usage -= existing[i]!.size
-      if (!seen.has(keys[i])) incoming += write.bytes.length
-      seen.add(keys[i])
-    })
     const evicted = new Set<string>()
-    usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, evicted, seen)
-    batch.forEach((write, i) => {
-      quiet(tx.objectStore('pieces').put(blobRecords === false ? write.bytes : new Blob([write.bytes as Uint8Array<ArrayBuffer>]), keys[i]))
-      quiet(lru.put({ key: keys[i], infoHash: write.infoHash, index: write.index, size: write.bytes.length, lastUsed: tick() }))
-    })
+    // A piece stored before is replaced: it goes first, with its run (the neighbours are fetched again when wanted).
+    const replaced = new Set<string>()
+    for (const record of existing) {
+      if (!record || replaced.has(record.key)) continue
+      usage -= removeStored(tx, record)
+      for (const key of record.run ? runKeys(record.infoHash, record.run) : [record.key]) replaced.add(key)
+      if (record.run) evicted.add(record.infoHash)
+    }
+    const writes = [...latest.values()]
+    const incoming = writes.reduce((sum, write) => sum + write.bytes.length, 0)
+    usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, evicted)
+    for (const run of adjacentRuns(writes, MAX_RUN_BYTES)) writeRun(tx, run)
     quiet(tx.objectStore('meta').put(usage + incoming, USAGE_KEY))
     try {
       await tx.done
@@ -232,19 +290,37 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     }
   }
 
-  // Group commit: writes queued while a transaction runs go together in the next one.
+  // Group commit: writes queued while a transaction runs, or while the first of them waits, go together.
   let writeQueue: QueuedWrite[] = []
+  let queuedBytes = 0
   let writing = false
+  const gatherMs = options.gatherMs ?? 250
+  /** Ends the wait for more pieces: set while it lasts. */
+  let endGather: (() => void) | undefined
+  function enqueueWrite(write: QueuedWrite): void {
+    writeQueue.push(write)
+    queuedBytes += write.bytes.length
+    if (queuedBytes >= MAX_RUN_BYTES) endGather?.()
+    void drainWrites()
+  }
   async function drainWrites(): Promise<void> {
     if (writing) return
     writing = true
     try {
       while (writeQueue.length > 0) {
+        if (gatherMs > 0 && queuedBytes < MAX_RUN_BYTES) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, gatherMs)
+            endGather = () => (clearTimeout(timer), resolve())
+          })
+          endGather = undefined
+        }
         let bytes = 0
         let count = 0
         while (count < writeQueue.length && (count === 0 || bytes + writeQueue[count].bytes.length <= MAX_WRITE_BATCH_BYTES)) bytes += writeQueue[count++].bytes.length
         const batch = writeQueue.slice(0, count)
         writeQueue = writeQueue.slice(count)
+        queuedBytes -= bytes
         try {
           await flushTouches()
           await putBatch(batch)
@@ -265,11 +341,15 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     const batch = readQueue
     readQueue = []
     try {
-      const pieces = (await open()).transaction('pieces', 'readonly').objectStore('pieces')
+      const tx = (await open()).transaction(['pieces', 'lru'], 'readonly')
+      const pieces = tx.objectStore('pieces')
+      const lru = tx.objectStore('lru')
       // Each read is answered as it arrives: a reader starts on the first piece, not the last.
       await Promise.all(
         batch.map(async (read) => {
-          const value = await pieces.get(read.key)
+          // Both at once: a piece of its own, or where in a run its bytes are.
+          const [own, record] = await Promise.all([pieces.get(read.key), lru.get(read.key)])
+          const value = own ?? (record?.run ? sliceRun(await pieces.get(runDataKey(record.infoHash, record.run)), record.run.offset, record.size) : undefined)
           read.resolve(value)
           if (value !== undefined) touch([read.key])
         }),
@@ -336,15 +416,16 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     put(infoHash, index, bytes) {
       if (bytes.length > options.budgetBytes) return Promise.resolve(false)
       askPersistence()
-      return new Promise((resolve) => {
-        writeQueue.push({ infoHash, index, bytes, resolve })
-        void drainWrites()
-      })
+      return new Promise((resolve) => enqueueWrite({ infoHash, index, bytes, resolve }))
     },
     async has(infoHash, index) {
       if (await knownMissing(infoHash, index)) return false
       try {
-        return (await (await open()).getKey('pieces', pieceKey(infoHash, index))) !== undefined
+        // The LRU record: a piece in a run has no record of its own in 'pieces'; one written by an
+        // earlier version (or a test) may lack an LRU record.
+        const db = await open()
+        const key = pieceKey(infoHash, index)
+        return (await db.getKey('lru', key)) !== undefined || (await db.getKey('pieces', key)) !== undefined
       } catch {
         return false
       }
@@ -354,10 +435,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
       let usage = (await tx.objectStore('meta').get(USAGE_KEY)) ?? 0
       let cursor = await tx.objectStore('lru').index('by-info-hash').openCursor(IDBKeyRange.only(infoHash))
       while (cursor) {
-        quiet(tx.objectStore('pieces').delete(cursor.value.key))
-        storedKeys?.remove(cursor.value.key)
-        usage -= cursor.value.size
-        quiet(cursor.delete())
+        usage -= removeStored(tx, cursor.value) // a run's other pieces are gone before the cursor reaches them
         cursor = await cursor.continue()
       }
       await tx.objectStore('meta').put(usage, USAGE_KEY)
@@ -398,6 +476,50 @@ function createKeyIndex(load: () => Promise<string[]>) {
       known?.delete(key)
     },
   }
+}
+
+/** The key of a run's bytes: apart from the pieces' own keys, so nothing counts it as a piece. */
+function runDataKey(infoHash: string, run: Pick<RunInfo, 'first' | 'count'>): string {
+  return `run:${infoHash}:${run.first}+${run.count}`
+}
+
+function runKeys(infoHash: string, run: Pick<RunInfo, 'first' | 'count'>): string[] {
+  return Array.from({ length: run.count }, (_, i) => pieceKey(infoHash, run.first + i))
+}
+
+/** Splits writes into runs of adjacent pieces of one asset, in index order, each at most `maxBytes` (or one piece). */
+export function adjacentRuns<T extends { infoHash: string; index: number; bytes: Uint8Array }>(writes: readonly T[], maxBytes: number): T[][] {
+  const sorted = [...writes].sort((a, b) => (a.infoHash < b.infoHash ? -1 : a.infoHash > b.infoHash ? 1 : a.index - b.index))
+  const runs: T[][] = []
+  let bytes = 0
+  for (const write of sorted) {
+    const run = runs.at(-1)
+    const last = run?.at(-1)
+    if (run && last && last.infoHash === write.infoHash && last.index + 1 === write.index && bytes + write.bytes.length <= maxBytes) {
+      run.push(write)
+      bytes += write.bytes.length
+    } else {
+      runs.push([write])
+      bytes = write.bytes.length
+    }
+  }
+  return runs
+}
+
+/** One piece's bytes out of its run's record (a Blob slice: no bytes copied); undefined when the run's record is gone. */
+function sliceRun(data: StoredPiece | undefined, offset: number, size: number): StoredPiece | undefined {
+  return data?.slice(offset, offset + size)
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]
+  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
+  let offset = 0
+  for (const part of parts) {
+    all.set(part, offset)
+    offset += part.length
+  }
+  return all
 }
 
 /** A request inside a transaction whose failure is reported by awaiting `tx.done`. */

@@ -75,7 +75,8 @@ test('a version change another context never finishes (a page frozen mid-upgrade
 
   const timers = manualTimers()
   let stuckEvents: boolean[] = []
-  const store = withStoreTimeouts(createIdbPieceStore({ budgetBytes: 1 << 20, dbName, requestPersistence: async () => true }), {
+  // No wait for more pieces: its timer is a real one, and this test fires timers by hand.
+  const store = withStoreTimeouts(createIdbPieceStore({ budgetBytes: 1 << 20, dbName, requestPersistence: async () => true, gatherMs: 0 }), {
     config: { storeReadTimeoutMs: READ_MS, storeWriteTimeoutMs: WRITE_MS },
     setTimer: timers.setTimer,
     onStuck: (stuck) => stuckEvents.push(stuck),

@@ -92,6 +92,31 @@ export function pieceStoreContract(name: string, factory: PieceStoreFactory): vo
     assert.deepEqual(told, [[H1], [H1, H2]])
   })
 
+  test(`${name}: pieces put at once (adjacent ones, out of order, two assets) read back byte for byte, and count once`, async () => {
+    const store = await factory({ budgetBytes: 1 << 20 })
+    const sizes = [100, 100, 100, 100, 100, 37] // the last piece of an asset is short
+    const order = [3, 0, 5, 1, 4, 2]
+    const puts = order.map((index) => store.put(H1, index, makeBytes(sizes[index], 20 + index)))
+    puts.push(store.put(H2, 4, makeBytes(50, 30)), store.put(H1, 9, makeBytes(100, 29)))
+    assert.deepEqual(await Promise.all(puts), puts.map(() => true))
+    for (const index of order) {
+      assert.deepEqual(await store.get(H1, index), makeBytes(sizes[index], 20 + index), `piece ${index}`)
+      const blob = await store.getBlob(H1, index)
+      assert.deepEqual(new Uint8Array(await blob!.arrayBuffer()), makeBytes(sizes[index], 20 + index), `piece ${index} as a Blob`)
+      assert.equal(await store.has(H1, index), true)
+    }
+    assert.deepEqual(await store.get(H2, 4), makeBytes(50, 30))
+    assert.deepEqual(await store.get(H1, 9), makeBytes(100, 29))
+    assert.equal(await store.get(H1, 6), undefined)
+    assert.equal(await store.usageBytes(), 537 + 50 + 100)
+    await store.put(H1, 2, makeBytes(100, 40)) // replacing one of them
+    assert.deepEqual(await store.get(H1, 2), makeBytes(100, 40))
+    assert.ok((await store.usageBytes()) <= 537 + 50 + 100, 'a replaced piece is not counted twice')
+    await store.deleteAsset(H1)
+    assert.equal(await store.usageBytes(), 50)
+    for (const index of [...order, 9]) assert.equal(await store.has(H1, index), false)
+  })
+
   test(`${name}: a piece bigger than the budget is refused, nothing evicted`, async () => {
     const store = await factory({ budgetBytes: 100 })
     await store.put(H1, 0, makeBytes(60, 1))

@@ -11,8 +11,9 @@ let dbCounter = 0
 const freshDbName = () => `swarmcdn-pieces-test-${process.pid}-${dbCounter++}`
 
 pieceStoreContract('memory store', (options) => createMemoryPieceStore(options))
-pieceStoreContract('IndexedDB store', (options) => createIdbPieceStore({ ...options, dbName: freshDbName(), requestPersistence: async () => true }))
-pieceStoreContract('IndexedDB store, keys indexed', (options) => createIdbPieceStore({ ...options, dbName: freshDbName(), requestPersistence: async () => true, indexKeys: true }))
+// One without the wait for more pieces (group commit alone), one with a short wait.
+pieceStoreContract('IndexedDB store', (options) => createIdbPieceStore({ ...options, dbName: freshDbName(), requestPersistence: async () => true, gatherMs: 0 }))
+pieceStoreContract('IndexedDB store, keys indexed', (options) => createIdbPieceStore({ ...options, dbName: freshDbName(), requestPersistence: async () => true, indexKeys: true, gatherMs: 5 }))
 
 test('IndexedDB store, keys indexed: finds what was stored before it started, and answers a miss without a transaction', async () => {
   const dbName = freshDbName()
@@ -62,6 +63,87 @@ test('IndexedDB store: records written as bytes by earlier versions are read by 
   const blob = await store.getBlob('e'.repeat(40), 2)
   assert.ok(blob, 'blob')
   assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), makeBytes(60, 5))
+})
+
+/** Puts pieces 0..count-1 of one asset at once, after a first piece (index 100) that goes alone: the rest queue behind it and share a transaction. */
+async function putAtOnce(store: ReturnType<typeof createIdbPieceStore>, hash: string, count: number, size: number): Promise<void> {
+  const puts = [store.put(hash, 100, makeBytes(size, 99))]
+  for (let index = 0; index < count; index++) puts.push(store.put(hash, index, makeBytes(size, index + 1)))
+  assert.ok((await Promise.all(puts)).every(Boolean))
+}
+
+/** The raw records: keys of 'pieces' and of 'lru'. */
+async function rawKeys(dbName: string): Promise<{ pieces: string[]; lru: string[] }> {
+  const db = await openDB(dbName)
+  const keys = { pieces: (await db.getAllKeys('pieces')) as string[], lru: (await db.getAllKeys('lru')) as string[] }
+  db.close()
+  return keys
+}
+
+test('IndexedDB store: adjacent pieces written together share one record (a run), at most 1 MiB each; an older reader of \'pieces\' alone finds them missing', async () => {
+  const dbName = freshDbName()
+  const hash = '1'.repeat(40)
+  const store = createIdbPieceStore({ budgetBytes: 1 << 24, dbName })
+  await putAtOnce(store, hash, 20, 64 * 1024) // 1.25 MiB: a run of 16 pieces and one of 4
+  const keys = await rawKeys(dbName)
+  assert.deepEqual(keys.pieces.sort(), [`${hash}:100`, `run:${hash}:0+16`, `run:${hash}:16+4`].sort())
+  assert.equal(keys.lru.length, 21, 'every piece keeps its LRU record')
+  for (let index = 0; index < 20; index++) assert.deepEqual(await store.get(hash, index), makeBytes(64 * 1024, index + 1), `piece ${index}`)
+  const db = await openDB(dbName)
+  assert.equal(await db.get('pieces', `${hash}:3`), undefined, 'no record under a run member\'s own key')
+  db.close()
+})
+
+test('IndexedDB store: pieces that come one by one within the wait share a record; a run\'s worth queued is written at once', async () => {
+  const dbName = freshDbName()
+  const hash = '5'.repeat(40)
+  const store = createIdbPieceStore({ budgetBytes: 1 << 24, dbName, gatherMs: 1000 })
+  const puts: Promise<boolean>[] = []
+  for (let index = 0; index < 3; index++) {
+    puts.push(store.put(hash, index, makeBytes(100, index + 1)))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  assert.ok((await Promise.all(puts)).every(Boolean))
+  assert.deepEqual((await rawKeys(dbName)).pieces, [`run:${hash}:0+3`])
+
+  const patient = createIdbPieceStore({ budgetBytes: 1 << 24, dbName: freshDbName(), gatherMs: 60_000 })
+  const big = Promise.all(Array.from({ length: 16 }, (_, index) => patient.put(hash, 10 + index, makeBytes(64 * 1024, index))))
+  const late = new Promise<'waited'>((resolve) => setTimeout(resolve, 5000, 'waited').unref())
+  assert.notEqual(await Promise.race([big, late]), 'waited', '1 MiB queued waits for nothing more')
+})
+
+test('IndexedDB store: a run is evicted whole, and deleteAsset leaves none of its records behind', async () => {
+  const dbName = freshDbName()
+  const hash = '2'.repeat(40)
+  const other = '3'.repeat(40)
+  const told: string[] = []
+  const store = createIdbPieceStore({ budgetBytes: 1000, dbName, onEvicted: (hashes) => told.push(...hashes) })
+  await putAtOnce(store, hash, 4, 100) // piece 100 alone, then a run of 0..3
+  assert.equal(await store.usageBytes(), 500)
+  await store.get(hash, 100) // the lone piece is now the most recently used
+  await store.put(other, 0, makeBytes(600, 7)) // 1100 > 1000: the least recently used piece goes, and its run with it
+  assert.deepEqual(told, [hash])
+  for (let index = 0; index < 4; index++) assert.equal(await store.has(hash, index), false, `piece ${index}`)
+  assert.equal(await store.has(hash, 100), true)
+  assert.equal(await store.usageBytes(), 700)
+  await store.deleteAsset(other)
+  await store.deleteAsset(hash)
+  assert.deepEqual(await rawKeys(dbName), { pieces: [], lru: [] })
+  assert.equal(await store.usageBytes(), 0)
+})
+
+test('IndexedDB store: replacing a piece of a run drops the run (the assets are told), and the new piece reads back', async () => {
+  const dbName = freshDbName()
+  const hash = '4'.repeat(40)
+  const told: string[] = []
+  const store = createIdbPieceStore({ budgetBytes: 1 << 20, dbName, onEvicted: (hashes) => told.push(...hashes), indexKeys: true })
+  await putAtOnce(store, hash, 3, 100)
+  await store.put(hash, 1, makeBytes(100, 50))
+  assert.deepEqual(await store.get(hash, 1), makeBytes(100, 50))
+  assert.equal(await store.has(hash, 0), false)
+  assert.equal(await store.get(hash, 2), undefined)
+  assert.deepEqual(told, [hash])
+  assert.equal(await store.usageBytes(), 200)
 })
 
 test('IndexedDB store: persistence is requested once, and its failure is harmless', async () => {
