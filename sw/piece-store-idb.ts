@@ -231,14 +231,13 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     const [stored, existing] = await Promise.all([tx.objectStore('meta').get(USAGE_KEY), Promise.all(keys.map((key) => lru.get(key)))])
     let usage = stored ?? 0
     const evicted = new Set<string>()
-    // A piece stored before is replaced: it goes first, with its run (the neighbours are fetched again when wanted).
-    const replaced = new Set<string>()
-    for (const record of existing) {
-      if (!record || replaced.has(record.key)) continue
-      usage -= removeStored(tx, record)
-      for (const key of record.run ? runKeys(record.infoHash, record.run) : [record.key]) replaced.add(key)
-      if (record.run) evicted.add(record.infoHash)
-    }
+    // A piece stored on its own is replaced. One stored in a run is kept as it is: replacing it would
+    // take its neighbours too, and a piece is checked against the manifest before it is stored, so
+    // its key always holds the same bytes.
+    existing.forEach((record, i) => {
+      if (record && !record.run) usage -= removeStored(tx, record)
+      if (record?.run) latest.delete(keys[i])
+    })
     const writes = [...latest.values()]
     const incoming = writes.reduce((sum, write) => sum + write.bytes.length, 0)
     usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, evicted)
@@ -292,8 +291,14 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
 
   // Group commit: writes queued while a transaction runs, or while the first of them waits, go together.
   let writeQueue: QueuedWrite[] = []
+  /** The batch being written: taken off the queue, not committed yet. */
+  let writingNow: readonly QueuedWrite[] = []
+  /** A piece asked to be written and not committed yet (newest first): reads see it, or for `gatherMs` it would look missing and be fetched again. */
+  const uncommitted = (key: string) => [...writeQueue, ...writingNow].reverse().find((write) => pieceKey(write.infoHash, write.index) === key)
   let queuedBytes = 0
   let writing = false
+  /** The batch being written, taken off the queue: a delete waits for it, or the batch could land after the delete. */
+  let writingBatch: Promise<unknown> = Promise.resolve()
   const gatherMs = options.gatherMs ?? 250
   /** Ends the wait for more pieces: set while it lasts. */
   let endGather: (() => void) | undefined
@@ -321,14 +326,21 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
         const batch = writeQueue.slice(0, count)
         writeQueue = writeQueue.slice(count)
         queuedBytes -= bytes
-        try {
-          await flushTouches()
-          await putBatch(batch)
-          for (const write of batch) write.resolve(true)
-        } catch {
-          // One bad write (quota, a closed connection) must not fail its neighbours: each alone.
-          for (const write of batch) write.resolve(await putAlone(write))
-        }
+        writingNow = batch
+        const written = (async () => {
+          try {
+            await flushTouches()
+            await putBatch(batch)
+            writingNow = [] // committed: reads go to the database (before the writers hear, who may reuse their buffers)
+            for (const write of batch) write.resolve(true)
+          } catch {
+            writingNow = []
+            // One bad write (quota, a closed connection) must not fail its neighbours: each alone.
+            for (const write of batch) write.resolve(await putAlone(write))
+          }
+        })()
+        writingBatch = written
+        await written
       }
     } finally {
       writing = false
@@ -392,6 +404,8 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
   }
 
   async function read(infoHash: string, index: number): Promise<StoredPiece | undefined> {
+    const pending = uncommitted(pieceKey(infoHash, index))
+    if (pending) return pending.bytes.slice() // its own copy: the writer's buffer is not the reader's
     if (await knownMissing(infoHash, index)) return undefined
     return new Promise((resolve) => {
       if (readQueue.length === 0) queueMicrotask(() => void drainReads())
@@ -419,6 +433,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
       return new Promise((resolve) => enqueueWrite({ infoHash, index, bytes, resolve }))
     },
     async has(infoHash, index) {
+      if (uncommitted(pieceKey(infoHash, index))) return true
       if (await knownMissing(infoHash, index)) return false
       try {
         // The LRU record: a piece in a run has no record of its own in 'pieces'; one written by an
@@ -431,6 +446,10 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
       }
     },
     async deleteAsset(infoHash) {
+      // Writes of the asset still queued are dropped, and one being written lands first: a write asked
+      // for before the delete must not bring the asset back after it.
+      writeQueue = writeQueue.filter((write) => write.infoHash !== infoHash || (write.resolve(false), (queuedBytes -= write.bytes.length), false))
+      await writingBatch
       const tx = await writeTx()
       let usage = (await tx.objectStore('meta').get(USAGE_KEY)) ?? 0
       let cursor = await tx.objectStore('lru').index('by-info-hash').openCursor(IDBKeyRange.only(infoHash))

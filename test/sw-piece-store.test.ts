@@ -112,6 +112,21 @@ test('IndexedDB store: pieces that come one by one within the wait share a recor
   assert.notEqual(await Promise.race([big, late]), 'waited', '1 MiB queued waits for nothing more')
 })
 
+test('IndexedDB store: deleteAsset drops the asset\'s writes still queued, so a write asked for before the delete cannot land after it', { timeout: 10_000 }, async () => {
+  const hash = '6'.repeat(40)
+  const other = '7'.repeat(40)
+  const store = createIdbPieceStore({ budgetBytes: 1 << 20, dbName: freshDbName(), gatherMs: 60_000 })
+  const queued = store.put(hash, 0, makeBytes(100, 1))
+  const kept = store.put(other, 0, makeBytes(100, 2))
+  const deleted = store.deleteAsset(hash)
+  assert.equal(await queued, false, 'the queued write is dropped')
+  await deleted
+  const fill = Array.from({ length: 16 }, (_, index) => store.put(other, 1 + index, makeBytes(64 * 1024, index))) // 1 MiB queued ends the wait
+  assert.ok((await Promise.all([kept, ...fill])).every(Boolean), 'other assets\' writes are kept')
+  assert.equal(await store.has(hash, 0), false)
+  assert.deepEqual(await store.get(other, 0), makeBytes(100, 2))
+})
+
 test('IndexedDB store: a run is evicted whole, and deleteAsset leaves none of its records behind', async () => {
   const dbName = freshDbName()
   const hash = '2'.repeat(40)
@@ -132,18 +147,24 @@ test('IndexedDB store: a run is evicted whole, and deleteAsset leaves none of it
   assert.equal(await store.usageBytes(), 0)
 })
 
-test('IndexedDB store: replacing a piece of a run drops the run (the assets are told), and the new piece reads back', async () => {
+test('IndexedDB store: a piece of a run put again keeps the run whole; a piece not yet written is read and held already', async () => {
   const dbName = freshDbName()
   const hash = '4'.repeat(40)
   const told: string[] = []
-  const store = createIdbPieceStore({ budgetBytes: 1 << 20, dbName, onEvicted: (hashes) => told.push(...hashes), indexKeys: true })
+  const store = createIdbPieceStore({ budgetBytes: 1 << 20, dbName, onEvicted: (hashes) => told.push(...hashes), indexKeys: true, gatherMs: 0 })
   await putAtOnce(store, hash, 3, 100)
-  await store.put(hash, 1, makeBytes(100, 50))
-  assert.deepEqual(await store.get(hash, 1), makeBytes(100, 50))
-  assert.equal(await store.has(hash, 0), false)
-  assert.equal(await store.get(hash, 2), undefined)
-  assert.deepEqual(told, [hash])
-  assert.equal(await store.usageBytes(), 200)
+  assert.equal(await store.put(hash, 1, makeBytes(100, 2)), true)
+  for (let index = 0; index < 3; index++) assert.deepEqual(await store.get(hash, index), makeBytes(100, index + 1), `piece ${index}`)
+  assert.deepEqual(told, [])
+  assert.equal(await store.usageBytes(), 400)
+
+  const waiting = createIdbPieceStore({ budgetBytes: 1 << 20, dbName: freshDbName(), gatherMs: 60_000, indexKeys: true })
+  void waiting.put(hash, 7, makeBytes(100, 8))
+  assert.equal(await waiting.has(hash, 7), true, 'queued: held')
+  assert.deepEqual(await waiting.get(hash, 7), makeBytes(100, 8))
+  assert.deepEqual(new Uint8Array(await (await waiting.getBlob(hash, 7))!.arrayBuffer()), makeBytes(100, 8))
+  await waiting.deleteAsset(hash) // ends the wait: the queued write is dropped
+  assert.equal(await waiting.has(hash, 7), false)
 })
 
 test('IndexedDB store: persistence is requested once, and its failure is harmless', async () => {
