@@ -20,9 +20,11 @@
 // CPU-seconds, as 1 MiB Blobs 0.11). Measured with bench:net, a fast crowd of 8 with P2P off (every
 // byte over HTTP, every piece stored): 1.12-1.18x plain HTTP's load time against 1.30-1.44x with a
 // record per piece, in alternating runs. A run's bytes live under their own key; each piece of it
-// keeps its LRU record, which says where it is, and the pieces of a run are evicted, replaced and
-// deleted together. They have no record under their own key in 'pieces', so code that reads only
-// that store (an older agent) sees them as missing, never as wrong bytes.
+// keeps its LRU record, which says where it is, and the pieces of a run are evicted and deleted
+// together (a piece of a run put again is kept as it is). They have no record under their own key in
+// 'pieces', so code that reads only that store (an older agent) sees them as missing, never as wrong
+// bytes. Reads and `has` see pieces not yet written: for `gatherMs` they would look missing, and be
+// fetched again.
 
 import type { DBSchema, IDBPTransaction } from 'idb'
 import { reopeningDb } from './reopening-db.ts'
