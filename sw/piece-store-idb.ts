@@ -321,6 +321,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
             endGather = () => (clearTimeout(timer), resolve())
           })
           endGather = undefined
+          if (writeQueue.length === 0) break // all dropped meanwhile (deleteAsset)
         }
         let bytes = 0
         let count = 0
@@ -451,6 +452,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
       // Writes of the asset still queued are dropped, and one being written lands first: a write asked
       // for before the delete must not bring the asset back after it.
       writeQueue = writeQueue.filter((write) => write.infoHash !== infoHash || (write.resolve(false), (queuedBytes -= write.bytes.length), false))
+      if (writeQueue.length === 0) endGather?.()
       await writingBatch
       const tx = await writeTx()
       let usage = (await tx.objectStore('meta').get(USAGE_KEY)) ?? 0
