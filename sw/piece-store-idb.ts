@@ -188,15 +188,21 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     return record.run ? record.run.bytes : record.size
   }
 
-  /** Deletes least-recently-used pieces until `usage <= target`, adding their assets to `evicted`; returns the new usage. */
-  async function evictDownTo(tx: WriteTx, usage: number, target: number, evicted: Set<string>): Promise<number> {
+  /**
+   * Deletes least-recently-used pieces until `usage <= target`, adding their assets to `evicted`;
+   * returns the new usage. Never a piece in `keep`, nor the run it is in.
+   */
+  async function evictDownTo(tx: WriteTx, usage: number, target: number, evicted: Set<string>, keep: ReadonlySet<string>): Promise<number> {
     // Under budget (nearly every write): no cursor. Opening one per batch cost a crowd's service
     // workers 0.8 s of their 35 s (CPU profiles, bench:net crowd of 8).
     if (usage <= target) return usage
     let cursor = await tx.objectStore('lru').index('by-last-used').openCursor()
     while (cursor && usage > target) {
-      usage -= removeStored(tx, cursor.value) // a run's other pieces are gone before the cursor reaches them
-      evicted.add(cursor.value.infoHash)
+      const record = cursor.value
+      if (!(record.run ? runKeys(record.infoHash, record.run) : [record.key]).some((key) => keep.has(key))) {
+        usage -= removeStored(tx, record) // a run's other pieces are gone before the cursor reaches them
+        evicted.add(record.infoHash)
+      }
       cursor = await cursor.continue()
     }
     return usage
@@ -236,13 +242,18 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     // A piece stored on its own is replaced. One stored in a run is kept as it is: replacing it would
     // take its neighbours too, and a piece is checked against the manifest before it is stored, so
     // its key always holds the same bytes.
+    const kept = new Set<string>()
     existing.forEach((record, i) => {
       if (record && !record.run) usage -= removeStored(tx, record)
-      if (record?.run) latest.delete(keys[i])
+      if (record?.run) {
+        kept.add(keys[i])
+        latest.delete(keys[i])
+      }
     })
     const writes = [...latest.values()]
     const incoming = writes.reduce((sum, write) => sum + write.bytes.length, 0)
-    usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, evicted)
+    // A kept piece was just asked to be stored: making room must not take it.
+    usage = await evictDownTo(tx, usage, options.budgetBytes - incoming, evicted, kept)
     for (const run of adjacentRuns(writes, MAX_RUN_BYTES)) writeRun(tx, run)
     quiet(tx.objectStore('meta').put(usage + incoming, USAGE_KEY))
     try {
@@ -267,7 +278,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     const tx = await writeTx()
     const usage = (await tx.objectStore('meta').get(USAGE_KEY)) ?? 0
     const evicted = new Set<string>()
-    const after = await evictDownTo(tx, usage, Math.max(0, usage - bytes), evicted)
+    const after = await evictDownTo(tx, usage, Math.max(0, usage - bytes), evicted, new Set())
     await tx.objectStore('meta').put(after, USAGE_KEY)
     await tx.done
     reportEvicted(evicted)
@@ -296,7 +307,13 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
   /** The batch being written: taken off the queue, not committed yet. */
   let writingNow: readonly QueuedWrite[] = []
   /** A piece asked to be written and not committed yet (newest first): reads see it, or for `gatherMs` it would look missing and be fetched again. */
-  const uncommitted = (key: string) => [...writeQueue, ...writingNow].reverse().find((write) => pieceKey(write.infoHash, write.index) === key)
+  function uncommitted(infoHash: string, index: number): QueuedWrite | undefined {
+    // Asked on every read: no copy of the queues.
+    for (const writes of [writeQueue, writingNow]) {
+      for (let i = writes.length - 1; i >= 0; i--) if (writes[i].infoHash === infoHash && writes[i].index === index) return writes[i]
+    }
+    return undefined
+  }
   let queuedBytes = 0
   let writing = false
   /** The batch being written, taken off the queue: a delete waits for it, or the batch could land after the delete. */
@@ -407,7 +424,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
   }
 
   async function read(infoHash: string, index: number): Promise<StoredPiece | undefined> {
-    const pending = uncommitted(pieceKey(infoHash, index))
+    const pending = uncommitted(infoHash, index)
     if (pending) return pending.bytes.slice() // its own copy: the writer's buffer is not the reader's
     if (await knownMissing(infoHash, index)) return undefined
     return new Promise((resolve) => {
@@ -436,7 +453,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
       return new Promise((resolve) => enqueueWrite({ infoHash, index, bytes, resolve }))
     },
     async has(infoHash, index) {
-      if (uncommitted(pieceKey(infoHash, index))) return true
+      if (uncommitted(infoHash, index)) return true
       if (await knownMissing(infoHash, index)) return false
       try {
         // The LRU record: a piece in a run has no record of its own in 'pieces'; one written by an
@@ -511,7 +528,7 @@ function runKeys(infoHash: string, run: Pick<RunInfo, 'first' | 'count'>): strin
 }
 
 /** Splits writes into runs of adjacent pieces of one asset, in index order, each at most `maxBytes` (or one piece). */
-export function adjacentRuns<T extends { infoHash: string; index: number; bytes: Uint8Array }>(writes: readonly T[], maxBytes: number): T[][] {
+function adjacentRuns<T extends { infoHash: string; index: number; bytes: Uint8Array }>(writes: readonly T[], maxBytes: number): T[][] {
   const sorted = [...writes].sort((a, b) => (a.infoHash < b.infoHash ? -1 : a.infoHash > b.infoHash ? 1 : a.index - b.index))
   const runs: T[][] = []
   let bytes = 0

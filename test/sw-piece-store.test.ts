@@ -158,6 +158,17 @@ test('IndexedDB store: a piece of a run put again keeps the run whole; a piece n
   assert.deepEqual(told, [])
   assert.equal(await store.usageBytes(), 400)
 
+  // Making room for new pieces never takes a piece of a run that was just put again.
+  const tight = createIdbPieceStore({ budgetBytes: 400, dbName: freshDbName(), gatherMs: 20 })
+  assert.ok((await Promise.all([0, 1, 2].map((index) => tight.put(hash, index, makeBytes(100, index + 1))))).every(Boolean)) // a run, the least recently used
+  assert.equal(await tight.put(hash, 100, makeBytes(100, 99)), true)
+  const again = tight.put(hash, 1, makeBytes(100, 2))
+  const newcomer = tight.put(hash, 50, makeBytes(100, 51)) // in the same batch: 500 > 400, something must go
+  assert.deepEqual(await Promise.all([again, newcomer]), [true, true])
+  assert.deepEqual(await tight.get(hash, 1), makeBytes(100, 2), 'the piece put again is still held')
+  assert.equal(await tight.has(hash, 100), false, 'the lone piece went instead')
+  assert.ok((await tight.usageBytes()) <= 400)
+
   const waiting = createIdbPieceStore({ budgetBytes: 1 << 20, dbName: freshDbName(), gatherMs: 60_000, indexKeys: true })
   void waiting.put(hash, 7, makeBytes(100, 8))
   assert.equal(await waiting.has(hash, 7), true, 'queued: held')
