@@ -177,7 +177,8 @@ function chunked(bytes: Uint8Array, cutAfter: number | undefined, stallAfter?: n
 
 
 /**
- * Scripted peers (the scheduler's PeerPieces): `have` pieces are available and delivered after delayMs,
+ * Scripted peers (the scheduler's PeerPieces; sw-peer-pieces-contract.ts holds it to the port's
+ * contract): `have` pieces are available and delivered after delayMs,
  * `corrupt` ones with a flipped byte, `hang` ones never, `fail` ones answer unavailable. `crowd`
  * false means a visitor alone (P2P off, or nobody else in the swarm).
  */
@@ -191,16 +192,18 @@ export interface FakePeers extends PeerPieces {
 
 export function createFakePeers(
   bytes: Uint8Array,
-  options: { have: number[]; delayMs?: number; corrupt?: number[]; hang?: number[]; fail?: number[]; crowd?: boolean; settling?: boolean },
+  options: { have: number[]; delayMs?: number; corrupt?: number[]; hang?: number[]; fail?: number[]; crowd?: boolean; settling?: boolean; infoHash?: string },
 ): FakePeers {
   const have = new Set(options.have)
   const listeners = new Set<(infoHash: string | null) => void>()
-  let infoHashSeen = ''
+  // The one asset these peers hold pieces of: `infoHash`, else the first one asked about.
+  let infoHashSeen = options.infoHash ?? ''
+  const holds = (infoHash: string, index: number) => (infoHashSeen ||= infoHash) === infoHash && have.has(index)
   const peers: FakePeers = {
     asked: [],
     verdicts: [],
     cancelled: [],
-    has: (infoHash, index) => ((infoHashSeen ||= infoHash), have.has(index)),
+    has: holds,
     crowd: () => options.crowd ?? true,
     settling: () => options.settling ?? false,
     holds: () => options.settling ?? false,
@@ -210,8 +213,8 @@ export function createFakePeers(
       const controller = new AbortController()
       const promise = (async () => {
         await delay(options.delayMs ?? 0, controller.signal)
-        if (options.hang?.includes(index)) await delay(60_000, controller.signal)
-        if (controller.signal.aborted || options.fail?.includes(index)) throw new Error('unavailable')
+        if (options.hang?.includes(index) && !controller.signal.aborted) await delay(60_000, controller.signal)
+        if (controller.signal.aborted || options.fail?.includes(index) || !holds(asset.infoHash, index)) throw new Error('unavailable')
         const piece = pieceOf(bytes, asset, index)
         if (options.corrupt?.includes(index)) piece[0] ^= 0xff
         return piece

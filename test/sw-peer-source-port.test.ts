@@ -8,7 +8,8 @@ import { absoluteTrackerUrls, parseAgentMessage, type SwToAgentMessage } from '.
 import { createPortPeerPieces } from '../sw/peer-source-port.ts'
 import { withStoredNotifications } from '../sw/stored-notifier.ts'
 import { createMemoryPieceStore } from '../sw/piece-store-memory.ts'
-import { PIECE, makeAsset, makeBytes, pieceOf } from './sw-fixtures.ts'
+import { PIECE, createFakePeers, makeAsset, makeBytes, pieceOf } from './sw-fixtures.ts'
+import { peerPiecesContract } from './sw-peer-pieces-contract.ts'
 
 const bytes = makeBytes(6 * PIECE + 100, 3)
 const asset = makeAsset(bytes, { path: '/media/clip.mp4' })
@@ -287,6 +288,30 @@ test('parseAgentMessage refuses malformed messages; absoluteTrackerUrls resolves
     'wss://t.example/a',
   ])
   assert.deepEqual(absoluteTrackerUrls(['/t'], 'http://localhost:8080'), ['ws://localhost:8080/t'])
+})
+
+// The same contract for the port and for the scripted peers the fetcher's tests use.
+peerPiecesContract('PeerPieces over agent ports', ({ asset: contractAsset, bytes: contractBytes, hang }) => {
+  const { fakes, peers, closeAll } = setup(['page-a'])
+  const agent = fakes.get('page-a')!
+  agent.onMessage = (message, fake) => {
+    if (message.type !== 'get-pieces') return
+    for (const index of message.indexes) if (!hang.includes(index)) fake.sendPiece(message.requestId, index, contractAsset, contractBytes)
+  }
+  return {
+    peers,
+    async offer(indexes) {
+      agent.send({ type: 'swarm', peers: 1, settling: false })
+      agent.send({ type: 'availability', infoHash: contractAsset.infoHash, indexes, available: true })
+      await tick()
+    },
+    close: closeAll,
+  }
+})
+
+peerPiecesContract('scripted peers (sw-fixtures.ts)', ({ asset: contractAsset, bytes: contractBytes, hang }) => {
+  const peers = createFakePeers(contractBytes, { have: [], hang, infoHash: contractAsset.infoHash })
+  return { peers, offer: async (indexes) => peers.add(indexes), close: () => undefined }
 })
 
 export type { AgentRegistry }
