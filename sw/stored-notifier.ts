@@ -1,4 +1,4 @@
-// Wraps the SW's piece store so every successful put is announced to the page agents (batched per
+// Wraps the SW's piece store so every put is announced to the page agents as it starts (batched per
 // asset), so pieces fetched over HTTP are shared with peers at once. Which agents also get the bytes
 // is the port layer's call (peer-source-port.ts: only where a connected peer may want them). The
 // latest `recentBytes` of them stay here, in memory, for an agent whose peer asks for one it was not
@@ -47,20 +47,20 @@ export function withStoredNotifications(store: PieceStore, notify: (infoHash: st
     deleteAsset: (infoHash) => store.deleteAsset(infoHash),
     usageBytes: () => store.usageBytes(),
     recent: (infoHash, index) => recent.get(infoHash, index),
-    async put(infoHash, index, bytes) {
-      const ok = await store.put(infoHash, index, bytes)
-      if (ok) {
-        const copy = bytes.slice() // its own: the caller's buffer is the response's
-        recent.add(infoHash, index, copy)
-        const batch = batches.get(infoHash) ?? []
-        batch.push({ index, bytes: copy })
-        batches.set(infoHash, batch)
-        if (!scheduled) {
-          scheduled = true
-          setTimer(flush, batchMs)
-        }
+    put(infoHash, index, bytes) {
+      // Announced as the write starts, not once it commits: the store gathers adjacent pieces for up
+      // to 250 ms before it writes (piece-store-idb.ts), and a crowd wants a fresh piece at once.
+      // An agent reads it from this memory meanwhile; a write that then fails leaves it here.
+      const copy = bytes.slice() // its own: the caller's buffer is the response's
+      recent.add(infoHash, index, copy)
+      const batch = batches.get(infoHash) ?? []
+      batch.push({ index, bytes: copy })
+      batches.set(infoHash, batch)
+      if (!scheduled) {
+        scheduled = true
+        setTimer(flush, batchMs)
       }
-      return ok
+      return store.put(infoHash, index, bytes)
     },
   }
 }
