@@ -61,6 +61,8 @@ export interface SchedulerClock {
   heldHeadRuns: number
   /** Batches under way: each is pumped when a peer request ends, so another batch's pieces may take the freed room. */
   batches: Set<() => void>
+  /** Each batch under way: whether some piece of it is held by nobody connected (see crowdFetching). */
+  unheldBatches: Set<() => boolean>
   /**
    * In a crowd: how many of each member's pieces (by rank, core/crowd-share.ts) the batches have seen
    * become available from peers. A member whose count moves is fetching its share from the origin:
@@ -83,7 +85,7 @@ export interface SchedulerCounts {
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), crowdProgress: new Map(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0, stalledRuns: 0 } }
+  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), unheldBatches: new Set(), crowdProgress: new Map(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0, stalledRuns: 0 } }
 }
 
 /** How many times faster than the peers HTTP must be measured for a late piece to bring those behind it. */
@@ -281,6 +283,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     request?.cancel()
     if (--remaining === 0) {
       clock.batches.delete(pump)
+      clock.unheldBatches.delete(batchUnheld)
       unsubscribe()
       cancelHold()
       cancelHalfHold()
@@ -392,16 +395,25 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   }
 
   /**
-   * Whether the crowd is still fetching this batch from a congested origin: the crowd is split, HTTP
-   * is not measured far faster than the peers, and some piece is held by nobody connected. The
-   * origin is then the crowd's bottleneck, and what HTTP takes that a peer holds or is sending (a
-   * steal, a race) is taken from the members fetching their shares (measured, bench:net crowd of 8
-   * at 20 Mbit/s, three runs each: 5.0-5.3 copies of the page from the origin without them, 5.7-5.9
-   * with). Visitors who find the page held (one after another) steal and race as usual.
+   * Whether the crowd is still fetching from a congested origin: the crowd is split, HTTP is not
+   * measured far faster than the peers, and some piece of any batch of this worker is held by nobody
+   * connected. The origin is then the crowd's bottleneck, and what HTTP takes that a peer holds or is
+   * sending (a steal, a race) is taken from the members fetching their shares (measured, bench:net
+   * crowd of 8 at 20 Mbit/s, three runs each: 5.0-5.3 copies of the page from the origin without
+   * them, 5.7-5.9 with). Any batch, not only this one: a batch whose pieces were all held stole while
+   * the page's other assets were still being fetched (six pairs: 5.13 copies and 44.4 s on average
+   * with every batch counted, 5.35 and 45.9 s with this batch's alone). Visitors who find the page
+   * held (one after another) steal and race as usual.
    */
   function crowdFetching(): boolean {
     if (!peers?.share(clientId) || httpFasterThanPeers(CROWD_HTTP_ADVANTAGE)) return false
-    return sorted.some((index) => state.get(index) !== 'done' && !peers.has(asset.infoHash, index, clientId))
+    for (const unheld of clock.unheldBatches) if (unheld()) return true
+    return false
+  }
+
+  /** Whether some piece of this batch is held by nobody connected. */
+  function batchUnheld(): boolean {
+    return !!peers && sorted.some((index) => state.get(index) !== 'done' && !peers.has(asset.infoHash, index, clientId))
   }
 
   /** Whether HTTP is measured at least `times` as fast as the peers (the assumed rate for either not measured yet). */
@@ -662,6 +674,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   }
 
   clock.batches.add(pump)
+  clock.unheldBatches.add(batchUnheld)
   trace(holdHttp ? 'batch, held' : 'batch', sorted[0], sorted[sorted.length - 1])
   pump()
   return finished

@@ -355,6 +355,39 @@ test('while a crowd is still fetching a batch from an origin not much faster tha
   assert.ok(runs.length > racesBefore, 'everything is held: HTTP steals from the far end again')
 })
 
+test('while the crowd still fetches any batch of the worker from an origin not much faster than the peers, no batch steals, even one whose pieces are all held', async () => {
+  const photoBytes = makeBytes(8 * PIECE, 15)
+  const filmBytes = makeBytes(12 * PIECE, 16)
+  const photo = makeAsset(photoBytes, { path: '/media/photo.jpg' })
+  const film = makeAsset(filmBytes, { path: '/media/film.webm' })
+  const { peers, state, announce } = scriptedSitePeers()
+  state.share = { rank: 0, of: 2 }
+  // Connected peers hold pieces 0-7 of each asset: the whole photo, and the film but its last four.
+  state.held = new Set(Array.from({ length: 8 }, (_, i) => i))
+  const runs: Array<[string, number, number]> = []
+  const http: HttpRuns = {
+    async fetchRun(a, first, last, emit) {
+      runs.push([a.path, first, last])
+      for (let index = first; index <= last; index++) emit({ index, bytes: pieceOf(a === photo ? photoBytes : filmBytes, a, index) })
+    },
+  }
+  const deps = schedulerDeps(peers, http, { slots: 4 }) // both rates the assumed one
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+  void schedulePieces(deps, film, range(0, 11), { deliver: () => undefined, fail: noFailure })
+  void schedulePieces(deps, photo, range(0, 7), { deliver: () => undefined, fail: noFailure })
+  await settle()
+  await settle()
+  const filmOwn = range(8, 11).filter((index) => ownsPiece(state.share!, film.infoHash, index))
+  assert.deepEqual(runs.filter(([path]) => path === film.path).flatMap(([, first, last]) => range(first, last)), filmOwn, 'the film: its own share of what nobody holds')
+  assert.deepEqual(runs.filter(([path]) => path === photo.path), [], 'the photo, all held, steals nothing while the film is still fetched')
+  for (const index of range(8, 11)) state.held.add(index) // the other member fetched and shared the rest
+  announce(film.infoHash)
+  announce(photo.infoHash)
+  await settle()
+  await settle()
+  assert.ok(runs.some(([path]) => path === photo.path), 'everything is held: the photo steals again')
+})
+
 test('a crowd whose origin is measured far faster than its peers steals from them as one visitor would: the origin is not its bottleneck', async () => {
   const clipBytes = makeBytes(12 * PIECE, 17)
   const clip = makeAsset(clipBytes, { path: '/media/fast-origin.webm' })
