@@ -178,13 +178,12 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
 
   /** Deletes a stored piece, with the rest of its run if it is in one; returns the bytes freed. */
   function removeStored(tx: WriteTx, record: PieceRecordMeta): number {
-    const keys = record.run ? runKeys(record.infoHash, record.run) : [record.key]
-    for (const key of keys) {
-      quiet(tx.objectStore('pieces').delete(key))
+    for (const key of keysStoredWith(record)) {
       quiet(tx.objectStore('lru').delete(key))
       storedKeys?.remove(key)
     }
-    if (record.run) quiet(tx.objectStore('pieces').delete(runDataKey(record.infoHash, record.run)))
+    // The bytes: the run's record, or the piece's own (a piece of a run has none).
+    quiet(tx.objectStore('pieces').delete(record.run ? runDataKey(record.infoHash, record.run) : record.key))
     return record.run ? record.run.bytes : record.size
   }
 
@@ -199,7 +198,7 @@ export function createIdbPieceStore(options: IdbPieceStoreOptions): PieceStore {
     let cursor = await tx.objectStore('lru').index('by-last-used').openCursor()
     while (cursor && usage > target) {
       const record = cursor.value
-      if (!(record.run ? runKeys(record.infoHash, record.run) : [record.key]).some((key) => keep.has(key))) {
+      if (!keysStoredWith(record).some((key) => keep.has(key))) {
         usage -= removeStored(tx, record) // a run's other pieces are gone before the cursor reaches them
         evicted.add(record.infoHash)
       }
@@ -523,8 +522,10 @@ function runDataKey(infoHash: string, run: Pick<RunInfo, 'first' | 'count'>): st
   return `run:${infoHash}:${run.first}+${run.count}`
 }
 
-function runKeys(infoHash: string, run: Pick<RunInfo, 'first' | 'count'>): string[] {
-  return Array.from({ length: run.count }, (_, i) => pieceKey(infoHash, run.first + i))
+/** The keys of the pieces stored and removed together with this one: its run's, or its own. */
+function keysStoredWith(record: PieceRecordMeta): string[] {
+  const { run } = record
+  return run ? Array.from({ length: run.count }, (_, i) => pieceKey(record.infoHash, run.first + i)) : [record.key]
 }
 
 /** Splits writes into runs of adjacent pieces of one asset, in index order, each at most `maxBytes` (or one piece). */

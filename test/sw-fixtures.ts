@@ -198,12 +198,12 @@ export function createFakePeers(
   const listeners = new Set<(infoHash: string | null) => void>()
   // The one asset these peers hold pieces of: `infoHash`, else the first one asked about.
   let infoHashSeen = options.infoHash ?? ''
-  const holds = (infoHash: string, index: number) => (infoHashSeen ||= infoHash) === infoHash && have.has(index)
+  const holdsPiece = (infoHash: string, index: number) => (infoHashSeen ||= infoHash) === infoHash && have.has(index)
   const peers: FakePeers = {
     asked: [],
     verdicts: [],
     cancelled: [],
-    has: holds,
+    has: holdsPiece,
     crowd: () => options.crowd ?? true,
     settling: () => options.settling ?? false,
     holds: () => options.settling ?? false,
@@ -214,7 +214,7 @@ export function createFakePeers(
       const promise = (async () => {
         await delay(options.delayMs ?? 0, controller.signal)
         if (options.hang?.includes(index) && !controller.signal.aborted) await delay(60_000, controller.signal)
-        if (controller.signal.aborted || options.fail?.includes(index) || !holds(asset.infoHash, index)) throw new Error('unavailable')
+        if (controller.signal.aborted || options.fail?.includes(index) || !holdsPiece(asset.infoHash, index)) throw new Error('unavailable')
         const piece = pieceOf(bytes, asset, index)
         if (options.corrupt?.includes(index)) piece[0] ^= 0xff
         return piece
