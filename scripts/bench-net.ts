@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { createEmulatedInternet, spreadPeerRtts } from '../e2e/net/emulated-internet.ts'
 import { emulationUnavailable } from '../e2e/net/emulation-support.ts'
 import { ORIGIN_IP, STUN_IP, STUN_PORT, TRACKER_IP } from '../e2e/net/address-plan.ts'
-import { ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
+import { BENCH_NET_PAGE_MEDIA, ensureBenchMediaForFlags } from './bench-net/bench-media.ts'
 import { createBenchSite } from './bench-net/bench-site.ts'
 import { runScenario, type ScenarioName, type ScenarioResult } from './bench-net/scenarios.ts'
 import { formatTable, summarize } from './bench-net/report.ts'
@@ -54,10 +54,10 @@ const program = new Command('bench:net')
   .addOption(new Option('--no-stun', 'no STUN server in the ICE configuration (only host candidates: visitors cannot connect)'))
   .addOption(new Option('--scenarios <list>', 'sequential, crowd').argParser(list(oneOf(['sequential', 'crowd'] as const))).default(['sequential', 'crowd'], 'sequential,crowd'))
   .addOption(new Option('--variants <list>', 'http, swarmcdn').argParser(list(oneOf(['http', 'swarmcdn'] as const))).default(['http', 'swarmcdn'], 'http,swarmcdn'))
-  .addOption(new Option('--images-kb <list>', 'photo sizes, kB').argParser(list(positive)).default([300, 800, 1500, 3000], '300,800,1500,3000'))
-  .addOption(new Option('--video-seconds <s>', 'video length').argParser(positive).default(12))
-  .addOption(new Option('--video-kbit <kbit>', 'video bitrate (12 s × 7500 kbit/s ≈ 11 MB)').argParser(positive).default(7500))
-  .addOption(new Option('--download-mb <mb>', 'download size').argParser(positive).default(3))
+  .addOption(new Option('--images-kb <list>', 'photo sizes, kB').argParser(list(positive)).default(BENCH_NET_PAGE_MEDIA.imagesKb, BENCH_NET_PAGE_MEDIA.imagesKb.join(',')))
+  .addOption(new Option('--video-seconds <s>', 'video length').argParser(positive).default(BENCH_NET_PAGE_MEDIA.videoSeconds))
+  .addOption(new Option('--video-kbit <kbit>', 'video bitrate (12 s × 7500 kbit/s ≈ 11 MB)').argParser(positive).default(BENCH_NET_PAGE_MEDIA.videoKbit))
+  .addOption(new Option('--download-mb <mb>', 'download size').argParser(positive).default(BENCH_NET_PAGE_MEDIA.downloadMb))
   .addOption(new Option('--page-timeout-s <s>', 'a page not loaded by then counts as failed').argParser(positive).default(180))
   .addOption(new Option('--tracker <where>', 'where the site\'s tracker runs: origin (swarmcdn serve\'s own, behind the origin\'s capped link) or internet (swarmcdn tracker on an uncapped host)').choices(['origin', 'internet']).default('origin'))
   .addOption(new Option('--sw-config <json>', 'service worker settings for the swarmcdn variant, passed to swarmcdn build --sw-config (e.g. \'{"peerBudgetMs":2000}\')'))

@@ -45,6 +45,9 @@ export interface BenchMediaFlags {
   downloadMb: number
 }
 
+/** bench:net's page by default: four photos, a 12 s film and a 3 MB download (19.8 MB with the HTML). */
+export const BENCH_NET_PAGE_MEDIA: BenchMediaFlags = { imagesKb: [300, 800, 1500, 3000], videoSeconds: 12, videoKbit: 7500, downloadMb: 3 }
+
 /** ensureBenchMedia for a benchmark's flags, cached in the repository's .cache/bench-net. */
 export function ensureBenchMediaForFlags(flags: BenchMediaFlags, log: (line: string) => void): Promise<BenchMedia> {
   return ensureBenchMedia(MEDIA_CACHE, {

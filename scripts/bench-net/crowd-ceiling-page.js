@@ -1,5 +1,5 @@
 // Page side of `npm run bench:ceiling` (crowd-ceiling.ts), added as an init script: a full mesh of
-// negotiated data channels set up through the probe, and one timed run (http, mesh or mesh-store).
+// negotiated data channels set up through the probe, and one timed run (http, mesh, mesh-store, ...).
 // Plain JavaScript on purpose: it is the raw browser, with no swarmcdn code.
 ;(() => {
   const pcs = new Map()
@@ -73,8 +73,63 @@
     }
   }
 
-  async function run({ index, n, totalBytes, startAt, url, mode, chunkBytes, windowBytes, paceBytesPerSec, pullPieces }) {
-    const store = mode === 'mesh-store' ? pieceStore(await openStore()) : null
+  /**
+   * mesh-page: the blob is the bench page's assets end to end; each is rendered as the bench page
+   * renders it (images decoded, the film played muted at 16× until buffered or ended, the download
+   * hashed) from a Blob of its bytes, as soon as every byte of it is held.
+   */
+  function pageRenderer(assets, totalBytes) {
+    const whole = new Uint8Array(totalBytes)
+    const pending = new Set(assets)
+    const rendered = []
+    const render = async (asset) => {
+      const blob = new Blob([whole.subarray(asset.start, asset.end)], { type: asset.type })
+      if (asset.kind === 'download') return crypto.subtle.digest('SHA-256', await blob.arrayBuffer())
+      const url = URL.createObjectURL(blob)
+      if (asset.kind === 'image') {
+        const img = new Image()
+        img.style.width = '240px'
+        img.src = url
+        document.body.append(img)
+        return img.decode()
+      }
+      const film = document.createElement('video')
+      film.style.width = '320px'
+      film.muted = true
+      film.preload = 'auto'
+      film.src = url
+      document.body.append(film)
+      film.defaultPlaybackRate = 16
+      film.playbackRate = 16
+      await new Promise((resolve, reject) => {
+        const check = () => {
+          const b = film.buffered
+          if (film.ended || (b.length === 1 && b.start(0) <= 0.05 && film.duration > 0 && b.end(0) >= film.duration - 0.05)) clearInterval(timer), resolve()
+        }
+        const timer = setInterval(check, 50)
+        film.addEventListener('progress', check)
+        film.addEventListener('ended', check)
+        film.addEventListener('error', () => (clearInterval(timer), reject(new Error('media error'))))
+        film.play().catch(reject)
+      })
+    }
+    return {
+      /** `bytes` arrived at `offset`; `heldTo(start, end)` says whether every byte of a range is held. */
+      add(offset, bytes, heldTo) {
+        whole.set(new Uint8Array(bytes), offset)
+        for (const asset of pending) {
+          if (!heldTo(asset.start, asset.end)) continue
+          pending.delete(asset)
+          rendered.push(render(asset))
+        }
+      },
+      done: async () => (await Promise.all(rendered), pending.size === 0),
+    }
+  }
+
+  async function run({ index, n, totalBytes, startAt, url, mode, chunkBytes, windowBytes, paceBytesPerSec, pullPieces, assets }) {
+    const store = mode === 'mesh-store' || mode === 'mesh-page' ? pieceStore(await openStore()) : null
+    const page = mode === 'mesh-page' ? pageRenderer(assets, totalBytes) : null
     let held = 0
     let fromOrigin = 0
     let fromPeers = 0
@@ -106,6 +161,21 @@
       const resolve = wake
       wake = null
       if (resolve) resolve()
+    }
+    // Bytes held of each share, from its start (shares arrive in order, from the origin or one peer).
+    const heldOfShare = new Array(sharers).fill(0)
+    const heldTo = (start, end) => {
+      for (let k = 0; k < sharers; k++) {
+        const from = Math.max(start, boundary(k))
+        const to = Math.min(end, boundary(k + 1))
+        if (from < to && boundary(k) + heldOfShare[k] < to) return false
+      }
+      return true
+    }
+    const arrived = (share, bytes) => {
+      const offset = boundary(share) + heldOfShare[share]
+      heldOfShare[share] += bytes.byteLength
+      if (page) page.add(offset, bytes, heldTo)
     }
     let resolveHeld
     const allHeld = new Promise((resolve) => (resolveHeld = resolve))
@@ -163,6 +233,7 @@
         }
         got += event.data.byteLength
         fromPeers += event.data.byteLength
+        arrived(shareOf(peer), event.data)
         channel.send(String(got))
         if (pull) {
           const head = inFlight.get(peer)[0]
@@ -197,6 +268,7 @@
       let fill = 0
       const emit = (bytes, last) => {
         fromOrigin += bytes.byteLength
+        arrived(shareOf(index), bytes)
         if (pull) {
           ownChunks.push(bytes)
           if (ownChunks.length % CHUNKS_PER_PIECE === 0 || last) announce(Math.ceil(ownChunks.length / CHUNKS_PER_PIECE))
@@ -265,6 +337,7 @@
     }
     await allHeld
     if (store) await store.settled()
+    if (page && !(await page.done())) throw new Error('an asset was never whole')
     const doneMs = Date.now() - startAt
     if (pull) for (const peer of peers) channels.get(peer).send('d')
     await Promise.all([fetchShare, upload])

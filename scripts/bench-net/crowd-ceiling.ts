@@ -8,6 +8,9 @@
 //   stored or rendered: a lower bound on what swarmcdn's crowd can reach here.
 // - mesh-store: mesh, and each received 64 KiB piece is hashed (SHA-1) and put in IndexedDB, as a
 //   visitor's service worker must.
+// - mesh-page: mesh-store, with the bench page's assets (bench:net's default photos, film and download,
+//   end to end) as the blob, and each rendered as bench:net's page renders it as soon as it is whole:
+//   a crowd's best case with the page's own work counted.
 // - mesh-pull: mesh, but pulled as swarmcdn pulls: each visitor announces the 64 KiB pieces of its
 //   share it holds, and the others ask for pieces, at most --pull-pieces in flight each.
 // - newcomer-http / newcomer-peers: one new visitor gets the blob alone from the origin, or from the
@@ -15,7 +18,7 @@
 // Needs root; run under the heavy-work lock (it runs N browsers).
 
 import { Command, Option, InvalidArgumentError } from 'commander'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,6 +31,7 @@ import { ORIGIN_IP } from '../../e2e/net/address-plan.ts'
 import { cpuBetween, sampleCpu } from './cpu-usage.ts'
 import { percentile } from './report.ts'
 import { list, oneOf, positive } from './option-parsers.ts'
+import { BENCH_NET_PAGE_MEDIA, ensureBenchMediaForFlags } from './bench-media.ts'
 
 const positives = list(positive)
 const visitorCount = (text: string) => {
@@ -35,7 +39,7 @@ const visitorCount = (text: string) => {
   if (!Number.isInteger(n) || n < 2 || n > 32) throw new InvalidArgumentError('expected a whole number from 2 to 32')
   return n
 }
-const VARIANTS = ['http', 'mesh', 'mesh-store', 'mesh-pull', 'newcomer-http', 'newcomer-peers'] as const
+const VARIANTS = ['http', 'mesh', 'mesh-store', 'mesh-page', 'mesh-pull', 'newcomer-http', 'newcomer-peers'] as const
 const DEFAULT_VARIANTS = ['http', 'mesh', 'mesh-store']
 type Variant = (typeof VARIANTS)[number]
 
@@ -72,7 +76,35 @@ async function connectPair(a: Page, b: Page, i: number, j: number, stunUrl: stri
   await Promise.all([a.evaluate((peer) => (window as any).mesh.opened(peer), j), b.evaluate((peer) => (window as any).mesh.opened(peer), i)])
 }
 
-async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant, opts: Record<string, any>): Promise<{ visitors: VisitorResult[]; setupMs: number; originBytes: number }> {
+/** Where each of the bench page's assets lies in page.bin, and how the page renders it. */
+interface PageAsset {
+  kind: 'image' | 'video' | 'download'
+  type: string
+  start: number
+  end: number
+}
+
+async function writeBenchPageBlob(workDir: string): Promise<PageAsset[]> {
+  const media = await ensureBenchMediaForFlags(BENCH_NET_PAGE_MEDIA, (line) => console.log(line))
+  const files: Array<[string, PageAsset['kind'], string]> = [
+    ...media.images.map((image): [string, PageAsset['kind'], string] => [image.name, 'image', 'image/jpeg']),
+    [media.video.name, 'video', 'video/webm'],
+    [media.download.name, 'download', 'application/octet-stream'],
+  ]
+  const parts: Buffer[] = []
+  const assets: PageAsset[] = []
+  let at = 0
+  for (const [name, kind, type] of files) {
+    const bytes = await readFile(join(media.dir, name))
+    parts.push(bytes)
+    assets.push({ kind, type, start: at, end: at + bytes.length })
+    at += bytes.length
+  }
+  await writeFile(join(workDir, 'page.bin'), Buffer.concat(parts))
+  return assets
+}
+
+async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant, opts: Record<string, any>, pageAssets: PageAsset[]): Promise<{ visitors: VisitorResult[]; setupMs: number; originBytes: number }> {
   const n = pages.length
   for (const page of pages) await page.reload()
   if (variant === 'newcomer-peers') await Promise.all(pages.slice(1).map((page) => page.evaluate((url) => (window as any).mesh.prefetch(url), `http://${ORIGIN_IP}/blob.bin`)))
@@ -86,9 +118,10 @@ async function runVariant(net: EmulatedInternet, pages: Page[], variant: Variant
   }
   const setupMs = Date.now() - setupStart
   const startAt = Date.now() + 1000
-  const totalBytes = Math.round(opts.mb * 1e6)
+  const ofPage = variant === 'mesh-page'
+  const totalBytes = ofPage ? pageAssets.at(-1)!.end : Math.round(opts.mb * 1e6)
   const params = {
-    n, totalBytes, startAt, url: `http://${ORIGIN_IP}/blob.bin`, mode: variant,
+    n, totalBytes, startAt, url: `http://${ORIGIN_IP}/${ofPage ? 'page' : 'blob'}.bin`, mode: variant, assets: ofPage ? pageAssets : null,
     pullPieces: opts.pullPieces, chunkBytes: opts.chunkKib * 1024, windowBytes: opts.windowKib * 1024, paceBytesPerSec: (opts.paceMbit * 1e6) / 8,
   }
   let timer: NodeJS.Timeout | undefined
@@ -117,6 +150,7 @@ async function main(): Promise<void> {
   const totalBytes = Math.round(opts.mb * 1e6)
   await writeFile(join(workDir, 'blob.bin'), randomBytes(totalBytes))
   await writeFile(join(workDir, 'index.html'), '<!doctype html><title>ceiling</title>')
+  const pageAssets = (opts.variants as Variant[]).includes('mesh-page') ? await writeBenchPageBlob(workDir) : []
   const rows: string[] = []
   try {
     for (const originMbit of opts.originMbit as number[]) {
@@ -140,9 +174,9 @@ async function main(): Promise<void> {
         }
         for (const variant of opts.variants as Variant[]) {
           const cpuBefore = sampleCpu()
-          const { visitors, setupMs, originBytes } = await runVariant(net, pages, variant, opts)
+          const { visitors, setupMs, originBytes } = await runVariant(net, pages, variant, opts, pageAssets)
           const cpu = cpuBetween(cpuBefore, sampleCpu())
-          const copies = originBytes / totalBytes
+          const copies = originBytes / (variant === 'mesh-page' ? pageAssets.at(-1)!.end : totalBytes)
           const times = visitors.map((v) => v.doneMs).filter((ms): ms is number => ms !== null)
           const median = percentile(times, 50)!
           const line = `origin ${originMbit} Mbit/s · ${variant.padEnd(10)} median ${(median / 1000).toFixed(2)} s · p90 ${(percentile(times, 90)! / 1000).toFixed(2)} s · last ${(Math.max(...times) / 1000).toFixed(2)} s · origin ${copies.toFixed(2)} copies · CPU busy ${(cpu.busyShare * 100).toFixed(0)}%${variant.endsWith('http') ? '' : ` · mesh set up in ${(setupMs / 1000).toFixed(1)} s (not timed)`}`
