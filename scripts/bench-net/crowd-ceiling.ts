@@ -46,7 +46,7 @@ type Variant = (typeof VARIANTS)[number]
 const program = new Command('bench:ceiling')
   .description('a flash crowd\'s best case on this machine with no swarmcdn code (raw WebRTC, a perfect schedule, one origin copy), side by side with plain HTTP')
   .addOption(new Option('--visitors <n>', 'visitors arriving at once (2 to 32)').argParser(visitorCount).default(8))
-  .addOption(new Option('--mb <mb>', 'size of the page (one blob), MB').argParser(positive).default(19.8))
+  .addOption(new Option('--mb <mb>', 'size of the page (one blob), MB (mesh-page: the bench page\'s own assets, 19.8 MB)').argParser(positive).default(19.8))
   .addOption(new Option('--origin-mbit <list>', 'origin link profiles (comma-separated)').argParser(positives).default([20, 200], '20,200'))
   .addOption(new Option('--variants <list>', `what to run per profile: ${VARIANTS.join(', ')}`).argParser(list(oneOf(VARIANTS))).default(DEFAULT_VARIANTS, DEFAULT_VARIANTS.join(',')))
   .addOption(new Option('--up-mbit <mbit>', 'uplink of each visitor').argParser(positive).default(10))
