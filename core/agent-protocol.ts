@@ -9,7 +9,7 @@
 //   { type: 'get-pieces', requestId, infoHash, indexes }    fetch these pieces from connected peers.
 //       Answered per piece with `piece` or `unavailable`; the SW decides what goes to HTTP.
 //   { type: 'cancel', requestId }                           no longer wanted.
-//   { type: 'stored', infoHash, indexes, pieces? }          the SW is storing these verified pieces: share them.
+//   { type: 'stored', infoHash, indexes, pieces? }          the SW stored these verified pieces: share them.
 //       pieces: the bytes of those a connected peer is likely to want now (ArrayBuffer, transferred;
 //       null for the others), so the agent serves fresh pieces in a crowd from memory.
 //   { type: 'recent-piece', requestId, bytes }              answers `read-piece`: the bytes (ArrayBuffer,

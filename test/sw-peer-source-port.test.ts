@@ -258,25 +258,26 @@ test('the notifying store announces what it stored, in one batch per asset, and 
   assert.deepEqual(await store.get(asset.infoHash, 1), pieceOf(bytes, asset, 1), 'still in the store')
 })
 
-test('the notifying store announces a piece as its write starts, not once it commits, and keeps it in memory meanwhile', async () => {
+test('the notifying store announces a piece once its write has succeeded, and never one whose write failed', async () => {
   const flushes: Array<() => void> = []
   const announced: number[] = []
   const inner = createMemoryPieceStore({ budgetBytes: 10 * PIECE })
   let commit!: () => void
   const committed = new Promise<void>((resolve) => (commit = resolve))
-  // A store that gathers writes for a while (as piece-store-idb.ts does) before it commits.
-  const slow = { ...inner, put: async (infoHash: string, index: number, piece: Uint8Array) => (await committed, inner.put(infoHash, index, piece)) }
+  // A store that gathers writes for a while (as piece-store-idb.ts does) before it commits, and fails piece 5.
+  const slow = { ...inner, put: async (infoHash: string, index: number, piece: Uint8Array) => (await committed, index === 5 ? false : inner.put(infoHash, index, piece)) }
   const store = withStoredNotifications(slow, (_infoHash, stored) => announced.push(...stored.map((piece) => piece.index)), { setTimer: (callback) => flushes.push(callback) })
-  let done = false
-  const put = store.put(asset.infoHash, 4, pieceOf(bytes, asset, 4)).then((ok) => ((done = true), ok))
+  const puts = [store.put(asset.infoHash, 4, pieceOf(bytes, asset, 4)), store.put(asset.infoHash, 5, pieceOf(bytes, asset, 5))]
   await tick()
-  flushes.forEach((flush) => flush())
-  assert.equal(done, false, 'the write has not committed')
-  assert.deepEqual(announced, [4], 'announced all the same')
-  assert.deepEqual(store.recent(asset.infoHash, 4), pieceOf(bytes, asset, 4), 'an agent can read it meanwhile')
+  flushes.splice(0).forEach((flush) => flush())
+  assert.deepEqual(announced, [], 'nothing announced before the commit')
+  assert.equal(store.recent(asset.infoHash, 4), undefined, 'nor offered from memory')
   commit()
-  assert.equal(await put, true)
-  assert.deepEqual(await store.get(asset.infoHash, 4), pieceOf(bytes, asset, 4))
+  assert.deepEqual(await Promise.all(puts), [true, false])
+  flushes.splice(0).forEach((flush) => flush())
+  assert.deepEqual(announced, [4], 'the stored piece, not the failed one')
+  assert.deepEqual(store.recent(asset.infoHash, 4), pieceOf(bytes, asset, 4))
+  assert.equal(store.recent(asset.infoHash, 5), undefined)
 })
 
 test('an agent reads a piece the SW stored lately from its memory; one it no longer holds comes back null', async () => {
