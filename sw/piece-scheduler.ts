@@ -45,6 +45,14 @@ export interface HttpRuns {
 export type SchedulerConfig = Pick<SwConfig, 'peerBudgetMs' | 'offloadBias' | 'peerAssumedBytesPerSec' | 'webseedMaxRunBytes' | 'webseedCrowdRunBytes'>
 
 /** Shared by every batch of one SW: how fast peers deliver, and what they have been asked. */
+/** A batch under way, as the other batches of the worker see it. */
+export interface BatchUnderWay {
+  /** Plans its next requests (another batch's peer request ended and freed room). */
+  pump(): void
+  /** Whether some piece of it is held by nobody connected (see crowdFetching). */
+  unheld(): boolean
+}
+
 export interface SchedulerClock {
   peers: ThroughputMeter
   /** How fast HTTP runs deliver (aggregate while any is busy): sets HTTP's share of what peers could also give. */
@@ -60,9 +68,7 @@ export interface SchedulerClock {
   /** HTTP runs fetching a batch's head while its hold lasts, across every batch (at most MAX_HELD_HEAD_RUNS). */
   heldHeadRuns: number
   /** Batches under way: each is pumped when a peer request ends, so another batch's pieces may take the freed room. */
-  batches: Set<() => void>
-  /** Each batch under way: whether some piece of it is held by nobody connected (see crowdFetching). */
-  unheldBatches: Set<() => boolean>
+  batches: Set<BatchUnderWay>
   /**
    * In a crowd: how many of each member's pieces (by rank, core/crowd-share.ts) the batches have seen
    * become available from peers. A member whose count moves is fetching its share from the origin:
@@ -85,7 +91,7 @@ export interface SchedulerCounts {
 }
 
 export function createSchedulerClock(now: () => number = Date.now): SchedulerClock {
-  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), unheldBatches: new Set(), crowdProgress: new Map(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0, stalledRuns: 0 } }
+  return { peers: createThroughputMeter(now), http: createThroughputMeter(now), peerBytesOpen: 0, heldHeadRuns: 0, batches: new Set(), crowdProgress: new Map(), counts: { asked: 0, delivered: 0, failed: 0, overdue: 0, stalledRuns: 0 } }
 }
 
 /** How many times faster than the peers HTTP must be measured for a late piece to bring those behind it. */
@@ -166,6 +172,8 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
   const { peers, config } = deps
   const random = deps.random ?? Math.random
   const setTimer = deps.setTimer ?? defaultSetTimer
+  // This batch as the worker's other batches see it (both functions are declared below).
+  const underWay: BatchUnderWay = { pump, unheld: batchUnheld }
   const { clock } = deps
   const trace = (event: string, first?: number, last?: number) => clock.trace?.add(event, asset.path, first, last)
   const state = new Map<number, PieceState>(indexes.map((index) => [index, 'queued']))
@@ -282,8 +290,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
     request?.endMeasure()
     request?.cancel()
     if (--remaining === 0) {
-      clock.batches.delete(pump)
-      clock.unheldBatches.delete(batchUnheld)
+      clock.batches.delete(underWay)
       unsubscribe()
       cancelHold()
       cancelHalfHold()
@@ -407,7 +414,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
    */
   function crowdFetching(): boolean {
     if (!peers?.share(clientId) || httpFasterThanPeers(CROWD_HTTP_ADVANTAGE)) return false
-    for (const unheld of clock.unheldBatches) if (unheld()) return true
+    for (const batch of clock.batches) if (batch.unheld()) return true
     return false
   }
 
@@ -673,8 +680,7 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
       })
   }
 
-  clock.batches.add(pump)
-  clock.unheldBatches.add(batchUnheld)
+  clock.batches.add(underWay)
   trace(holdHttp ? 'batch, held' : 'batch', sorted[0], sorted[sorted.length - 1])
   pump()
   return finished
@@ -683,6 +689,6 @@ export function schedulePieces(deps: SchedulerDeps, asset: ManifestAsset, indexe
 /** Pumps every batch under way, once the current task is done (never from inside another batch's pump). */
 function wakeBatches(clock: SchedulerClock): void {
   queueMicrotask(() => {
-    for (const pump of [...clock.batches]) pump()
+    for (const batch of [...clock.batches]) batch.pump()
   })
 }
